@@ -1,0 +1,34 @@
+# Two commands: `make run` (the app) and `make test` (everything CI checks).
+# Both prepare the machine first (system packages, libtorch) via scripts/bootstrap.sh.
+CACHE  ?= $(if $(XDG_CACHE_HOME),$(XDG_CACHE_HOME),$(HOME)/.cache)/emotune
+PYTHON ?= $(CACHE)/torch-venv/bin/python
+DATA   ?= $(CACHE)/datasets/fer2013
+ARGS   ?=
+
+.PHONY: run test lint bench train setup
+
+setup:
+	@scripts/bootstrap.sh test
+
+run:
+	@scripts/bootstrap.sh run
+	cargo run --release -- $(ARGS)
+
+test:
+	@scripts/bootstrap.sh test
+	cargo fmt --all -- --check
+	cargo test --release --all-targets
+	$(PYTHON) -m pytest -q training/tests
+
+lint:
+	@scripts/bootstrap.sh run
+	cargo clippy --release --all-targets -- -D warnings
+
+bench:
+	@scripts/bootstrap.sh run
+	cargo bench
+
+# Full training run on CPU or GPU; see models/MODEL_CARD.md for the recipe used.
+train:
+	@scripts/bootstrap.sh test
+	$(PYTHON) -m training.train --data $(DATA) $(ARGS)

@@ -1,0 +1,188 @@
+//! Still images and folders of images replayed as video.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use image::{ImageReader, RgbImage};
+
+use super::{FrameSource, Next};
+use crate::error::{Error, Result};
+
+const IMAGE_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png", "bmp", "webp", "gif", "tif", "tiff", "pnm", "ppm", "pgm"];
+
+/// Decodes any supported image into RGB, with an error naming the file and what is wrong.
+pub fn load_rgb(path: &Path) -> Result<RgbImage> {
+    let err = |message: String| Error::Image {
+        path: path.to_path_buf(),
+        message,
+    };
+    let reader = ImageReader::open(path)
+        .map_err(|e| err(e.to_string()))?
+        .with_guessed_format()
+        .map_err(|e| err(e.to_string()))?;
+    if reader.format().is_none() {
+        return Err(err("not an image (unrecognised format; use JPEG, PNG, BMP or WebP)".into()));
+    }
+    let img = reader.decode().map_err(|e| err(format!("corrupt or unsupported image: {e}")))?;
+    if img.width() == 0 || img.height() == 0 {
+        return Err(err("image is empty (0 pixels)".into()));
+    }
+    Ok(img.to_rgb8())
+}
+
+/// Image files directly inside `dir`, sorted by name.
+pub fn list_images(dir: &Path) -> Result<Vec<PathBuf>> {
+    let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.is_file()
+                && p.extension()
+                    .and_then(|e| e.to_str())
+                    .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+        })
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(Error::Invalid(format!(
+            "{}: no images in this folder (looked for {})",
+            dir.display(),
+            IMAGE_EXTENSIONS.join(", ")
+        )));
+    }
+    Ok(files)
+}
+
+/// One image, yielded once.
+pub struct StillImage {
+    path: PathBuf,
+    image: Option<RgbImage>,
+}
+
+impl StillImage {
+    pub fn open(path: &Path) -> Result<Self> {
+        Ok(StillImage {
+            image: Some(load_rgb(path)?),
+            path: path.to_path_buf(),
+        })
+    }
+}
+
+impl FrameSource for StillImage {
+    fn name(&self) -> String {
+        format!("image {}", self.path.display())
+    }
+
+    fn next(&mut self) -> Result<Next> {
+        Ok(self.image.take().map_or(Next::End, Next::Frame))
+    }
+}
+
+/// A folder of images replayed at a fixed rate, optionally looping.
+pub struct FolderSource {
+    dir: PathBuf,
+    files: Vec<PathBuf>,
+    pos: usize,
+    interval: Duration,
+    looping: bool,
+    next_due: Option<Instant>,
+}
+
+impl FolderSource {
+    pub fn open(dir: &Path, fps: f32, looping: bool) -> Result<Self> {
+        let fps = if fps.is_finite() && fps > 0.0 { fps } else { 10.0 };
+        Ok(FolderSource {
+            files: list_images(dir)?,
+            dir: dir.to_path_buf(),
+            pos: 0,
+            interval: Duration::from_secs_f32(1.0 / fps),
+            looping,
+            next_due: None,
+        })
+    }
+
+    pub fn files(&self) -> &[PathBuf] {
+        &self.files
+    }
+}
+
+impl FrameSource for FolderSource {
+    fn name(&self) -> String {
+        format!("folder {} ({} images)", self.dir.display(), self.files.len())
+    }
+
+    fn next(&mut self) -> Result<Next> {
+        if self.pos >= self.files.len() {
+            if !self.looping {
+                return Ok(Next::End);
+            }
+            self.pos = 0;
+        }
+        let now = Instant::now();
+        if let Some(due) = self.next_due
+            && due > now
+        {
+            std::thread::sleep(due - now);
+        }
+        self.next_due = Some(self.next_due.unwrap_or(now).max(now - self.interval) + self.interval);
+        let path = &self.files[self.pos];
+        self.pos += 1;
+        // An unreadable file is reported and skipped; the replay goes on.
+        load_rgb(path).map(Next::Frame)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tempdir(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("emotune-files-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).expect("temp dir");
+        d
+    }
+
+    #[test]
+    fn non_images_and_missing_files_get_errors_naming_them() {
+        let d = tempdir("bad");
+        let txt = d.join("notes.png");
+        std::fs::write(&txt, b"hello, not a png").expect("write");
+        let e = load_rgb(&txt).expect_err("text is not an image").to_string();
+        assert!(e.contains("notes.png"), "{e}");
+        let e = load_rgb(&d.join("missing.jpg")).expect_err("missing").to_string();
+        assert!(e.contains("missing.jpg"), "{e}");
+        assert!(list_images(&d.join("nope")).is_err());
+    }
+
+    #[test]
+    fn folder_replays_in_order_loops_and_skips_broken_files() {
+        let d = tempdir("folder");
+        for (i, v) in [10u8, 20, 30].iter().enumerate() {
+            RgbImage::from_pixel(4, 4, image::Rgb([*v; 3]))
+                .save(d.join(format!("f{i}.png")))
+                .expect("save");
+        }
+        std::fs::write(d.join("f1b.jpg"), b"broken").expect("write");
+        std::fs::write(d.join("readme.txt"), b"ignored").expect("write");
+        let mut src = FolderSource::open(&d, 1000.0, true).expect("open");
+        assert_eq!(src.files().len(), 4);
+        let mut seen = Vec::new();
+        let mut errors = 0;
+        for _ in 0..8 {
+            match src.next() {
+                Ok(Next::Frame(f)) => seen.push(f.get_pixel(0, 0)[0]),
+                Err(_) => errors += 1,
+                Ok(_) => panic!("folder ended while looping"),
+            }
+        }
+        assert_eq!(seen, vec![10, 20, 30, 10, 20, 30]);
+        assert_eq!(errors, 2);
+        let mut once = FolderSource::open(&d, 1000.0, false).expect("open");
+        let mut n = 0;
+        while !matches!(once.next(), Ok(Next::End)) {
+            n += 1;
+        }
+        assert_eq!(n, 4);
+    }
+}

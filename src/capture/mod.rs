@@ -1,0 +1,281 @@
+//! Frame sources (camera, still image, folder replay) behind one trait, each run on its own
+//! thread that hands over only the latest frame: latency beats completeness.
+
+pub mod camera;
+pub mod files;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use image::RgbImage;
+
+use crate::error::{Error, Result};
+pub use camera::{CameraSource, list_cameras};
+pub use files::{FolderSource, StillImage, load_rgb};
+
+/// What a source yields.
+pub enum Next {
+    Frame(RgbImage),
+    /// Nothing now; ask again (a camera that is reconnecting, say).
+    Wait(Duration),
+    /// The source is exhausted (a still image after its one frame).
+    End,
+}
+
+pub trait FrameSource: Send {
+    /// Human-readable name for the status bar ("camera 0: HD Webcam", "folder ./faces").
+    fn name(&self) -> String;
+    /// Blocks until the next frame is due. Errors are reported and the source asked again,
+    /// unless `Next::End` follows.
+    fn next(&mut self) -> Result<Next>;
+}
+
+/// A source as the user names it: `camera:N` or a path to an image or a folder of images.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SourceSpec {
+    Camera(u32),
+    Path(PathBuf),
+}
+
+impl std::str::FromStr for SourceSpec {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        if let Some(n) = s.strip_prefix("camera:") {
+            return n
+                .parse()
+                .map(SourceSpec::Camera)
+                .map_err(|_| format!("{s:?}: expected camera:N with N a camera index (see `emotune devices`)"));
+        }
+        if s.is_empty() {
+            return Err("empty source: use camera:N, an image or a folder".into());
+        }
+        Ok(SourceSpec::Path(PathBuf::from(s)))
+    }
+}
+
+impl std::fmt::Display for SourceSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SourceSpec::Camera(n) => write!(f, "camera:{n}"),
+            SourceSpec::Path(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
+/// Opens the source a spec names. Folders replay at `fps`, looping.
+pub fn open(spec: &SourceSpec, fps: f32) -> Result<Box<dyn FrameSource>> {
+    match spec {
+        SourceSpec::Camera(i) => Ok(Box::new(CameraSource::open(*i)?)),
+        SourceSpec::Path(p) => open_path(p, fps),
+    }
+}
+
+pub fn open_path(p: &Path, fps: f32) -> Result<Box<dyn FrameSource>> {
+    if p.is_dir() {
+        Ok(Box::new(FolderSource::open(p, fps, true)?))
+    } else if p.is_file() {
+        Ok(Box::new(StillImage::open(p)?))
+    } else {
+        Err(Error::Invalid(format!(
+            "{}: no such file or folder; give an image, a folder of images or camera:N",
+            p.display()
+        )))
+    }
+}
+
+/// One frame as handed over by a capture thread.
+#[derive(Clone)]
+pub struct Frame {
+    pub image: Arc<RgbImage>,
+    pub seq: u64,
+    pub captured: Instant,
+}
+
+/// Messages from a capture thread besides frames.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CaptureEvent {
+    Error(String),
+    Ended,
+}
+
+#[derive(Default)]
+struct Slot {
+    frame: Option<Frame>,
+    events: Vec<CaptureEvent>,
+    closed: bool,
+}
+
+/// The hand-over point: a capture thread overwrites, a consumer takes the newest.
+#[derive(Clone, Default)]
+pub struct Latest {
+    inner: Arc<(Mutex<Slot>, Condvar)>,
+}
+
+impl Latest {
+    fn put(&self, f: Frame) {
+        let (m, cv) = &*self.inner;
+        if let Ok(mut s) = m.lock() {
+            s.frame = Some(f);
+            cv.notify_all();
+        }
+    }
+
+    fn event(&self, e: CaptureEvent) {
+        let (m, cv) = &*self.inner;
+        if let Ok(mut s) = m.lock() {
+            if e == CaptureEvent::Ended {
+                s.closed = true;
+            }
+            s.events.push(e);
+            cv.notify_all();
+        }
+    }
+
+    /// Waits up to `timeout` for a frame newer than what was last taken.
+    pub fn wait(&self, timeout: Duration) -> Option<Frame> {
+        let (m, cv) = &*self.inner;
+        let guard = m.lock().ok()?;
+        let (mut s, _) = cv
+            .wait_timeout_while(guard, timeout, |s| s.frame.is_none() && !s.closed)
+            .ok()?;
+        s.frame.take()
+    }
+
+    pub fn take_events(&self) -> Vec<CaptureEvent> {
+        let (m, _) = &*self.inner;
+        m.lock().map(|mut s| std::mem::take(&mut s.events)).unwrap_or_default()
+    }
+
+    pub fn is_closed(&self) -> bool {
+        let (m, _) = &*self.inner;
+        m.lock().map(|s| s.closed && s.frame.is_none()).unwrap_or(true)
+    }
+}
+
+/// A running capture thread; dropping it stops the thread.
+pub struct Capture {
+    pub name: String,
+    latest: Latest,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Capture {
+    pub fn spawn(mut source: Box<dyn FrameSource>) -> Capture {
+        let latest = Latest::default();
+        let stop = Arc::new(AtomicBool::new(false));
+        let name = source.name();
+        let (l, s) = (latest.clone(), stop.clone());
+        let thread = std::thread::Builder::new()
+            .name("capture".into())
+            .spawn(move || {
+                let mut seq = 0;
+                let mut last_error: Option<String> = None;
+                while !s.load(Ordering::Relaxed) {
+                    match source.next() {
+                        Ok(Next::Frame(img)) => {
+                            last_error = None;
+                            l.put(Frame {
+                                image: Arc::new(img),
+                                seq,
+                                captured: Instant::now(),
+                            });
+                            seq += 1;
+                        }
+                        Ok(Next::Wait(d)) => std::thread::sleep(d.min(Duration::from_millis(500))),
+                        Ok(Next::End) => break,
+                        Err(e) => {
+                            let msg = e.to_string();
+                            // Report each distinct error once, then keep retrying quietly.
+                            if last_error.as_deref() != Some(&msg) {
+                                tracing::warn!("{msg}");
+                                l.event(CaptureEvent::Error(msg.clone()));
+                                last_error = Some(msg);
+                            }
+                            std::thread::sleep(Duration::from_millis(500));
+                        }
+                    }
+                }
+                l.event(CaptureEvent::Ended);
+            })
+            .ok();
+        if thread.is_none() {
+            latest.event(CaptureEvent::Error("could not start the capture thread".into()));
+            latest.event(CaptureEvent::Ended);
+        }
+        Capture {
+            name,
+            latest,
+            stop,
+            thread,
+        }
+    }
+
+    pub fn latest(&self) -> &Latest {
+        &self.latest
+    }
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            // A camera read can block for a while; do not hang the caller on it.
+            if t.is_finished() {
+                let _ = t.join();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Counter(u32);
+
+    impl FrameSource for Counter {
+        fn name(&self) -> String {
+            "counter".into()
+        }
+        fn next(&mut self) -> Result<Next> {
+            if self.0 == 0 {
+                return Ok(Next::End);
+            }
+            self.0 -= 1;
+            Ok(Next::Frame(RgbImage::new(2, 2)))
+        }
+    }
+
+    #[test]
+    fn spec_parsing() {
+        assert_eq!("camera:2".parse::<SourceSpec>(), Ok(SourceSpec::Camera(2)));
+        assert!("camera:x".parse::<SourceSpec>().unwrap_err().contains("camera:N"));
+        assert_eq!("a/b.png".parse::<SourceSpec>(), Ok(SourceSpec::Path("a/b.png".into())));
+    }
+
+    #[test]
+    fn only_the_latest_frame_is_handed_over() {
+        let cap = Capture::spawn(Box::new(Counter(50)));
+        // Wait until the source has finished; all 50 frames were produced, one is left.
+        let start = Instant::now();
+        while !cap.latest().take_events().contains(&CaptureEvent::Ended) {
+            assert!(start.elapsed() < Duration::from_secs(5), "capture thread stalled");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let f = cap.latest().wait(Duration::from_millis(10)).expect("a frame");
+        assert_eq!(f.seq, 49);
+        assert!(cap.latest().wait(Duration::from_millis(10)).is_none());
+        assert!(cap.latest().is_closed());
+    }
+
+    #[test]
+    fn missing_path_is_a_clear_error() {
+        let err = open_path(Path::new("/definitely/not/here.png"), 10.0).err().expect("error");
+        assert!(err.to_string().contains("/definitely/not/here.png"));
+    }
+}

@@ -1,0 +1,113 @@
+//! emotune: the desktop app by default, and the subcommands of DESIGN.md's command-line contract.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use emotune::capture::SourceSpec;
+use emotune::eval::Split;
+
+#[derive(Parser)]
+#[command(name = "emotune", version, about = "Reads the emotion on your face and plays matching music")]
+struct Cli {
+    /// What to watch: camera:N, an image, or a folder of images replayed as video.
+    #[arg(long, global = true, value_name = "camera:N|PATH")]
+    source: Option<SourceSpec>,
+    /// TorchScript emotion model (default: models/emotion_resnet18_cbam.pt; env EMOTUNE_MODEL).
+    #[arg(long, global = true, value_name = "PATH")]
+    model: Option<PathBuf>,
+    /// Save a screenshot of the window to this PNG (with --quit-after).
+    #[arg(long, value_name = "OUT.png")]
+    screenshot: Option<PathBuf>,
+    /// Close the app after this many seconds.
+    #[arg(long, value_name = "SECS")]
+    quit_after: Option<f64>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Faces and emotions per image.
+    Classify {
+        /// One JSON document per image, one per line.
+        #[arg(long)]
+        json: bool,
+        /// Treat the whole image as one face (pre-cropped datasets such as FER-2013).
+        #[arg(long)]
+        assume_face: bool,
+        #[arg(required = true, value_name = "IMAGE")]
+        images: Vec<PathBuf>,
+    },
+    /// Accuracy, macro-F1 and per-class metrics on a FER-2013 folder (Kaggle layout).
+    Eval {
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+        #[arg(long, value_enum, default_value = "PrivateTest")]
+        split: Split,
+        #[arg(long)]
+        json: bool,
+        /// Also write the confusion matrix as a PNG.
+        #[arg(long, value_name = "OUT.png")]
+        confusion: Option<PathBuf>,
+    },
+    /// Runs the real pipeline over frames without the UI and reports speed.
+    Bench {
+        #[arg(long, default_value_t = 300)]
+        frames: usize,
+        /// libtorch threads for the classifier.
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Cameras that can be opened.
+    Devices {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    emotune::config::load_dotenv();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("EMOTUNE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        None => emotune::ui::run(emotune::ui::AppOptions {
+            source: cli.source,
+            model: cli.model,
+            screenshot: cli.screenshot,
+            quit_after: cli.quit_after,
+        })
+        .map(|()| 0),
+        Some(Command::Classify { json, assume_face, images }) => {
+            emotune::cli::classify(&images, cli.model.as_deref(), json, assume_face)
+        }
+        Some(Command::Eval { data, split, json, confusion }) => {
+            emotune::cli::eval(&data, split, cli.model.as_deref(), json, confusion.as_deref()).map(|()| 0)
+        }
+        Some(Command::Bench { frames, threads, json }) => match cli.source {
+            Some(SourceSpec::Path(p)) => {
+                emotune::cli::bench(&p, frames, cli.model.as_deref(), threads, json).map(|()| 0)
+            }
+            _ => Err(anyhow::anyhow!(
+                "bench needs --source PATH (an image or a folder of frames)"
+            )),
+        },
+        Some(Command::Devices { json }) => emotune::cli::devices(json).map(|()| 0),
+    };
+    match result {
+        Ok(0) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code as u8),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! Frame → faces → emotions → tracks → mood, with per-stage timings. `Pipeline::process` is the
+//! whole per-frame path; the worker thread and `emotune bench` both call it.
+
+pub mod mood;
+pub mod tracking;
+pub mod worker;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use image::RgbImage;
+
+use crate::emotion::{Emotion, EmotionScores};
+use crate::error::Result;
+use crate::vision::preprocess::{face_input, luma};
+use crate::vision::{BBox, DetectorSettings, EmotionClassifier, FaceDetector};
+pub use mood::{MoodSettings, MoodStabilizer, MoodState};
+pub use tracking::{Tracker, TrackerSettings};
+
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct PipelineSettings {
+    pub detector: DetectorSettings,
+    pub tracker: TrackerSettings,
+    pub mood: MoodSettings,
+    /// Full-frame scan every N frames even while all tracks are found in their windows.
+    pub rescan_every: u32,
+    /// Margin added around the detector's box before cropping for the classifier.
+    pub face_margin: f32,
+}
+
+impl Default for PipelineSettings {
+    fn default() -> Self {
+        PipelineSettings {
+            detector: DetectorSettings::default(),
+            tracker: TrackerSettings::default(),
+            mood: MoodSettings::default(),
+            rescan_every: 10,
+            face_margin: 0.15,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaceResult {
+    pub track_id: u64,
+    pub bbox: BBox,
+    /// Smoothed over the track's history.
+    pub scores: EmotionScores,
+    /// This frame alone.
+    pub raw: EmotionScores,
+}
+
+impl FaceResult {
+    pub fn emotion(&self) -> (Emotion, f32) {
+        self.scores.dominant()
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Timings {
+    pub detect: Duration,
+    pub classify: Duration,
+    pub total: Duration,
+    /// Whether this frame ran a full-frame scan (else only windows around tracks).
+    pub full_scan: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct FrameResult {
+    pub frame: Arc<RgbImage>,
+    pub index: u64,
+    /// Time since the pipeline started.
+    pub at: Duration,
+    pub faces: Vec<FaceResult>,
+    /// Mean of the visible faces' smoothed scores.
+    pub group: Option<EmotionScores>,
+    pub mood: MoodState,
+    pub timings: Timings,
+}
+
+pub struct Pipeline {
+    detector: FaceDetector,
+    classifier: EmotionClassifier,
+    tracker: Tracker,
+    mood: MoodStabilizer,
+    settings: PipelineSettings,
+    frames: u64,
+    force_scan: bool,
+}
+
+impl Pipeline {
+    pub fn new(classifier: EmotionClassifier, settings: PipelineSettings) -> Result<Self> {
+        Ok(Pipeline {
+            detector: FaceDetector::new(settings.detector)?,
+            classifier,
+            tracker: Tracker::new(settings.tracker),
+            mood: MoodStabilizer::new(settings.mood),
+            settings,
+            frames: 0,
+            force_scan: true,
+        })
+    }
+
+    pub fn settings(&self) -> &PipelineSettings {
+        &self.settings
+    }
+
+    pub fn set_settings(&mut self, s: PipelineSettings) {
+        self.detector.set_settings(s.detector);
+        self.tracker.settings = s.tracker;
+        self.mood.settings = s.mood;
+        self.settings = s;
+        self.force_scan = true;
+    }
+
+    /// Forget tracks and mood (a new source started).
+    pub fn reset(&mut self) {
+        self.tracker.clear();
+        self.mood = MoodStabilizer::new(self.settings.mood);
+        self.force_scan = true;
+    }
+
+    pub fn classifier(&self) -> &EmotionClassifier {
+        &self.classifier
+    }
+
+    /// Runs detection (full scan or windows around tracks), classification of all faces in one
+    /// batch, tracking and the mood stabiliser on one frame.
+    pub fn process(&mut self, frame: Arc<RgbImage>, at: Duration) -> Result<FrameResult> {
+        let t0 = Instant::now();
+        let gray = luma(&frame);
+        let full_scan = self.force_scan
+            || self.tracker.tracks().is_empty()
+            || self.frames % self.settings.rescan_every.max(1) as u64 == 0;
+        let mut boxes: Vec<BBox> = Vec::new();
+        if full_scan {
+            boxes.extend(self.detector.detect(&gray).into_iter().map(|d| d.bbox));
+            self.force_scan = false;
+        } else {
+            for t in self.tracker.tracks() {
+                let side = t.bbox.w.max(t.bbox.h);
+                // The face moves little between frames: search a window twice its size.
+                let roi = BBox::new(t.bbox.x - side / 2.0, t.bbox.y - side / 2.0, side * 2.0, side * 2.0);
+                let found = self.detector.detect_near(&gray, roi, side);
+                match found.into_iter().max_by(|a, b| a.score.total_cmp(&b.score)) {
+                    Some(d) => boxes.push(d.bbox),
+                    // Lost it: scan the whole frame next time.
+                    None => self.force_scan = true,
+                }
+            }
+        }
+        let t_detect = t0.elapsed();
+        let inputs: Vec<_> = boxes
+            .iter()
+            .map(|b| face_input(&gray, b, self.settings.face_margin))
+            .collect();
+        let scores = self.classifier.classify(&inputs)?;
+        let t_classify = t0.elapsed() - t_detect;
+        let observed: Vec<(BBox, EmotionScores)> = boxes.into_iter().zip(scores).collect();
+        self.tracker.update(&observed);
+        let faces: Vec<FaceResult> = self
+            .tracker
+            .visible()
+            .map(|t| FaceResult {
+                track_id: t.id,
+                bbox: t.bbox,
+                scores: t.scores,
+                raw: t.raw.unwrap_or(t.scores),
+            })
+            .collect();
+        let group = EmotionScores::mean(faces.iter().map(|f| &f.scores));
+        let mood = self.mood.update(at, group.as_ref());
+        let index = self.frames;
+        self.frames += 1;
+        Ok(FrameResult {
+            frame,
+            index,
+            at,
+            faces,
+            group,
+            mood,
+            timings: Timings {
+                detect: t_detect,
+                classify: t_classify,
+                total: t0.elapsed(),
+                full_scan,
+            },
+        })
+    }
+}

@@ -1,0 +1,48 @@
+//! Probability bars for the main face, and the stable mood with how settled it is.
+
+use egui::{Color32, RichText};
+
+use super::emotion_color;
+use crate::emotion::Emotion;
+use crate::pipeline::FrameResult;
+
+pub fn show(ui: &mut egui::Ui, last: Option<&FrameResult>) {
+    ui.heading("Mood");
+    let mood = last.map(|r| r.mood);
+    match mood.and_then(|m| m.stable) {
+        Some(e) => ui.label(RichText::new(e.to_string()).size(28.0).color(emotion_color(e)).strong()),
+        None => ui.label(RichText::new("settling…").size(20.0).color(Color32::GRAY)),
+    };
+    if let Some(m) = mood {
+        let text = match (m.candidate, m.stable) {
+            (Some(c), s) if Some(c) != s => format!("{c} is taking over: {:.0}%", m.settled * 100.0),
+            (Some(_), _) => "steady".to_string(),
+            (None, _) => "no face".to_string(),
+        };
+        ui.add(egui::ProgressBar::new(m.settled).text(text).desired_height(12.0));
+    }
+    ui.separator();
+    // The main face is the largest one in view.
+    let main = last.and_then(|r| {
+        r.faces
+            .iter()
+            .max_by(|a, b| a.bbox.area().total_cmp(&b.bbox.area()))
+    });
+    ui.heading(match (main, last.map(|r| r.faces.len()).unwrap_or(0)) {
+        (Some(f), n) if n > 1 => format!("Face #{} (of {n})", f.track_id),
+        (Some(f), _) => format!("Face #{}", f.track_id),
+        (None, _) => "No face".to_string(),
+    });
+    for e in Emotion::ALL {
+        let p = main.map(|f| f.scores.get(e)).unwrap_or(0.0);
+        ui.horizontal(|ui| {
+            ui.add_sized([70.0, 18.0], egui::Label::new(e.name()));
+            ui.add(
+                egui::ProgressBar::new(p)
+                    .fill(emotion_color(e))
+                    .text(format!("{:.0}%", p * 100.0))
+                    .desired_height(18.0),
+            );
+        });
+    }
+}

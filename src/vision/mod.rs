@@ -1,0 +1,9 @@
+//! Faces and emotions in a frame: detection (rustface), preprocessing, classification (tch).
+
+pub mod classifier;
+pub mod detector;
+pub mod preprocess;
+
+pub use classifier::{EmotionClassifier, resolve_model_path};
+pub use detector::{Detection, DetectorSettings, FaceDetector};
+pub use preprocess::{BBox, FaceInput};

@@ -1,0 +1,175 @@
+//! Frame → classifier input, matching training exactly: square crop around the face (with a
+//! margin), BT.601 luma (what PIL's `convert("L")` does), area resampling to 48×48, [0, 1].
+
+use image::{GrayImage, RgbImage};
+
+/// Side of the classifier's input (model contract).
+pub const INPUT_SIZE: usize = 48;
+pub const INPUT_LEN: usize = INPUT_SIZE * INPUT_SIZE;
+
+/// One face ready for the classifier: 48×48 gray in [0, 1], row-major.
+pub type FaceInput = Box<[f32; INPUT_LEN]>;
+
+/// Axis-aligned box in pixel coordinates of the full frame.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct BBox {
+    pub x: f32,
+    pub y: f32,
+    pub w: f32,
+    pub h: f32,
+}
+
+impl BBox {
+    pub fn new(x: f32, y: f32, w: f32, h: f32) -> Self {
+        BBox { x, y, w, h }
+    }
+
+    pub fn area(&self) -> f32 {
+        self.w.max(0.0) * self.h.max(0.0)
+    }
+
+    pub fn center(&self) -> (f32, f32) {
+        (self.x + self.w / 2.0, self.y + self.h / 2.0)
+    }
+
+    /// Intersection over union, 0 when disjoint.
+    pub fn iou(&self, o: &BBox) -> f32 {
+        let x0 = self.x.max(o.x);
+        let y0 = self.y.max(o.y);
+        let x1 = (self.x + self.w).min(o.x + o.w);
+        let y1 = (self.y + self.h).min(o.y + o.h);
+        let inter = (x1 - x0).max(0.0) * (y1 - y0).max(0.0);
+        let union = self.area() + o.area() - inter;
+        if union <= 0.0 { 0.0 } else { inter / union }
+    }
+
+    /// The square of side `max(w, h) * (1 + margin)` with the same centre.
+    pub fn square_with_margin(&self, margin: f32) -> BBox {
+        let side = self.w.max(self.h) * (1.0 + margin);
+        let (cx, cy) = self.center();
+        BBox::new(cx - side / 2.0, cy - side / 2.0, side, side)
+    }
+
+    /// `[x, y, w, h]` rounded to whole pixels, the JSON shape of DESIGN.md.
+    pub fn to_array(&self) -> [i64; 4] {
+        [
+            self.x.round() as i64,
+            self.y.round() as i64,
+            self.w.round() as i64,
+            self.h.round() as i64,
+        ]
+    }
+}
+
+/// BT.601 luma with the same integer rounding as PIL (`L = (299R + 587G + 114B) / 1000`).
+pub fn luma(frame: &RgbImage) -> GrayImage {
+    let (w, h) = frame.dimensions();
+    let mut out = Vec::with_capacity((w * h) as usize);
+    for p in frame.as_raw().chunks_exact(3) {
+        let v = (299 * p[0] as u32 + 587 * p[1] as u32 + 114 * p[2] as u32 + 500) / 1000;
+        out.push(v as u8);
+    }
+    GrayImage::from_raw(w, h, out).expect("buffer sized from the frame")
+}
+
+/// Area-average resample of `region` (clamped to the image; pixels outside repeat the edge)
+/// into a 48×48 [0, 1] input. For a 48×48 image and its full box this is the identity.
+pub fn crop_resize(gray: &GrayImage, region: BBox) -> FaceInput {
+    let (iw, ih) = (gray.width() as i64, gray.height() as i64);
+    let raw = gray.as_raw();
+    let mut out: FaceInput = Box::new([0.0; INPUT_LEN]);
+    let sx = region.w / INPUT_SIZE as f32;
+    let sy = region.h / INPUT_SIZE as f32;
+    for oy in 0..INPUT_SIZE {
+        let y0 = region.y + oy as f32 * sy;
+        let (ya, yb) = span(y0, y0 + sy);
+        for ox in 0..INPUT_SIZE {
+            let x0 = region.x + ox as f32 * sx;
+            let (xa, xb) = span(x0, x0 + sx);
+            let mut sum = 0u32;
+            for y in ya..yb {
+                let row = (y.clamp(0, ih - 1) * iw) as usize;
+                for x in xa..xb {
+                    sum += raw[row + x.clamp(0, iw - 1) as usize] as u32;
+                }
+            }
+            let n = ((yb - ya) * (xb - xa)) as f32;
+            out[oy * INPUT_SIZE + ox] = sum as f32 / n / 255.0;
+        }
+    }
+    out
+}
+
+/// Integer pixel range covered by [a, b), at least one pixel wide.
+fn span(a: f32, b: f32) -> (i64, i64) {
+    let lo = a.round() as i64;
+    let hi = (b.round() as i64).max(lo + 1);
+    (lo, hi)
+}
+
+/// The crop for a detected face: square, with `margin` added around the detector's box.
+pub fn face_input(gray: &GrayImage, face: &BBox, margin: f32) -> FaceInput {
+    crop_resize(gray, face.square_with_margin(margin))
+}
+
+/// The whole image as one face (pre-cropped datasets such as FER-2013).
+pub fn whole_image_input(gray: &GrayImage) -> FaceInput {
+    let (w, h) = (gray.width() as f32, gray.height() as f32);
+    crop_resize(gray, BBox::new(0.0, 0.0, w, h))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn luma_matches_pil_formula() {
+        let img = RgbImage::from_raw(3, 1, vec![255, 0, 0, 0, 255, 0, 10, 20, 30]).expect("3x1");
+        let g = luma(&img);
+        assert_eq!(g.as_raw(), &vec![76, 150, 18]);
+        // Gray stays gray exactly (299 + 587 + 114 = 1000).
+        let gray = RgbImage::from_raw(1, 1, vec![77, 77, 77]).expect("1x1");
+        assert_eq!(luma(&gray).as_raw(), &vec![77]);
+    }
+
+    #[test]
+    fn whole_48_image_is_identity() {
+        let g = GrayImage::from_fn(48, 48, |x, y| image::Luma([((x * 5 + y * 3) % 256) as u8]));
+        let t = whole_image_input(&g);
+        for y in 0..48u32 {
+            for x in 0..48u32 {
+                let want = g.get_pixel(x, y)[0] as f32 / 255.0;
+                assert!((t[(y * 48 + x) as usize] - want).abs() < 1e-6);
+            }
+        }
+    }
+
+    #[test]
+    fn downscale_averages_blocks() {
+        // 96×96 with 2×2 blocks of constant value → each output pixel is that value.
+        let g = GrayImage::from_fn(96, 96, |x, y| image::Luma([((x / 2 + y / 2) % 200) as u8]));
+        let t = whole_image_input(&g);
+        assert!((t[0] - 0.0).abs() < 1e-6);
+        assert!((t[1] - 1.0 / 255.0).abs() < 1e-6);
+        assert!((t[48] - 1.0 / 255.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn crop_outside_the_frame_repeats_the_edge() {
+        let g = GrayImage::from_pixel(10, 10, image::Luma([200]));
+        let t = crop_resize(&g, BBox::new(-20.0, -20.0, 60.0, 60.0));
+        assert!(t.iter().all(|v| (v - 200.0 / 255.0).abs() < 1e-6));
+    }
+
+    #[test]
+    fn iou_and_square() {
+        let a = BBox::new(0.0, 0.0, 10.0, 10.0);
+        assert!((a.iou(&a) - 1.0).abs() < 1e-6);
+        assert_eq!(a.iou(&BBox::new(20.0, 20.0, 5.0, 5.0)), 0.0);
+        let half = BBox::new(5.0, 0.0, 10.0, 10.0);
+        assert!((a.iou(&half) - 50.0 / 150.0).abs() < 1e-6);
+        let s = BBox::new(10.0, 10.0, 20.0, 10.0).square_with_margin(0.5);
+        assert_eq!((s.w, s.h), (30.0, 30.0));
+        assert_eq!(s.center(), (20.0, 15.0));
+    }
+}

@@ -1,0 +1,92 @@
+//! The library's per-frame pipeline on a real photo, and the model loader's contract checks.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use emotune::pipeline::{Pipeline, PipelineSettings};
+use emotune::vision::EmotionClassifier;
+use emotune::{Emotion, Error};
+
+/// The astronaut portrait centred in a 640×480 webcam-sized frame.
+fn webcam_frame() -> Arc<image::RgbImage> {
+    let face = image::open(astronaut()).expect("fixture").to_rgb8();
+    let small = image::imageops::resize(&face, 400, 400, image::imageops::FilterType::Triangle);
+    let mut frame = image::RgbImage::from_pixel(640, 480, image::Rgb([40, 40, 40]));
+    image::imageops::overlay(&mut frame, &small, 120, 40);
+    Arc::new(frame)
+}
+
+#[test]
+fn one_face_keeps_its_track_and_the_mood_settles_after_the_hold_time() {
+    let clf = EmotionClassifier::load(&model()).expect("shipped model loads");
+    let mut p = Pipeline::new(clf, PipelineSettings::default()).expect("pipeline");
+    let frame = webcam_frame();
+    let mut ids = Vec::new();
+    let mut first_stable = None;
+    let mut full_scans = 0;
+    for i in 0..60u64 {
+        let at = Duration::from_millis(i * 100);
+        let r = p.process(frame.clone(), at).expect("frame");
+        assert_eq!(r.faces.len(), 1, "frame {i}: one face expected");
+        ids.push(r.faces[0].track_id);
+        full_scans += r.timings.full_scan as usize;
+        if first_stable.is_none() && r.mood.stable.is_some() {
+            first_stable = Some(at);
+        }
+        let sum: f32 = r.faces[0].scores.0.iter().sum();
+        assert!((sum - 1.0).abs() < 1e-4);
+    }
+    assert!(ids.iter().all(|&id| id == ids[0]), "track id changed: {ids:?}");
+    // The same frame over and over: the mood settles exactly once the hold time has passed.
+    assert_eq!(first_stable, Some(Duration::from_secs(3)));
+    // Most frames search only around the tracked face.
+    assert!(full_scans <= 60 / 10 + 1, "{full_scans} full scans");
+}
+
+#[test]
+fn blank_frames_give_no_faces_and_no_mood() {
+    let clf = EmotionClassifier::load(&model()).expect("model");
+    let mut p = Pipeline::new(clf, PipelineSettings::default()).expect("pipeline");
+    let blank = Arc::new(image::RgbImage::from_pixel(640, 480, image::Rgb([128, 128, 128])));
+    for i in 0..5 {
+        let r = p.process(blank.clone(), Duration::from_secs(i)).expect("frame");
+        assert!(r.faces.is_empty());
+        assert!(r.group.is_none());
+        assert_eq!(r.mood.stable, None);
+    }
+}
+
+#[test]
+fn batched_classification_equals_one_by_one() {
+    let clf = EmotionClassifier::load(&model()).expect("model");
+    let gray = emotune::vision::preprocess::luma(&webcam_frame());
+    let a = emotune::vision::preprocess::face_input(&gray, &emotune::vision::BBox::new(200.0, 80.0, 200.0, 200.0), 0.15);
+    let b = emotune::vision::preprocess::whole_image_input(&gray);
+    let both = clf.logits(&[a.clone(), b.clone()]).expect("batch");
+    let one = clf.logits(&[a]).expect("single");
+    let two = clf.logits(&[b]).expect("single");
+    for (x, y) in both[0].iter().zip(one[0]).chain(both[1].iter().zip(two[0])) {
+        assert!((x - y).abs() < 1e-3, "{x} vs {y}");
+    }
+    assert_eq!(Emotion::ALL.len(), both[0].len());
+}
+
+#[test]
+fn a_torchscript_model_without_the_metadata_is_refused() {
+    // A traced module has forward() but none of the contract's metadata methods.
+    let path = temp_dir("contract").join("traced.pt");
+    let vs = tch::nn::VarStore::new(tch::Device::Cpu);
+    let lin = tch::nn::linear(vs.root(), 48 * 48, 7, Default::default());
+    let mut closure = |inputs: &[tch::Tensor]| vec![inputs[0].flatten(1, -1).apply(&lin)];
+    let input = tch::Tensor::zeros([1, 1, 48, 48], (tch::Kind::Float, tch::Device::Cpu));
+    let module = tch::CModule::create_by_tracing("Tiny", "forward", &[input], &mut closure).expect("trace");
+    module.save(&path).expect("save");
+    match EmotionClassifier::load(&path) {
+        Err(Error::ModelContract { reason, .. }) => assert!(reason.contains("class_names"), "{reason}"),
+        Err(e) => panic!("wrong error: {e}"),
+        Ok(_) => panic!("a model without metadata was accepted"),
+    }
+}

@@ -1,0 +1,152 @@
+"""FER-2013 in the Kaggle folder layout, loaded once into uint8 arrays, plus batched augmentation."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from .model import CLASS_NAMES, INPUT_SIZE
+
+SPLITS = ("train", "PublicTest", "PrivateTest")
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "emotune"
+
+
+def default_data_dir() -> Path | None:
+    """FER2013_DIR, else ../shared/datasets/fer2013.tar.gz unpacked into the cache."""
+    env = os.environ.get("FER2013_DIR")
+    if env:
+        return Path(env)
+    unpacked = cache_dir() / "datasets" / "fer2013"
+    if (unpacked / "train").is_dir():
+        return unpacked
+    repo = Path(__file__).resolve().parent.parent
+    tarball = repo.parent / "shared" / "datasets" / "fer2013.tar.gz"
+    if tarball.is_file():
+        unpacked.parent.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(tarball) as tar:
+            tar.extractall(unpacked.parent, filter="data")
+        return unpacked
+    return None
+
+
+@dataclass
+class Split:
+    images: np.ndarray  # N x 48 x 48 uint8
+    labels: np.ndarray  # N int64
+    paths: list[str]
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+def _split_of(path: Path) -> str:
+    if path.parts[-3] == "train":
+        return "train"
+    name = path.name
+    if name.startswith("PublicTest"):
+        return "PublicTest"
+    if name.startswith("PrivateTest"):
+        return "PrivateTest"
+    raise ValueError(f"{path}: test files must be named PublicTest_* or PrivateTest_*")
+
+
+def load_split(root: Path, split: str) -> Split:
+    """Load one split; `split` is train, PublicTest or PrivateTest. Cached as .npz by path+mtime."""
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}: use one of {SPLITS}")
+    root = Path(root)
+    sub = root / ("train" if split == "train" else "test")
+    if not sub.is_dir():
+        raise FileNotFoundError(
+            f"{sub} not found: --data must point at a FER-2013 folder with train/ and test/"
+        )
+    files = sorted(
+        p
+        for cls in CLASS_NAMES
+        for p in (sub / cls).glob("*")
+        if p.suffix.lower() in (".jpg", ".jpeg", ".png") and _split_of(p) == split
+    )
+    if not files:
+        raise FileNotFoundError(f"no {split} images under {sub}/<class>/")
+    key = hashlib.sha1(
+        f"{root.resolve()}|{split}|{len(files)}|{sub.stat().st_mtime_ns}".encode()
+    ).hexdigest()[:16]
+    cache = cache_dir() / "npz" / f"fer_{split}_{key}.npz"
+    if cache.is_file():
+        z = np.load(cache, allow_pickle=False)
+        return Split(z["images"], z["labels"], [str(p) for p in files])
+    images = np.empty((len(files), INPUT_SIZE, INPUT_SIZE), dtype=np.uint8)
+    labels = np.empty(len(files), dtype=np.int64)
+    for i, p in enumerate(files):
+        with Image.open(p) as im:
+            g = im.convert("L")
+            if g.size != (INPUT_SIZE, INPUT_SIZE):
+                g = g.resize((INPUT_SIZE, INPUT_SIZE), Image.BILINEAR)
+            images[i] = np.asarray(g)
+        labels[i] = CLASS_NAMES.index(p.parent.name)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cache.with_suffix(".tmp.npz")
+    np.savez(tmp, images=images, labels=labels)
+    tmp.replace(cache)
+    return Split(images, labels, [str(p) for p in files])
+
+
+def to_tensor(images: np.ndarray) -> torch.Tensor:
+    """uint8 N x 48 x 48 -> float N x 1 x 48 x 48 in [0, 1] (what the Rust side feeds too)."""
+    return torch.from_numpy(images).unsqueeze(1).float().div_(255.0)
+
+
+def augment(x: torch.Tensor, gen: torch.Generator, strength: float = 1.0) -> torch.Tensor:
+    """Batched augmentation on N x 1 x H x W in [0, 1]: flip, rotate/scale/shift, erase.
+
+    One affine_grid/grid_sample call per batch keeps this cheap next to the network.
+    """
+    n, _, h, w = x.shape
+    dev = x.device
+
+    def u(lo: float, hi: float) -> torch.Tensor:
+        return torch.rand(n, generator=gen, device=dev) * (hi - lo) + lo
+
+    angle = u(-10, 10) * strength * math.pi / 180
+    scale = u(1 - 0.12 * strength, 1 + 0.12 * strength)
+    tx = u(-0.12, 0.12) * strength
+    ty = u(-0.12, 0.12) * strength
+    flip = (torch.rand(n, generator=gen, device=dev) < 0.5).float() * -2 + 1
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    theta = torch.stack(
+        [torch.stack([cos * flip, -sin, tx], 1), torch.stack([sin * flip, cos, ty], 1)], 1
+    )
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    # Random erasing: one rectangle (2-25 % of the area) on half the images, filled with noise.
+    area = u(0.02, 0.25) * h * w
+    ratio = torch.exp(u(math.log(0.3), math.log(3.3)))
+    eh = torch.sqrt(area * ratio).clamp(1, h - 1)
+    ew = torch.sqrt(area / ratio).clamp(1, w - 1)
+    y0 = torch.rand(n, generator=gen, device=dev) * (h - eh)
+    x0 = torch.rand(n, generator=gen, device=dev) * (w - ew)
+    on = torch.rand(n, generator=gen, device=dev) < 0.5 * min(strength, 1.0)
+    ys = torch.arange(h, device=dev).view(1, h, 1)
+    xs = torch.arange(w, device=dev).view(1, 1, w)
+    mask = (
+        (ys >= y0.view(n, 1, 1))
+        & (ys < (y0 + eh).view(n, 1, 1))
+        & (xs >= x0.view(n, 1, 1))
+        & (xs < (x0 + ew).view(n, 1, 1))
+        & on.view(n, 1, 1)
+    ).unsqueeze(1)
+    noise = torch.rand(x.shape, generator=gen, device=dev)
+    return torch.where(mask, noise, x)

@@ -1,0 +1,126 @@
+"""Fast checks of the training package: data loading, augmentation, a few steps, export."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from training import data as fer
+from training.export import export_torchscript, fold_batchnorm, load_exported
+from training.metrics import report
+from training.model import CLASS_NAMES, ExportedClassifier, build_model
+from training.train import main as train_main
+
+
+@pytest.fixture()
+def tiny_fer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A synthetic dataset in the Kaggle layout: each class a different brightness pattern."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    rng = np.random.default_rng(0)
+    root = tmp_path / "fer"
+    for ci, cls in enumerate(CLASS_NAMES):
+        for split, prefix, n in (("train", "Training", 12), ("test", "PublicTest", 3), ("test", "PrivateTest", 3)):
+            d = root / split / cls
+            d.mkdir(parents=True, exist_ok=True)
+            for i in range(n):
+                img = (rng.random((48, 48)) * 60 + ci * 25).astype(np.uint8)
+                Image.fromarray(img, "L").save(d / f"{prefix}_{ci}{i:03d}.jpg")
+    return root
+
+
+def test_load_split_separates_public_and_private(tiny_fer: Path) -> None:
+    train = fer.load_split(tiny_fer, "train")
+    pub = fer.load_split(tiny_fer, "PublicTest")
+    priv = fer.load_split(tiny_fer, "PrivateTest")
+    assert (len(train), len(pub), len(priv)) == (84, 21, 21)
+    assert train.images.shape == (84, 48, 48) and train.images.dtype == np.uint8
+    assert all("PrivateTest_" in p for p in priv.paths)
+    assert sorted(set(train.labels.tolist())) == list(range(7))
+    # Second load comes from the .npz cache and is identical.
+    again = fer.load_split(tiny_fer, "train")
+    assert np.array_equal(again.images, train.images)
+
+
+def test_missing_data_dir_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="train/ and test/"):
+        fer.load_split(tmp_path / "nowhere", "train")
+
+
+def test_augment_keeps_shape_range_and_varies() -> None:
+    x = torch.rand(16, 1, 48, 48)
+    g = torch.Generator().manual_seed(0)
+    a = fer.augment(x, g)
+    assert a.shape == x.shape
+    assert float(a.min()) >= 0.0 and float(a.max()) <= 1.0
+    assert not torch.allclose(a, x)
+    # Deterministic for a given seed.
+    b = fer.augment(x, torch.Generator().manual_seed(0))
+    assert torch.equal(a, b)
+
+
+def test_model_shapes_for_each_arch() -> None:
+    for arch in ("s1", "s2", "s2np"):
+        m = build_model(arch).eval()
+        assert m(torch.rand(2, 1, 48, 48)).shape == (2, 7)
+
+
+def test_batchnorm_folding_and_fp16_export_round_trip(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    net = build_model("s2").eval()
+    # Give BN non-trivial statistics so folding is actually exercised.
+    net.train()
+    with torch.no_grad():
+        for _ in range(3):
+            net(torch.rand(8, 1, 48, 48))
+    net.eval()
+    x = torch.rand(4, 1, 48, 48)
+    with torch.no_grad():
+        ref = ExportedClassifier(net, tta_flip=False)(x)
+        folded = ExportedClassifier(fold_batchnorm(net), tta_flip=False)(x)
+    assert torch.allclose(ref, folded, atol=1e-4)
+    out = export_torchscript(net, tmp_path / "m.pt", tta_flip=True)
+    m = load_exported(out)
+    assert m.class_names() == CLASS_NAMES and m.input_size() == 48
+    assert next(m.parameters()).dtype == torch.float32
+    with torch.no_grad():
+        y = m(x)
+        flipped = ExportedClassifier(net, tta_flip=True)(x)
+    assert y.shape == (4, 7)
+    # fp16 storage costs a little precision, not the prediction.
+    assert torch.allclose(y, flipped, atol=5e-2)
+    assert torch.equal(y.argmax(1), flipped.argmax(1))
+    # Stored weights really are half precision (that is what keeps the file small).
+    raw = torch.jit.load(str(out))
+    assert next(raw.parameters()).dtype == torch.float16
+
+
+def test_metrics_definitions() -> None:
+    labels = np.array([0, 0, 3, 5, 1])
+    logits = np.eye(7)[[0, 3, 3, 5, 0]]
+    r = report(labels, logits)
+    assert r["n"] == 5 and abs(r["accuracy"] - 0.6) < 1e-9
+    assert abs(r["per_class"]["angry"]["precision"] - 0.5) < 1e-9
+    assert abs(r["macro_f1"] - (0.5 + 2 / 3 + 1) / 7) < 1e-9
+    assert abs(r["accuracy_4class"] - 0.75) < 1e-9
+
+
+def test_a_few_training_steps_then_export_and_resume(tiny_fer: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    out = tmp_path / "model.pt"
+    args = ["--data", str(tiny_fer), "--epochs", "2", "--batch-size", "16", "--arch", "s2",
+            "--run-dir", str(run), "--out", str(out), "--device", "cpu", "--max-steps", "3"]
+    assert train_main(args) == 0
+    log = (run / "log.csv").read_text().splitlines()
+    assert log[0].startswith("epoch,") and len(log) == 2
+    rep = json.loads((run / "private_test.json").read_text())
+    assert rep["n"] == 21 and 0.0 <= rep["accuracy"] <= 1.0
+    m = load_exported(out)
+    assert m(torch.rand(1, 1, 48, 48)).shape == (1, 7)
+    # --resume picks up after the last finished epoch.
+    assert train_main(args[:-2] + ["--resume"]) == 0
+    assert len((run / "log.csv").read_text().splitlines()) == 3

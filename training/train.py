@@ -1,0 +1,242 @@
+"""Train ResNet18+CBAM on FER-2013, checkpoint every epoch, export TorchScript.
+
+    python -m training.train --data ~/.cache/emotune/datasets/fer2013 --epochs 40
+
+Validation/model selection on PublicTest_*, final report on PrivateTest_* only.
+Runs under `torchrun --nproc-per-node N` too (one process per GPU, DDP).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
+from . import data as fer
+from .export import export_torchscript
+from .metrics import report
+from .model import CLASS_NAMES, FER_MEAN, FER_STD, ExportedClassifier, build_model
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m training.train", description=__doc__.split("\n")[0])
+    p.add_argument("--data", type=Path, default=None, help="FER-2013 folder (train/, test/)")
+    p.add_argument("--epochs", type=int, default=40)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--lr", type=float, default=0.1, help="peak SGD learning rate (one-cycle)")
+    p.add_argument("--weight-decay", type=float, default=5e-4)
+    p.add_argument("--label-smoothing", type=float, default=0.1)
+    p.add_argument("--arch", default="s2", choices=["s1", "s2", "s2np"])
+    p.add_argument("--dropout", type=float, default=0.3)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--threads", type=int, default=0, help="CPU threads (0: all cores)")
+    p.add_argument("--run-dir", type=Path, default=None, help="checkpoints + CSV log")
+    p.add_argument("--resume", action="store_true", help="continue from run-dir/last.pt")
+    p.add_argument("--out", type=Path, default=Path("models/emotion_resnet18_cbam.pt"))
+    p.add_argument("--tta-flip", action="store_true", help="bake flip-TTA into the export")
+    p.add_argument("--limit", type=int, default=0, help="use only N train/val images (tests)")
+    p.add_argument("--max-steps", type=int, default=0, help="stop after N steps (tests)")
+    return p.parse_args(argv)
+
+
+def class_weights(labels: np.ndarray) -> torch.Tensor:
+    """Inverse-sqrt frequency, mean 1: lifts disgust (436 images) without wrecking accuracy."""
+    counts = np.bincount(labels, minlength=len(CLASS_NAMES)).astype(np.float64)
+    w = 1.0 / np.sqrt(np.maximum(counts, 1))
+    return torch.tensor(w / w.mean(), dtype=torch.float32)
+
+
+@torch.no_grad()
+def predict(model: nn.Module, images: np.ndarray, device: torch.device, bs: int = 512) -> np.ndarray:
+    model.eval()
+    out = []
+    for i in range(0, len(images), bs):
+        x = fer.to_tensor(images[i : i + bs]).to(device)
+        out.append(model(x).float().cpu())
+    return torch.cat(out).numpy()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    if args.device == "auto":
+        args.device = "cuda" if torch.cuda.is_available() else "cpu"
+    if world > 1:
+        dist.init_process_group("nccl" if args.device == "cuda" else "gloo")
+    if args.device == "cuda":
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        torch.cuda.set_device(local)
+        device = torch.device("cuda", local)
+        torch.backends.cudnn.benchmark = True
+    else:
+        device = torch.device("cpu")
+        if args.threads:
+            torch.set_num_threads(args.threads)
+    main_proc = rank == 0
+
+    random.seed(args.seed)
+    np.random.seed(args.seed)
+    torch.manual_seed(args.seed)
+
+    root = args.data or fer.default_data_dir()
+    if root is None:
+        print("no FER-2013 data: pass --data DIR or set FER2013_DIR", file=sys.stderr)
+        return 2
+    train = fer.load_split(root, "train")
+    val = fer.load_split(root, "PublicTest")
+    if args.limit:
+        rng = np.random.default_rng(args.seed)
+        ti = rng.permutation(len(train))[: args.limit]
+        vi = rng.permutation(len(val))[: args.limit]
+        train = fer.Split(train.images[ti], train.labels[ti], [train.paths[i] for i in ti])
+        val = fer.Split(val.images[vi], val.labels[vi], [val.paths[i] for i in vi])
+
+    run_dir = args.run_dir or fer.cache_dir() / "runs" / f"{args.arch}-seed{args.seed}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    model = build_model(args.arch, args.dropout).to(device)
+    if device.type == "cpu":
+        model = model.to(memory_format=torch.channels_last)
+    ddp_model: nn.Module = model
+    if world > 1:
+        ddp_model = nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
+
+    decay, no_decay = [], []
+    for name, prm in model.named_parameters():
+        (no_decay if prm.ndim <= 1 else decay).append(prm)
+    opt = torch.optim.SGD(
+        [{"params": decay, "weight_decay": args.weight_decay}, {"params": no_decay, "weight_decay": 0}],
+        lr=args.lr,
+        momentum=0.9,
+        nesterov=True,
+    )
+    per_rank = math.ceil(len(train) / world)
+    steps_per_epoch = math.ceil(per_rank / args.batch_size)
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=args.lr, total_steps=args.epochs * steps_per_epoch, pct_start=0.15,
+        div_factor=20, final_div_factor=200,
+    )
+    criterion = nn.CrossEntropyLoss(
+        weight=class_weights(train.labels).to(device), label_smoothing=args.label_smoothing
+    )
+
+    start_epoch, best_acc = 0, -1.0
+    last = run_dir / "last.pt"
+    if args.resume and last.is_file():
+        ck = torch.load(last, map_location=device, weights_only=False)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["opt"])
+        sched.load_state_dict(ck["sched"])
+        start_epoch, best_acc = ck["epoch"] + 1, ck["best_acc"]
+        torch.set_rng_state(ck["rng"])
+        if main_proc:
+            print(f"resumed from {last} at epoch {start_epoch}", file=sys.stderr)
+
+    log_path = run_dir / "log.csv"
+    if main_proc and not (args.resume and log_path.is_file()):
+        with open(log_path, "w", newline="") as f:
+            csv.writer(f).writerow(
+                ["epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "seconds", "img_per_s"]
+            )
+
+    x_all = fer.to_tensor(train.images)
+    y_all = torch.from_numpy(train.labels)
+    gen = torch.Generator(device=device)
+    step = 0
+    for epoch in range(start_epoch, args.epochs):
+        t0 = time.time()
+        gen.manual_seed(args.seed * 1000 + epoch)
+        order = torch.randperm(len(train), generator=torch.Generator().manual_seed(args.seed + epoch))
+        order = order[rank::world]
+        ddp_model.train()
+        tot_loss, tot_ok, seen = 0.0, 0, 0
+        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{args.epochs}", disable=not main_proc, file=sys.stderr)
+        for b in bar:
+            idx = order[b * args.batch_size : (b + 1) * args.batch_size]
+            if len(idx) == 0:
+                break
+            x = x_all[idx].to(device, non_blocking=True)
+            y = y_all[idx].to(device, non_blocking=True)
+            x = fer.augment(x, gen)
+            x = (x - FER_MEAN) / FER_STD
+            if device.type == "cpu":
+                x = x.contiguous(memory_format=torch.channels_last)
+            logits = ddp_model(x)
+            loss = criterion(logits, y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            tot_loss += loss.item() * len(idx)
+            tot_ok += (logits.argmax(1) == y).sum().item()
+            seen += len(idx)
+            bar.set_postfix(loss=f"{tot_loss / seen:.3f}", acc=f"{tot_ok / seen:.3f}")
+            step += 1
+            if args.max_steps and step >= args.max_steps:
+                break
+        secs = time.time() - t0
+        if main_proc:
+            val_logits = predict(normalised(model), val.images, device)
+            val_loss = F.cross_entropy(torch.from_numpy(val_logits), torch.from_numpy(val.labels)).item()
+            val_acc = float((val_logits.argmax(1) == val.labels).mean())
+            with open(log_path, "a", newline="") as f:
+                csv.writer(f).writerow(
+                    [epoch + 1, f"{sched.get_last_lr()[0]:.5f}", f"{tot_loss / max(seen, 1):.4f}",
+                     f"{tot_ok / max(seen, 1):.4f}", f"{val_loss:.4f}", f"{val_acc:.4f}",
+                     f"{secs:.1f}", f"{seen * world / secs:.1f}"]
+                )
+            print(f"epoch {epoch + 1}: train_acc={tot_ok / max(seen, 1):.4f} val_acc={val_acc:.4f} ({secs:.0f}s)", file=sys.stderr)
+            if val_acc > best_acc:
+                best_acc = val_acc
+                torch.save(model.state_dict(), run_dir / "best.pt")
+            tmp = run_dir / "last.pt.tmp"
+            torch.save(
+                {"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+                 "epoch": epoch, "best_acc": best_acc, "rng": torch.get_rng_state(), "args": vars(args)},
+                tmp,
+            )
+            tmp.replace(last)
+        if args.max_steps and step >= args.max_steps:
+            break
+
+    if main_proc:
+        model.load_state_dict(torch.load(run_dir / "best.pt", map_location=device))
+        model = model.to(memory_format=torch.contiguous_format).cpu()
+        export_torchscript(model, args.out, tta_flip=args.tta_flip)
+        test = fer.load_split(root, "PrivateTest")
+        from .export import load_exported
+
+        exported = load_exported(args.out)
+        rep = report(test.labels, predict(exported, test.images, torch.device("cpu")))
+        rep["best_val_acc"] = best_acc
+        rep["tta_flip"] = args.tta_flip
+        (run_dir / "private_test.json").write_text(json.dumps(rep, indent=2))
+        print(json.dumps({k: rep[k] for k in ("accuracy", "macro_f1", "accuracy_4class", "n")}))
+    if world > 1:
+        dist.destroy_process_group()
+    return 0
+
+
+def normalised(net: nn.Module) -> nn.Module:
+    """The bare net wrapped with the export's normalisation, for validation on raw [0, 1] input."""
+    return ExportedClassifier(net, tta_flip=False)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
