@@ -13,7 +13,9 @@ use emotune::vision::{DetectorSettings, EmotionClassifier, FaceDetector, classif
 
 fn frame() -> Arc<image::RgbImage> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let face = image::open(root.join("tests/fixtures/astronaut.png")).expect("fixture").to_rgb8();
+    let face = image::open(root.join("tests/fixtures/astronaut.png"))
+        .expect("fixture")
+        .to_rgb8();
     let small = image::imageops::resize(&face, 400, 400, image::imageops::FilterType::Triangle);
     let mut f = image::RgbImage::from_pixel(640, 480, image::Rgb([40, 40, 40]));
     image::imageops::overlay(&mut f, &small, 120, 40);
@@ -32,19 +34,31 @@ fn benches(c: &mut Criterion) {
     let mut det = FaceDetector::new(DetectorSettings::default()).expect("detector");
     let face = det.detect(&gray).into_iter().next().expect("a face").bbox;
     c.bench_function("luma_640x480", |b| b.iter(|| luma(black_box(&frame))));
-    c.bench_function("detect_full_640x480", |b| b.iter(|| det.detect(black_box(&gray))));
+    c.bench_function("detect_full_640x480", |b| {
+        b.iter(|| det.detect(black_box(&gray)))
+    });
     let side = face.w.max(face.h);
-    let roi = emotune::vision::BBox::new(face.x - side / 2.0, face.y - side / 2.0, side * 2.0, side * 2.0);
-    c.bench_function("detect_tracked_window", |b| b.iter(|| det.detect_near(black_box(&gray), roi, side)));
+    let roi = emotune::vision::BBox::new(
+        face.x - side / 2.0,
+        face.y - side / 2.0,
+        side * 2.0,
+        side * 2.0,
+    );
+    c.bench_function("detect_tracked_window", |b| {
+        b.iter(|| det.detect_near(black_box(&gray), roi, side))
+    });
     let clf = model();
     let input = face_input(&gray, &face, 0.15);
-    c.bench_function("classify_1_face", |b| b.iter(|| clf.classify(black_box(std::slice::from_ref(&input)))));
+    c.bench_function("classify_1_face", |b| {
+        b.iter(|| clf.classify(black_box(std::slice::from_ref(&input))))
+    });
     let mut p = Pipeline::new(model(), PipelineSettings::default()).expect("pipeline");
     let mut t = 0u64;
     c.bench_function("pipeline_frame_640x480", |b| {
         b.iter(|| {
             t += 33;
-            p.process(frame.clone(), Duration::from_millis(t)).expect("frame")
+            p.process(frame.clone(), Duration::from_millis(t))
+                .expect("frame")
         })
     });
 }

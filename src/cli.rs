@@ -22,7 +22,9 @@ pub fn load_classifier(model: Option<&Path>, threads: usize) -> anyhow::Result<E
 }
 
 fn all_cores() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -46,7 +48,12 @@ struct ImageJson {
 
 /// Settings for photos: faces can be anywhere from small to the whole frame.
 pub fn photo_detector_settings() -> DetectorSettings {
-    DetectorSettings { scan_width: 640, min_face: 24, pyramid_factor: 0.8, ..DetectorSettings::default() }
+    DetectorSettings {
+        scan_width: 640,
+        min_face: 24,
+        pyramid_factor: 0.8,
+        ..DetectorSettings::default()
+    }
 }
 
 fn classify_one(
@@ -72,13 +79,23 @@ fn classify_one(
         .zip(scores)
         .map(|(b, s)| {
             let (e, p) = s.dominant();
-            FaceJson { bbox: b.to_array(), emotion: e.name(), confidence: p, scores: s }
+            FaceJson {
+                bbox: b.to_array(),
+                emotion: e.name(),
+                confidence: p,
+                scores: s,
+            }
         })
         .collect())
 }
 
 /// Returns the process exit code: 1 if any image failed.
-pub fn classify(images: &[PathBuf], model: Option<&Path>, json: bool, assume_face: bool) -> anyhow::Result<i32> {
+pub fn classify(
+    images: &[PathBuf],
+    model: Option<&Path>,
+    json: bool,
+    assume_face: bool,
+) -> anyhow::Result<i32> {
     let clf = load_classifier(model, all_cores())?;
     let mut det = FaceDetector::new(photo_detector_settings())?;
     let margin = PipelineSettings::default().face_margin;
@@ -95,12 +112,20 @@ pub fn classify(images: &[PathBuf], model: Option<&Path>, json: bool, assume_fac
             }
         };
         if json {
-            let doc = ImageJson { image: path.display().to_string(), faces, error };
+            let doc = ImageJson {
+                image: path.display().to_string(),
+                faces,
+                error,
+            };
             writeln!(out, "{}", serde_json::to_string(&doc)?)?;
         } else if let Some(e) = error {
             eprintln!("error: {e}");
         } else if faces.is_empty() {
-            writeln!(out, "{}: no face found (try --assume-face for pre-cropped faces)", path.display())?;
+            writeln!(
+                out,
+                "{}: no face found (try --assume-face for pre-cropped faces)",
+                path.display()
+            )?;
         } else {
             for f in faces {
                 let [x, y, w, h] = f.bbox;
@@ -120,7 +145,13 @@ pub fn classify(images: &[PathBuf], model: Option<&Path>, json: bool, assume_fac
 // ---------------------------------------------------------------------------------------------
 // eval
 
-pub fn eval(data: &Path, split: Split, model: Option<&Path>, json: bool, confusion: Option<&Path>) -> anyhow::Result<()> {
+pub fn eval(
+    data: &Path,
+    split: Split,
+    model: Option<&Path>,
+    json: bool,
+    confusion: Option<&Path>,
+) -> anyhow::Result<()> {
     let clf = load_classifier(model, all_cores())?;
     let items = eval::list_labelled(data, split)?;
     let bar = indicatif::ProgressBar::with_draw_target(
@@ -128,8 +159,10 @@ pub fn eval(data: &Path, split: Split, model: Option<&Path>, json: bool, confusi
         indicatif::ProgressDrawTarget::stderr(),
     );
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} images ({per_sec}, eta {eta})")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} images ({per_sec}, eta {eta})",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let report = eval::evaluate(&clf, &items, 256, |done| bar.set_position(done as u64))?;
     bar.finish_and_clear();
@@ -181,12 +214,25 @@ fn percentiles(mut ms: Vec<f64>) -> Percentiles {
         }
         ms[((ms.len() - 1) as f64 * q).round() as usize]
     };
-    Percentiles { p50: at(0.5), p95: at(0.95) }
+    Percentiles {
+        p50: at(0.5),
+        p95: at(0.95),
+    }
 }
 
 /// Runs the real per-frame pipeline over frames held in memory (no disk or UI in the loop).
-pub fn bench(source: &Path, frames: usize, model: Option<&Path>, threads: usize, json: bool) -> anyhow::Result<()> {
-    let paths = if source.is_dir() { list_images(source)? } else { vec![source.to_path_buf()] };
+pub fn bench(
+    source: &Path,
+    frames: usize,
+    model: Option<&Path>,
+    threads: usize,
+    json: bool,
+) -> anyhow::Result<()> {
+    let paths = if source.is_dir() {
+        list_images(source)?
+    } else {
+        vec![source.to_path_buf()]
+    };
     let images: Vec<Arc<image::RgbImage>> = paths
         .iter()
         .map(|p| load_rgb(p).map(Arc::new))
@@ -229,9 +275,18 @@ pub fn bench(source: &Path, frames: usize, model: Option<&Path>, threads: usize,
     } else {
         println!(
             "{} frames of {}x{}: {:.1} FPS\n  detect   p50 {:.2} ms  p95 {:.2} ms\n  classify p50 {:.2} ms  p95 {:.2} ms\n  total    p50 {:.2} ms  p95 {:.2} ms\n  {:.2} faces/frame, {} full scans",
-            report.frames, report.width, report.height, report.fps,
-            report.detect.p50, report.detect.p95, report.classify.p50, report.classify.p95,
-            report.total.p50, report.total.p95, report.faces_per_frame, report.full_scans
+            report.frames,
+            report.width,
+            report.height,
+            report.fps,
+            report.detect.p50,
+            report.detect.p95,
+            report.classify.p50,
+            report.classify.p95,
+            report.total.p50,
+            report.total.p95,
+            report.faces_per_frame,
+            report.full_scans
         );
     }
     Ok(())
@@ -245,7 +300,9 @@ pub fn devices(json: bool) -> anyhow::Result<()> {
     if json {
         println!("{}", serde_json::to_string(&cams)?);
     } else if cams.is_empty() {
-        println!("no cameras found (none connected, or no permission to open /dev/video*); use --source PATH for an image or a folder");
+        println!(
+            "no cameras found (none connected, or no permission to open /dev/video*); use --source PATH for an image or a folder"
+        );
     } else {
         for c in cams {
             println!("camera:{}  {}  ({})", c.index, c.name, c.description);

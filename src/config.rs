@@ -86,9 +86,8 @@ impl Settings {
     /// Reads settings; a missing file gives the defaults, a broken one an error naming it.
     pub fn load(path: &Path) -> Result<Self> {
         match std::fs::read_to_string(path) {
-            Ok(text) => toml::from_str(&text).map_err(|e| {
-                Error::Invalid(format!("{}: invalid settings: {e}", path.display()))
-            }),
+            Ok(text) => toml::from_str(&text)
+                .map_err(|e| Error::Invalid(format!("{}: invalid settings: {e}", path.display()))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Settings::default()),
             Err(e) => Err(Error::io(path, e)),
         }
@@ -116,9 +115,14 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("emotune-cfg-{}", std::process::id()));
         let path = dir.join("settings.toml");
         let _ = std::fs::remove_file(&path);
-        assert_eq!(Settings::load(&path).expect("defaults"), Settings::default());
-        let mut s = Settings::default();
-        s.replay_fps = 4.0;
+        assert_eq!(
+            Settings::load(&path).expect("defaults"),
+            Settings::default()
+        );
+        let mut s = Settings {
+            replay_fps: 4.0,
+            ..Default::default()
+        };
         s.pipeline.mood.hold = std::time::Duration::from_millis(1500);
         s.save(&path).expect("save");
         assert_eq!(Settings::load(&path).expect("load"), s);

@@ -73,7 +73,9 @@ impl fmt::Display for Emotion {
 
 /// Error for a string that names no emotion.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown emotion {0:?}: expected one of angry, disgust, fear, happy, neutral, sad, surprise")]
+#[error(
+    "unknown emotion {0:?}: expected one of angry, disgust, fear, happy, neutral, sad, surprise"
+)]
 pub struct ParseEmotionError(pub String);
 
 impl FromStr for Emotion {
@@ -134,7 +136,9 @@ impl EmotionScores {
             .iter()
             .copied()
             .enumerate()
-            .fold((0, f32::NEG_INFINITY), |best, (i, p)| if p > best.1 { (i, p) } else { best });
+            .fold((0, f32::NEG_INFINITY), |best, (i, p)| {
+                if p > best.1 { (i, p) } else { best }
+            });
         (Emotion::ALL[i], p)
     }
 
@@ -186,7 +190,9 @@ mod tests {
         let names: Vec<_> = Emotion::ALL.iter().map(|e| e.name()).collect();
         assert_eq!(
             names,
-            ["angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"]
+            [
+                "angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"
+            ]
         );
         for (i, e) in Emotion::ALL.iter().enumerate() {
             assert_eq!(e.index(), i);

@@ -9,7 +9,9 @@ pub enum Error {
     )]
     ModelNotFound { searched: String },
 
-    #[error("cannot load emotion model {path}: {message}. Is it a TorchScript file exported by training/?")]
+    #[error(
+        "cannot load emotion model {path}: {message}. Is it a TorchScript file exported by training/?"
+    )]
     ModelLoad { path: PathBuf, message: String },
 
     #[error("emotion model {path} does not fit the model contract: {reason}")]

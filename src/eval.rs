@@ -35,7 +35,11 @@ impl Split {
 
 /// Labelled images of `split` under `dir/test/<class>/` (or `dir/<class>/` if there is no test/).
 pub fn list_labelled(dir: &Path, split: Split) -> Result<Vec<(PathBuf, Emotion)>> {
-    let base = if dir.join("test").is_dir() { dir.join("test") } else { dir.to_path_buf() };
+    let base = if dir.join("test").is_dir() {
+        dir.join("test")
+    } else {
+        dir.to_path_buf()
+    };
     let mut out = Vec::new();
     for e in Emotion::ALL {
         let class_dir = base.join(e.name());
@@ -82,11 +86,19 @@ pub struct EvalReport {
     pub confusion: [[u64; Emotion::COUNT]; Emotion::COUNT],
 }
 
-const FOUR: [Emotion; 4] = [Emotion::Angry, Emotion::Happy, Emotion::Neutral, Emotion::Sad];
+const FOUR: [Emotion; 4] = [
+    Emotion::Angry,
+    Emotion::Happy,
+    Emotion::Neutral,
+    Emotion::Sad,
+];
 
 fn argmax(xs: impl Iterator<Item = f32>) -> usize {
     xs.enumerate()
-        .fold((0, f32::NEG_INFINITY), |b, (i, v)| if v > b.1 { (i, v) } else { b })
+        .fold(
+            (0, f32::NEG_INFINITY),
+            |b, (i, v)| if v > b.1 { (i, v) } else { b },
+        )
         .0
 }
 
@@ -112,17 +124,45 @@ pub fn report(labels: &[Emotion], logits: &[[f32; Emotion::COUNT]]) -> EvalRepor
         let tp = cm[i][i] as f64;
         let predicted: u64 = (0..Emotion::COUNT).map(|r| cm[r][i]).sum();
         let support: u64 = cm[i].iter().sum();
-        let precision = if predicted > 0 { tp / predicted as f64 } else { 0.0 };
-        let recall = if support > 0 { tp / support as f64 } else { 0.0 };
-        let f1 = if precision + recall > 0.0 { 2.0 * precision * recall / (precision + recall) } else { 0.0 };
+        let precision = if predicted > 0 {
+            tp / predicted as f64
+        } else {
+            0.0
+        };
+        let recall = if support > 0 {
+            tp / support as f64
+        } else {
+            0.0
+        };
+        let f1 = if precision + recall > 0.0 {
+            2.0 * precision * recall / (precision + recall)
+        } else {
+            0.0
+        };
         f1_sum += f1;
-        per_class.insert(e.name().to_string(), ClassMetrics { precision, recall, f1, support });
+        per_class.insert(
+            e.name().to_string(),
+            ClassMetrics {
+                precision,
+                recall,
+                f1,
+                support,
+            },
+        );
     }
     EvalReport {
-        accuracy: if n > 0 { correct as f64 / n as f64 } else { 0.0 },
+        accuracy: if n > 0 {
+            correct as f64 / n as f64
+        } else {
+            0.0
+        },
         macro_f1: f1_sum / Emotion::COUNT as f64,
         per_class,
-        accuracy_4class: if four_n > 0 { four_ok as f64 / four_n as f64 } else { 0.0 },
+        accuracy_4class: if four_n > 0 {
+            four_ok as f64 / four_n as f64
+        } else {
+            0.0
+        },
         n,
         confusion: cm,
     }
@@ -230,7 +270,9 @@ mod tests {
     fn empty_folder_is_a_clear_error() {
         let d = std::env::temp_dir().join(format!("emotune-eval-empty-{}", std::process::id()));
         std::fs::create_dir_all(&d).expect("dir");
-        let e = list_labelled(&d, Split::PrivateTest).expect_err("empty").to_string();
+        let e = list_labelled(&d, Split::PrivateTest)
+            .expect_err("empty")
+            .to_string();
         assert!(e.contains("Kaggle FER-2013 layout"), "{e}");
     }
 }

@@ -8,7 +8,11 @@ use emotune::capture::SourceSpec;
 use emotune::eval::Split;
 
 #[derive(Parser)]
-#[command(name = "emotune", version, about = "Reads the emotion on your face and plays matching music")]
+#[command(
+    name = "emotune",
+    version,
+    about = "Reads the emotion on your face and plays matching music"
+)]
 struct Cli {
     /// What to watch: camera:N, an image, or a folder of images replayed as video.
     #[arg(long, global = true, value_name = "camera:N|PATH")]
@@ -86,13 +90,29 @@ fn main() -> ExitCode {
             quit_after: cli.quit_after,
         })
         .map(|()| 0),
-        Some(Command::Classify { json, assume_face, images }) => {
-            emotune::cli::classify(&images, cli.model.as_deref(), json, assume_face)
-        }
-        Some(Command::Eval { data, split, json, confusion }) => {
-            emotune::cli::eval(&data, split, cli.model.as_deref(), json, confusion.as_deref()).map(|()| 0)
-        }
-        Some(Command::Bench { frames, threads, json }) => match cli.source {
+        Some(Command::Classify {
+            json,
+            assume_face,
+            images,
+        }) => emotune::cli::classify(&images, cli.model.as_deref(), json, assume_face),
+        Some(Command::Eval {
+            data,
+            split,
+            json,
+            confusion,
+        }) => emotune::cli::eval(
+            &data,
+            split,
+            cli.model.as_deref(),
+            json,
+            confusion.as_deref(),
+        )
+        .map(|()| 0),
+        Some(Command::Bench {
+            frames,
+            threads,
+            json,
+        }) => match cli.source {
             Some(SourceSpec::Path(p)) => {
                 emotune::cli::bench(&p, frames, cli.model.as_deref(), threads, json).map(|()| 0)
             }

@@ -15,12 +15,20 @@ const FONT: &str = "sans-serif";
 fn ensure_font() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
-        let _ = plotters::style::register_font(FONT, FontStyle::Normal, epaint_default_fonts::UBUNTU_LIGHT);
+        let _ = plotters::style::register_font(
+            FONT,
+            FontStyle::Normal,
+            epaint_default_fonts::UBUNTU_LIGHT,
+        );
     });
 }
 
 /// Row-normalised confusion matrix: each cell shows the share of the true class (and the count).
-pub fn confusion_png(cm: &[[u64; Emotion::COUNT]; Emotion::COUNT], title: &str, path: &Path) -> Result<()> {
+pub fn confusion_png(
+    cm: &[[u64; Emotion::COUNT]; Emotion::COUNT],
+    title: &str,
+    path: &Path,
+) -> Result<()> {
     ensure_font();
     let (w, h) = (760u32, 700u32);
     let mut buf = vec![255u8; (w * h * 3) as usize];
@@ -32,30 +40,48 @@ pub fn confusion_png(cm: &[[u64; Emotion::COUNT]; Emotion::COUNT], title: &str, 
         let (x0, y0, cell) = (130i32, 90i32, 84i32);
         root.draw(&Text::new(title.to_string(), (20, 20), text(24.0)))
             .map_err(|e| draw_err(e.to_string()))?;
-        root.draw(&Text::new("predicted →", (x0 + cell * 3, y0 - 40), text(16.0)))
-            .map_err(|e| draw_err(e.to_string()))?;
+        root.draw(&Text::new(
+            "predicted →",
+            (x0 + cell * 3, y0 - 40),
+            text(16.0),
+        ))
+        .map_err(|e| draw_err(e.to_string()))?;
         root.draw(&Text::new("true ↓", (20, y0 - 40), text(16.0)))
             .map_err(|e| draw_err(e.to_string()))?;
         for (r, row) in cm.iter().enumerate() {
             let total: u64 = row.iter().sum::<u64>().max(1);
             let ry = y0 + r as i32 * cell;
-            root.draw(&Text::new(Emotion::ALL[r].name(), (20, ry + cell / 2 - 8), text(16.0)))
-                .map_err(|e| draw_err(e.to_string()))?;
+            root.draw(&Text::new(
+                Emotion::ALL[r].name(),
+                (20, ry + cell / 2 - 8),
+                text(16.0),
+            ))
+            .map_err(|e| draw_err(e.to_string()))?;
             for (c, &count) in row.iter().enumerate() {
                 let share = count as f64 / total as f64;
                 let cx = x0 + c as i32 * cell;
                 // White → deep blue with the share of the row.
                 let shade = |full: u8| (255.0 - share * (255.0 - full as f64)) as u8;
                 let fill = RGBColor(shade(20), shade(70), shade(160));
-                root.draw(&Rectangle::new([(cx, ry), (cx + cell, ry + cell)], fill.filled()))
-                    .map_err(|e| draw_err(e.to_string()))?;
-                root.draw(&Rectangle::new([(cx, ry), (cx + cell, ry + cell)], RGBColor(200, 200, 200)))
-                    .map_err(|e| draw_err(e.to_string()))?;
+                root.draw(&Rectangle::new(
+                    [(cx, ry), (cx + cell, ry + cell)],
+                    fill.filled(),
+                ))
+                .map_err(|e| draw_err(e.to_string()))?;
+                root.draw(&Rectangle::new(
+                    [(cx, ry), (cx + cell, ry + cell)],
+                    RGBColor(200, 200, 200),
+                ))
+                .map_err(|e| draw_err(e.to_string()))?;
                 let ink = if share > 0.5 { WHITE } else { BLACK };
                 let label = TextStyle::from((FONT, 17.0).into_font()).color(&ink);
                 let small = TextStyle::from((FONT, 13.0).into_font()).color(&ink);
-                root.draw(&Text::new(format!("{:.0}%", share * 100.0), (cx + 22, ry + 24), label))
-                    .map_err(|e| draw_err(e.to_string()))?;
+                root.draw(&Text::new(
+                    format!("{:.0}%", share * 100.0),
+                    (cx + 22, ry + 24),
+                    label,
+                ))
+                .map_err(|e| draw_err(e.to_string()))?;
                 root.draw(&Text::new(format!("{count}"), (cx + 26, ry + 50), small))
                     .map_err(|e| draw_err(e.to_string()))?;
             }

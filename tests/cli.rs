@@ -74,18 +74,40 @@ fn classify_answers_good_files_and_reports_broken_ones() {
     let good = &docs[0];
     assert!(good["error"].is_null());
     let faces = good["faces"].as_array().expect("faces");
-    assert_eq!(faces.len(), 1, "the astronaut portrait has one face: {good}");
+    assert_eq!(
+        faces.len(),
+        1,
+        "the astronaut portrait has one face: {good}"
+    );
     let face = &faces[0];
-    let b: Vec<i64> = face["box"].as_array().expect("box").iter().map(|v| v.as_i64().expect("int")).collect();
+    let b: Vec<i64> = face["box"]
+        .as_array()
+        .expect("box")
+        .iter()
+        .map(|v| v.as_i64().expect("int"))
+        .collect();
     // The face is in the upper middle of the 512×512 portrait.
-    assert!(b[0] > 100 && b[0] < 260 && b[1] > 20 && b[1] < 160 && b[2] > 80 && b[2] < 260, "{b:?}");
+    assert!(
+        b[0] > 100 && b[0] < 260 && b[1] > 20 && b[1] < 160 && b[2] > 80 && b[2] < 260,
+        "{b:?}"
+    );
     let scores = face["scores"].as_object().expect("scores");
     assert_eq!(scores.len(), 7);
     let sum: f64 = scores.values().map(|v| v.as_f64().expect("f64")).sum();
     assert!((sum - 1.0).abs() < 1e-3);
     let conf = face["confidence"].as_f64().expect("confidence");
-    assert!((conf - scores[face["emotion"].as_str().expect("emotion")].as_f64().expect("f64")).abs() < 1e-6);
-    for (doc, name) in docs[1..].iter().zip(["broken.jpg", "notes.png", "missing.png"]) {
+    assert!(
+        (conf
+            - scores[face["emotion"].as_str().expect("emotion")]
+                .as_f64()
+                .expect("f64"))
+        .abs()
+            < 1e-6
+    );
+    for (doc, name) in docs[1..]
+        .iter()
+        .zip(["broken.jpg", "notes.png", "missing.png"])
+    {
         let err = doc["error"].as_str().expect("an error message");
         assert!(err.contains(name), "{err}");
         assert_eq!(doc["faces"].as_array().map(|a| a.len()), Some(0));
@@ -96,8 +118,15 @@ fn classify_answers_good_files_and_reports_broken_ones() {
 fn classify_assume_face_uses_the_whole_image() {
     let dir = temp_dir("assume");
     let img = dir.join("face.png");
-    image::open(astronaut()).expect("fixture").crop_imm(150, 60, 140, 140).resize_exact(48, 48, image::imageops::FilterType::Triangle).save(&img).expect("save");
-    let (out, stdout, _) = run(emotune().args(["classify", "--json", "--assume-face"]).arg(&img));
+    image::open(astronaut())
+        .expect("fixture")
+        .crop_imm(150, 60, 140, 140)
+        .resize_exact(48, 48, image::imageops::FilterType::Triangle)
+        .save(&img)
+        .expect("save");
+    let (out, stdout, _) = run(emotune()
+        .args(["classify", "--json", "--assume-face"])
+        .arg(&img));
     assert!(out.status.success());
     let v: serde_json::Value = serde_json::from_str(stdout.trim()).expect("JSON");
     assert_eq!(v["faces"][0]["box"], serde_json::json!([0, 0, 48, 48]));
@@ -108,12 +137,26 @@ fn a_wrong_model_file_is_a_clear_error() {
     let dir = temp_dir("badmodel");
     let bogus = dir.join("model.pt");
     std::fs::write(&bogus, b"not a torchscript archive").expect("write");
-    let (out, _, stderr) = run(emotune().arg("--model").arg(&bogus).args(["classify"]).arg(astronaut()));
+    let (out, _, stderr) = run(emotune()
+        .arg("--model")
+        .arg(&bogus)
+        .args(["classify"])
+        .arg(astronaut()));
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr.contains("model.pt") && stderr.contains("TorchScript"), "{stderr}");
-    let (out, _, stderr) = run(emotune().arg("--model").arg(dir.join("absent.pt")).args(["classify"]).arg(astronaut()));
+    assert!(
+        stderr.contains("model.pt") && stderr.contains("TorchScript"),
+        "{stderr}"
+    );
+    let (out, _, stderr) = run(emotune()
+        .arg("--model")
+        .arg(dir.join("absent.pt"))
+        .args(["classify"])
+        .arg(astronaut()));
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr.contains("absent.pt") && stderr.contains("EMOTUNE_MODEL"), "{stderr}");
+    assert!(
+        stderr.contains("absent.pt") && stderr.contains("EMOTUNE_MODEL"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -134,7 +177,10 @@ fn eval_on_fer2013_private_test_reaches_the_target() {
     let acc = v["accuracy"].as_f64().expect("accuracy");
     assert!(acc >= 0.70, "PrivateTest accuracy {acc} below 70 %");
     for key in ["macro_f1", "accuracy_4class"] {
-        assert!(v[key].as_f64().is_some_and(|x| x > 0.0 && x <= 1.0), "{key}");
+        assert!(
+            v[key].as_f64().is_some_and(|x| x > 0.0 && x <= 1.0),
+            "{key}"
+        );
     }
     assert_eq!(v["per_class"].as_object().map(|m| m.len()), Some(7));
     assert!(image::open(&png).is_ok(), "confusion PNG written");

@@ -39,7 +39,10 @@ fn one_face_keeps_its_track_and_the_mood_settles_after_the_hold_time() {
         let sum: f32 = r.faces[0].scores.0.iter().sum();
         assert!((sum - 1.0).abs() < 1e-4);
     }
-    assert!(ids.iter().all(|&id| id == ids[0]), "track id changed: {ids:?}");
+    assert!(
+        ids.iter().all(|&id| id == ids[0]),
+        "track id changed: {ids:?}"
+    );
     // The same frame over and over: the mood settles exactly once the hold time has passed.
     assert_eq!(first_stable, Some(Duration::from_secs(3)));
     // Most frames search only around the tracked face.
@@ -50,9 +53,15 @@ fn one_face_keeps_its_track_and_the_mood_settles_after_the_hold_time() {
 fn blank_frames_give_no_faces_and_no_mood() {
     let clf = EmotionClassifier::load(&model()).expect("model");
     let mut p = Pipeline::new(clf, PipelineSettings::default()).expect("pipeline");
-    let blank = Arc::new(image::RgbImage::from_pixel(640, 480, image::Rgb([128, 128, 128])));
+    let blank = Arc::new(image::RgbImage::from_pixel(
+        640,
+        480,
+        image::Rgb([128, 128, 128]),
+    ));
     for i in 0..5 {
-        let r = p.process(blank.clone(), Duration::from_secs(i)).expect("frame");
+        let r = p
+            .process(blank.clone(), Duration::from_secs(i))
+            .expect("frame");
         assert!(r.faces.is_empty());
         assert!(r.group.is_none());
         assert_eq!(r.mood.stable, None);
@@ -63,7 +72,11 @@ fn blank_frames_give_no_faces_and_no_mood() {
 fn batched_classification_equals_one_by_one() {
     let clf = EmotionClassifier::load(&model()).expect("model");
     let gray = emotune::vision::preprocess::luma(&webcam_frame());
-    let a = emotune::vision::preprocess::face_input(&gray, &emotune::vision::BBox::new(200.0, 80.0, 200.0, 200.0), 0.15);
+    let a = emotune::vision::preprocess::face_input(
+        &gray,
+        &emotune::vision::BBox::new(200.0, 80.0, 200.0, 200.0),
+        0.15,
+    );
     let b = emotune::vision::preprocess::whole_image_input(&gray);
     let both = clf.logits(&[a.clone(), b.clone()]).expect("batch");
     let one = clf.logits(&[a]).expect("single");
@@ -78,14 +91,15 @@ fn batched_classification_equals_one_by_one() {
 fn a_torchscript_model_without_the_metadata_is_refused() {
     // A traced module has forward() but none of the contract's metadata methods.
     let path = temp_dir("contract").join("traced.pt");
-    let vs = tch::nn::VarStore::new(tch::Device::Cpu);
-    let lin = tch::nn::linear(vs.root(), 48 * 48, 7, Default::default());
-    let mut closure = |inputs: &[tch::Tensor]| vec![inputs[0].flatten(1, -1).apply(&lin)];
+    let mut closure = |inputs: &[tch::Tensor]| vec![inputs[0].flatten(1, -1).narrow(1, 0, 7)];
     let input = tch::Tensor::zeros([1, 1, 48, 48], (tch::Kind::Float, tch::Device::Cpu));
-    let module = tch::CModule::create_by_tracing("Tiny", "forward", &[input], &mut closure).expect("trace");
+    let module =
+        tch::CModule::create_by_tracing("Tiny", "forward", &[input], &mut closure).expect("trace");
     module.save(&path).expect("save");
     match EmotionClassifier::load(&path) {
-        Err(Error::ModelContract { reason, .. }) => assert!(reason.contains("class_names"), "{reason}"),
+        Err(Error::ModelContract { reason, .. }) => {
+            assert!(reason.contains("class_names"), "{reason}")
+        }
         Err(e) => panic!("wrong error: {e}"),
         Ok(_) => panic!("a model without metadata was accepted"),
     }

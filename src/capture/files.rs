@@ -8,7 +8,9 @@ use image::{ImageReader, RgbImage};
 use super::{FrameSource, Next};
 use crate::error::{Error, Result};
 
-const IMAGE_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png", "bmp", "webp", "gif", "tif", "tiff", "pnm", "ppm", "pgm"];
+const IMAGE_EXTENSIONS: &[&str] = &[
+    "jpg", "jpeg", "png", "bmp", "webp", "gif", "tif", "tiff", "pnm", "ppm", "pgm",
+];
 
 /// Decodes any supported image into RGB, with an error naming the file and what is wrong.
 pub fn load_rgb(path: &Path) -> Result<RgbImage> {
@@ -21,9 +23,13 @@ pub fn load_rgb(path: &Path) -> Result<RgbImage> {
         .with_guessed_format()
         .map_err(|e| err(e.to_string()))?;
     if reader.format().is_none() {
-        return Err(err("not an image (unrecognised format; use JPEG, PNG, BMP or WebP)".into()));
+        return Err(err(
+            "not an image (unrecognised format; use JPEG, PNG, BMP or WebP)".into(),
+        ));
     }
-    let img = reader.decode().map_err(|e| err(format!("corrupt or unsupported image: {e}")))?;
+    let img = reader
+        .decode()
+        .map_err(|e| err(format!("corrupt or unsupported image: {e}")))?;
     if img.width() == 0 || img.height() == 0 {
         return Err(err("image is empty (0 pixels)".into()));
     }
@@ -90,7 +96,11 @@ pub struct FolderSource {
 
 impl FolderSource {
     pub fn open(dir: &Path, fps: f32, looping: bool) -> Result<Self> {
-        let fps = if fps.is_finite() && fps > 0.0 { fps } else { 10.0 };
+        let fps = if fps.is_finite() && fps > 0.0 {
+            fps
+        } else {
+            10.0
+        };
         Ok(FolderSource {
             files: list_images(dir)?,
             dir: dir.to_path_buf(),
@@ -108,7 +118,11 @@ impl FolderSource {
 
 impl FrameSource for FolderSource {
     fn name(&self) -> String {
-        format!("folder {} ({} images)", self.dir.display(), self.files.len())
+        format!(
+            "folder {} ({} images)",
+            self.dir.display(),
+            self.files.len()
+        )
     }
 
     fn next(&mut self) -> Result<Next> {
@@ -148,9 +162,13 @@ mod tests {
         let d = tempdir("bad");
         let txt = d.join("notes.png");
         std::fs::write(&txt, b"hello, not a png").expect("write");
-        let e = load_rgb(&txt).expect_err("text is not an image").to_string();
+        let e = load_rgb(&txt)
+            .expect_err("text is not an image")
+            .to_string();
         assert!(e.contains("notes.png"), "{e}");
-        let e = load_rgb(&d.join("missing.jpg")).expect_err("missing").to_string();
+        let e = load_rgb(&d.join("missing.jpg"))
+            .expect_err("missing")
+            .to_string();
         assert!(e.contains("missing.jpg"), "{e}");
         assert!(list_images(&d.join("nope")).is_err());
     }

@@ -45,10 +45,9 @@ impl std::str::FromStr for SourceSpec {
 
     fn from_str(s: &str) -> Result<Self, String> {
         if let Some(n) = s.strip_prefix("camera:") {
-            return n
-                .parse()
-                .map(SourceSpec::Camera)
-                .map_err(|_| format!("{s:?}: expected camera:N with N a camera index (see `emotune devices`)"));
+            return n.parse().map(SourceSpec::Camera).map_err(|_| {
+                format!("{s:?}: expected camera:N with N a camera index (see `emotune devices`)")
+            });
         }
         if s.is_empty() {
             return Err("empty source: use camera:N, an image or a folder".into());
@@ -147,12 +146,16 @@ impl Latest {
 
     pub fn take_events(&self) -> Vec<CaptureEvent> {
         let (m, _) = &*self.inner;
-        m.lock().map(|mut s| std::mem::take(&mut s.events)).unwrap_or_default()
+        m.lock()
+            .map(|mut s| std::mem::take(&mut s.events))
+            .unwrap_or_default()
     }
 
     pub fn is_closed(&self) -> bool {
         let (m, _) = &*self.inner;
-        m.lock().map(|s| s.closed && s.frame.is_none()).unwrap_or(true)
+        m.lock()
+            .map(|s| s.closed && s.frame.is_none())
+            .unwrap_or(true)
     }
 }
 
@@ -204,7 +207,9 @@ impl Capture {
             })
             .ok();
         if thread.is_none() {
-            latest.event(CaptureEvent::Error("could not start the capture thread".into()));
+            latest.event(CaptureEvent::Error(
+                "could not start the capture thread".into(),
+            ));
             latest.event(CaptureEvent::Ended);
         }
         Capture {
@@ -254,8 +259,16 @@ mod tests {
     #[test]
     fn spec_parsing() {
         assert_eq!("camera:2".parse::<SourceSpec>(), Ok(SourceSpec::Camera(2)));
-        assert!("camera:x".parse::<SourceSpec>().unwrap_err().contains("camera:N"));
-        assert_eq!("a/b.png".parse::<SourceSpec>(), Ok(SourceSpec::Path("a/b.png".into())));
+        assert!(
+            "camera:x"
+                .parse::<SourceSpec>()
+                .unwrap_err()
+                .contains("camera:N")
+        );
+        assert_eq!(
+            "a/b.png".parse::<SourceSpec>(),
+            Ok(SourceSpec::Path("a/b.png".into()))
+        );
     }
 
     #[test]
@@ -264,10 +277,16 @@ mod tests {
         // Wait until the source has finished; all 50 frames were produced, one is left.
         let start = Instant::now();
         while !cap.latest().take_events().contains(&CaptureEvent::Ended) {
-            assert!(start.elapsed() < Duration::from_secs(5), "capture thread stalled");
+            assert!(
+                start.elapsed() < Duration::from_secs(5),
+                "capture thread stalled"
+            );
             std::thread::sleep(Duration::from_millis(5));
         }
-        let f = cap.latest().wait(Duration::from_millis(10)).expect("a frame");
+        let f = cap
+            .latest()
+            .wait(Duration::from_millis(10))
+            .expect("a frame");
         assert_eq!(f.seq, 49);
         assert!(cap.latest().wait(Duration::from_millis(10)).is_none());
         assert!(cap.latest().is_closed());
@@ -275,7 +294,9 @@ mod tests {
 
     #[test]
     fn missing_path_is_a_clear_error() {
-        let err = open_path(Path::new("/definitely/not/here.png"), 10.0).err().expect("error");
+        let err = open_path(Path::new("/definitely/not/here.png"), 10.0)
+            .err()
+            .expect("error");
         assert!(err.to_string().contains("/definitely/not/here.png"));
     }
 }

@@ -132,7 +132,7 @@ impl Pipeline {
         let gray = luma(&frame);
         let full_scan = self.force_scan
             || self.tracker.tracks().is_empty()
-            || self.frames % self.settings.rescan_every.max(1) as u64 == 0;
+            || self.frames.is_multiple_of(self.settings.rescan_every.max(1) as u64);
         let mut boxes: Vec<BBox> = Vec::new();
         if full_scan {
             boxes.extend(self.detector.detect(&gray).into_iter().map(|d| d.bbox));
@@ -141,7 +141,12 @@ impl Pipeline {
             for t in self.tracker.tracks() {
                 let side = t.bbox.w.max(t.bbox.h);
                 // The face moves little between frames: search a window twice its size.
-                let roi = BBox::new(t.bbox.x - side / 2.0, t.bbox.y - side / 2.0, side * 2.0, side * 2.0);
+                let roi = BBox::new(
+                    t.bbox.x - side / 2.0,
+                    t.bbox.y - side / 2.0,
+                    side * 2.0,
+                    side * 2.0,
+                );
                 let found = self.detector.detect_near(&gray, roi, side);
                 match found.into_iter().max_by(|a, b| a.score.total_cmp(&b.score)) {
                     Some(d) => boxes.push(d.bbox),

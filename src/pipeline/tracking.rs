@@ -145,7 +145,11 @@ mod tests {
 
     #[test]
     fn scores_are_smoothed_and_tracks_expire() {
-        let s = TrackerSettings { alpha: 0.5, max_misses: 1, ..Default::default() };
+        let s = TrackerSettings {
+            alpha: 0.5,
+            max_misses: 1,
+            ..Default::default()
+        };
         let mut t = Tracker::new(s);
         let b = BBox::new(0.0, 0.0, 50.0, 50.0);
         t.update(&[(b, one_hot(Emotion::Angry))]);

@@ -78,7 +78,12 @@ impl Drop for Worker {
     }
 }
 
-fn run(cfg: WorkerConfig, rx: Receiver<Command>, tx: Sender<Event>, notify: Arc<dyn Fn() + Send + Sync>) {
+fn run(
+    cfg: WorkerConfig,
+    rx: Receiver<Command>,
+    tx: Sender<Event>,
+    notify: Arc<dyn Fn() + Send + Sync>,
+) {
     let send = |e: Event| {
         let _ = tx.send(e);
         notify();
@@ -100,10 +105,11 @@ fn run(cfg: WorkerConfig, rx: Receiver<Command>, tx: Sender<Event>, notify: Arc<
     let mut seq = 0u64;
     loop {
         let cmd = if capture.is_none() || paused {
-            rx.recv_timeout(Duration::from_millis(100)).map_err(|e| match e {
-                std::sync::mpsc::RecvTimeoutError::Timeout => TryRecvError::Empty,
-                std::sync::mpsc::RecvTimeoutError::Disconnected => TryRecvError::Disconnected,
-            })
+            rx.recv_timeout(Duration::from_millis(100))
+                .map_err(|e| match e {
+                    std::sync::mpsc::RecvTimeoutError::Timeout => TryRecvError::Empty,
+                    std::sync::mpsc::RecvTimeoutError::Disconnected => TryRecvError::Disconnected,
+                })
         } else {
             rx.try_recv()
         };
@@ -131,7 +137,9 @@ fn run(cfg: WorkerConfig, rx: Receiver<Command>, tx: Sender<Event>, notify: Arc<
             }
             Err(TryRecvError::Empty) => {}
         }
-        let Some(cap) = capture.as_ref() else { continue };
+        let Some(cap) = capture.as_ref() else {
+            continue;
+        };
         if paused {
             continue;
         }
@@ -153,7 +161,12 @@ fn run(cfg: WorkerConfig, rx: Receiver<Command>, tx: Sender<Event>, notify: Arc<
                 at,
                 faces: Vec::new(),
                 group: None,
-                mood: MoodState { stable: None, candidate: None, settled: 0.0, changed: false },
+                mood: MoodState {
+                    stable: None,
+                    candidate: None,
+                    settled: 0.0,
+                    changed: false,
+                },
                 timings: Timings::default(),
             }),
         };

@@ -10,16 +10,27 @@ pub fn show(ui: &mut egui::Ui, last: Option<&FrameResult>) {
     ui.heading("Mood");
     let mood = last.map(|r| r.mood);
     match mood.and_then(|m| m.stable) {
-        Some(e) => ui.label(RichText::new(e.to_string()).size(28.0).color(emotion_color(e)).strong()),
+        Some(e) => ui.label(
+            RichText::new(e.to_string())
+                .size(28.0)
+                .color(emotion_color(e))
+                .strong(),
+        ),
         None => ui.label(RichText::new("settling…").size(20.0).color(Color32::GRAY)),
     };
     if let Some(m) = mood {
         let text = match (m.candidate, m.stable) {
-            (Some(c), s) if Some(c) != s => format!("{c} is taking over: {:.0}%", m.settled * 100.0),
+            (Some(c), s) if Some(c) != s => {
+                format!("{c} is taking over: {:.0}%", m.settled * 100.0)
+            }
             (Some(_), _) => "steady".to_string(),
             (None, _) => "no face".to_string(),
         };
-        ui.add(egui::ProgressBar::new(m.settled).text(text).desired_height(12.0));
+        ui.add(
+            egui::ProgressBar::new(m.settled)
+                .text(text)
+                .desired_height(12.0),
+        );
     }
     ui.separator();
     // The main face is the largest one in view.

@@ -104,7 +104,11 @@ impl EmotuneApp {
             Arc::new(move || ctx.request_repaint()),
         );
         let cameras: Vec<String> = list_cameras()
-            .map(|c| c.into_iter().map(|c| format!("{} ({})", c.name, c.index)).collect())
+            .map(|c| {
+                c.into_iter()
+                    .map(|c| format!("{} ({})", c.name, c.index))
+                    .collect()
+            })
             .unwrap_or_default();
         let source = opts
             .source
@@ -138,7 +142,11 @@ impl EmotuneApp {
                     self.feed.upload(ctx, &r.frame);
                     let now = Instant::now();
                     self.frame_times.push_back(now);
-                    while self.frame_times.front().is_some_and(|t| now.duration_since(*t).as_secs_f32() > 2.0) {
+                    while self
+                        .frame_times
+                        .front()
+                        .is_some_and(|t| now.duration_since(*t).as_secs_f32() > 2.0)
+                    {
                         self.frame_times.pop_front();
                     }
                     self.last = Some(*r);
@@ -164,12 +172,16 @@ impl EmotuneApp {
     }
 
     fn handle_keys(&mut self, ctx: &egui::Context) {
-        let (space, dropped) = ctx.input(|i| (i.key_pressed(egui::Key::Space), i.raw.dropped_files.clone()));
+        let (space, dropped) =
+            ctx.input(|i| (i.key_pressed(egui::Key::Space), i.raw.dropped_files.clone()));
         if space {
             self.paused = !self.paused;
             self.worker.send(Command::Pause(self.paused));
         }
-        if let Some(path) = dropped.into_iter().find_map(|f| f.path) {
+        if let Some(path) = dropped.iter().find_map(|f| {
+            let p = f.path();
+            (!p.as_os_str().is_empty()).then(|| p.to_path_buf())
+        }) {
             self.worker.send(Command::SetSource(SourceSpec::Path(path)));
         }
     }
@@ -183,8 +195,8 @@ impl EmotuneApp {
         match (&self.screenshot, self.screenshot_sent) {
             (Some(path), false) => {
                 let (path, done) = (path.clone(), self.screenshot_done.clone());
-                ctx.send_viewport_cmd(egui::ViewportCommand::Screenshot(egui::ScreenshotCallback::new(
-                    move |img| {
+                ctx.send_viewport_cmd(egui::ViewportCommand::Screenshot(
+                    egui::ScreenshotCallback::new(move |img| {
                         let [w, h] = img.size;
                         let bytes: Vec<u8> = img.pixels.iter().flat_map(|c| c.to_array()).collect();
                         match image::RgbaImage::from_raw(w as u32, h as u32, bytes) {
@@ -195,8 +207,8 @@ impl EmotuneApp {
                             None => eprintln!("error: screenshot had an unexpected size"),
                         }
                         done.store(true, Ordering::SeqCst);
-                    },
-                )));
+                    }),
+                ));
                 self.screenshot_sent = true;
             }
             (Some(_), true) if !self.screenshot_done.load(Ordering::SeqCst) => {}
@@ -205,7 +217,11 @@ impl EmotuneApp {
     }
 
     fn source_chooser(&mut self, ui: &mut egui::Ui) {
-        ui.heading(if self.cameras.is_empty() { "No camera found" } else { "Choose a source" });
+        ui.heading(if self.cameras.is_empty() {
+            "No camera found"
+        } else {
+            "Choose a source"
+        });
         ui.label("Open an image (analysed once) or a folder of images (replayed as video), or drop a photo on the window.");
         ui.horizontal(|ui| {
             ui.label("Path:");
@@ -219,7 +235,8 @@ impl EmotuneApp {
         });
         for (i, name) in self.cameras.clone().iter().enumerate() {
             if ui.button(format!("Camera {i}: {name}")).clicked() {
-                self.worker.send(Command::SetSource(SourceSpec::Camera(i as u32)));
+                self.worker
+                    .send(Command::SetSource(SourceSpec::Camera(i as u32)));
             }
         }
     }
@@ -232,7 +249,7 @@ impl eframe::App for EmotuneApp {
         self.handle_keys(&ctx);
         self.screenshot_and_quit(&ctx);
 
-        egui::Panel::bottom("status").show_inside(ui, |ui| {
+        egui::Panel::bottom("status").show(ui, |ui| {
             ui.horizontal(|ui| {
                 ui.label(self.source_name.as_deref().unwrap_or("no source"));
                 ui.separator();
@@ -255,14 +272,19 @@ impl eframe::App for EmotuneApp {
                 }
             });
         });
-        egui::Panel::right("emotions").default_size(300.0).show_inside(ui, |ui| {
-            if let Some(e) = &self.model_error {
-                ui.label(RichText::new(format!("Emotion model unavailable: {e}")).color(Color32::from_rgb(220, 80, 60)));
-                ui.separator();
-            }
-            emotions::show(ui, self.last.as_ref());
-        });
-        egui::CentralPanel::default().show_inside(ui, |ui| {
+        egui::Panel::right("emotions")
+            .default_size(300.0)
+            .show(ui, |ui| {
+                if let Some(e) = &self.model_error {
+                    ui.label(
+                        RichText::new(format!("Emotion model unavailable: {e}"))
+                            .color(Color32::from_rgb(220, 80, 60)),
+                    );
+                    ui.separator();
+                }
+                emotions::show(ui, self.last.as_ref());
+            });
+        egui::CentralPanel::default().show(ui, |ui| {
             if self.source_name.is_none() {
                 self.source_chooser(ui);
                 if let Some(e) = &self.last_error {

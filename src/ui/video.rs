@@ -1,6 +1,8 @@
 //! The live feed: the latest frame scaled to fit, a box, label and confidence per face.
 
-use egui::{Align2, Color32, FontId, Pos2, Rect, Stroke, StrokeKind, TextureHandle, TextureOptions, Vec2};
+use egui::{
+    Align2, Color32, FontId, Pos2, Rect, Stroke, StrokeKind, TextureHandle, TextureOptions, Vec2,
+};
 use image::RgbImage;
 
 use super::emotion_color;
@@ -15,7 +17,10 @@ impl Feed {
     /// Uploads a frame; the texture is reused so a new frame costs one upload, no allocation
     /// on the GPU side.
     pub fn upload(&mut self, ctx: &egui::Context, frame: &RgbImage) {
-        let img = egui::ColorImage::from_rgb([frame.width() as usize, frame.height() as usize], frame.as_raw());
+        let img = egui::ColorImage::from_rgb(
+            [frame.width() as usize, frame.height() as usize],
+            frame.as_raw(),
+        );
         match &mut self.texture {
             Some(t) => t.set(img, TextureOptions::LINEAR),
             None => self.texture = Some(ctx.load_texture("feed", img, TextureOptions::LINEAR)),
@@ -34,7 +39,12 @@ impl Feed {
         let (rect, _) = ui.allocate_exact_size(avail, egui::Sense::hover());
         let img_rect = Rect::from_center_size(rect.center(), shown);
         let painter = ui.painter_at(rect);
-        painter.image(tex.id(), img_rect, Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0)), Color32::WHITE);
+        painter.image(
+            tex.id(),
+            img_rect,
+            Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0)),
+            Color32::WHITE,
+        );
         let Some(r) = last else { return };
         for f in &r.faces {
             let (e, p) = f.emotion();
@@ -45,7 +55,10 @@ impl Feed {
             let label = format!("#{} {} {:.0}%", f.track_id, e, p * 100.0);
             let font = FontId::proportional(16.0);
             let galley = painter.layout_no_wrap(label, font, Color32::BLACK);
-            let bg = Rect::from_min_size(b.left_top() - Vec2::new(0.0, galley.size().y + 6.0), galley.size() + Vec2::new(8.0, 4.0));
+            let bg = Rect::from_min_size(
+                b.left_top() - Vec2::new(0.0, galley.size().y + 6.0),
+                galley.size() + Vec2::new(8.0, 4.0),
+            );
             painter.rect_filled(bg, 3.0, color);
             painter.galley(bg.min + Vec2::new(4.0, 2.0), galley, Color32::BLACK);
         }

@@ -20,7 +20,11 @@ pub fn default_model_candidates() -> Vec<PathBuf> {
             c.push(dir.join("models").join(MODEL_FILE));
         }
     }
-    c.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("models").join(MODEL_FILE));
+    c.push(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("models")
+            .join(MODEL_FILE),
+    );
     c.push(PathBuf::from("models").join(MODEL_FILE));
     c.dedup();
     c

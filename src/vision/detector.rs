@@ -80,7 +80,8 @@ impl FaceDetector {
         s.scan_width = s.scan_width.max(MIN_WINDOW * 2);
         self.inner.set_score_thresh(s.score_thresh);
         self.inner.set_pyramid_scale_factor(s.pyramid_factor);
-        self.inner.set_slide_window_step(s.window_step, s.window_step);
+        self.inner
+            .set_slide_window_step(s.window_step, s.window_step);
         self.settings = s;
     }
 
@@ -89,7 +90,13 @@ impl FaceDetector {
         let (w, h) = gray.dimensions();
         let scale = (self.settings.scan_width as f32 / w as f32).min(1.0);
         let min_face = (self.settings.min_face as f32 * scale).round() as u32;
-        self.detect_region(gray, BBox::new(0.0, 0.0, w as f32, h as f32), scale, min_face, 0)
+        self.detect_region(
+            gray,
+            BBox::new(0.0, 0.0, w as f32, h as f32),
+            scale,
+            min_face,
+            0,
+        )
     }
 
     /// Searches only `roi` (frame pixels) for a face of about `expected` side, scaling the
@@ -106,7 +113,13 @@ impl FaceDetector {
         let scale = ((2.0 * MIN_WINDOW as f32) / expected).min(1.0);
         let min_face = (expected * 0.6 * scale).round() as u32;
         let max_face = (expected * 1.6 * scale).round() as u32;
-        self.detect_region(gray, BBox::new(x0, y0, x1 - x0, y1 - y0), scale, min_face, max_face)
+        self.detect_region(
+            gray,
+            BBox::new(x0, y0, x1 - x0, y1 - y0),
+            scale,
+            min_face,
+            max_face,
+        )
     }
 
     fn detect_region(
@@ -124,7 +137,11 @@ impl FaceDetector {
         }
         downscale_into(gray, region, sw, sh, &mut self.scratch);
         self.inner.set_min_face_size(min_face.max(MIN_WINDOW));
-        self.inner.set_max_face_size(if max_face == 0 { sw.max(sh) } else { max_face.max(MIN_WINDOW + 1) });
+        self.inner.set_max_face_size(if max_face == 0 {
+            sw.max(sh)
+        } else {
+            max_face.max(MIN_WINDOW + 1)
+        });
         let faces = self.inner.detect(&ImageData::new(&self.scratch, sw, sh));
         faces
             .into_iter()
@@ -182,11 +199,22 @@ mod tests {
     #[test]
     fn blank_and_tiny_frames_give_no_faces_and_no_panic() {
         let mut d = FaceDetector::new(DetectorSettings::default()).expect("embedded model");
-        assert!(d.detect(&GrayImage::from_pixel(640, 480, image::Luma([128]))).is_empty());
-        assert!(d.detect(&GrayImage::from_pixel(8, 8, image::Luma([0]))).is_empty());
-        assert!(d
-            .detect_near(&GrayImage::from_pixel(64, 64, image::Luma([0])), BBox::new(60.0, 60.0, 30.0, 30.0), 30.0)
-            .is_empty());
+        assert!(
+            d.detect(&GrayImage::from_pixel(640, 480, image::Luma([128])))
+                .is_empty()
+        );
+        assert!(
+            d.detect(&GrayImage::from_pixel(8, 8, image::Luma([0])))
+                .is_empty()
+        );
+        assert!(
+            d.detect_near(
+                &GrayImage::from_pixel(64, 64, image::Luma([0])),
+                BBox::new(60.0, 60.0, 30.0, 30.0),
+                30.0
+            )
+            .is_empty()
+        );
     }
 
     #[test]

@@ -43,7 +43,9 @@ pub fn fer2013() -> Option<PathBuf> {
     if let Some(d) = std::env::var_os("FER2013_DIR") {
         return Some(PathBuf::from(d));
     }
-    let cache = directories::BaseDirs::new()?.cache_dir().join("emotune/datasets");
+    let cache = directories::BaseDirs::new()?
+        .cache_dir()
+        .join("emotune/datasets");
     let unpacked = cache.join("fer2013");
     if unpacked.join("test").is_dir() {
         return Some(unpacked);
