@@ -131,14 +131,14 @@ impl EmotionScores {
 
     /// The most probable emotion and its probability.
     pub fn dominant(&self) -> (Emotion, f32) {
-        let (i, p) = self
-            .0
-            .iter()
-            .copied()
-            .enumerate()
-            .fold((0, f32::NEG_INFINITY), |best, (i, p)| {
-                if p > best.1 { (i, p) } else { best }
-            });
+        let (i, p) =
+            self.0
+                .iter()
+                .copied()
+                .enumerate()
+                .fold((0, f32::NEG_INFINITY), |best, (i, p)| {
+                    if p > best.1 { (i, p) } else { best }
+                });
         (Emotion::ALL[i], p)
     }
 

@@ -132,7 +132,9 @@ impl Pipeline {
         let gray = luma(&frame);
         let full_scan = self.force_scan
             || self.tracker.tracks().is_empty()
-            || self.frames.is_multiple_of(self.settings.rescan_every.max(1) as u64);
+            || self
+                .frames
+                .is_multiple_of(self.settings.rescan_every.max(1) as u64);
         let mut boxes: Vec<BBox> = Vec::new();
         if full_scan {
             boxes.extend(self.detector.detect(&gray).into_iter().map(|d| d.bbox));

@@ -1,0 +1,41 @@
+//! Detection rate of the default detector settings on frontal portraits at webcam resolution.
+
+mod common;
+
+use emotune::vision::preprocess::{BBox, luma};
+use emotune::vision::testset::{ASTRONAUT_FACE, hit, portrait_variants};
+use emotune::vision::{DetectorSettings, FaceDetector};
+
+#[test]
+fn default_settings_find_at_least_95_percent_of_portrait_faces() {
+    let portrait = image::open(common::astronaut()).expect("fixture").to_rgb8();
+    let set = portrait_variants(&portrait, ASTRONAUT_FACE);
+    assert_eq!(set.len(), 90);
+    let mut det = FaceDetector::new(DetectorSettings::default()).expect("detector");
+    let mut missed = Vec::new();
+    for s in &set {
+        let found: Vec<BBox> = det
+            .detect(&luma(&s.frame))
+            .into_iter()
+            .map(|d| d.bbox)
+            .collect();
+        if !hit(&found, &s.face) {
+            missed.push(s.label.clone());
+        }
+    }
+    let rate = 1.0 - missed.len() as f64 / set.len() as f64;
+    assert!(
+        rate >= 0.95,
+        "detection rate {:.1} %; missed: {missed:#?}",
+        rate * 100.0
+    );
+}
+
+#[test]
+fn no_faces_in_a_frame_without_one() {
+    // The portrait's lower half (suit, helmet) has no face.
+    let portrait = image::open(common::astronaut()).expect("fixture").to_rgb8();
+    let lower = image::imageops::crop_imm(&portrait, 0, 300, 512, 212).to_image();
+    let mut det = FaceDetector::new(DetectorSettings::default()).expect("detector");
+    assert!(det.detect(&luma(&lower)).is_empty());
+}
