@@ -6,7 +6,7 @@
 //! mirrored, exposure ×0.6/×1/×1.3) in 640×480 frames. Set B (when FER-2013 is given or found):
 //! N PublicTest crops upscaled to 90–180 px faces with replicated-border context on grey.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use emotune::eval::{Split, list_labelled};
@@ -14,7 +14,7 @@ use emotune::vision::preprocess::{BBox, luma};
 use emotune::vision::testset::{ASTRONAUT_FACE, Sample, fer_frame, hit, portrait_variants};
 use emotune::vision::{DetectorSettings, FaceDetector};
 
-fn fer_set(dir: &PathBuf, n: usize) -> Vec<Sample> {
+fn fer_set(dir: &Path, n: usize) -> Vec<Sample> {
     let Ok(items) = list_labelled(dir, Split::PublicTest) else {
         return Vec::new();
     };
