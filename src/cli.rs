@@ -293,6 +293,53 @@ pub fn bench(
 }
 
 // ---------------------------------------------------------------------------------------------
+// recommend
+
+/// Returns the exit code: 1 when the asked-for source could not serve.
+pub fn recommend(
+    emotion: crate::Emotion,
+    strategy: crate::music::Strategy,
+    pref: crate::music::SourcePreference,
+    refresh: bool,
+    json: bool,
+) -> anyhow::Result<i32> {
+    let (music, warnings) = crate::music::service::Music::from_env(Duration::from_secs(4), None);
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let outcome = match rt.block_on(music.recommend(emotion, strategy, pref, refresh)) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(1);
+        }
+    };
+    for n in &outcome.notes {
+        eprintln!("note: {n}");
+    }
+    let rec = &outcome.recommendation;
+    if json {
+        println!("{}", serde_json::to_string(rec)?);
+    } else {
+        println!(
+            "{} ({:?}, {:?}): {}",
+            rec.emotion, rec.strategy, rec.source, rec.playlist.name
+        );
+        for t in &rec.tracks {
+            let dur = t
+                .duration_ms
+                .map(|ms| format!(" [{}:{:02}]", ms / 60000, ms / 1000 % 60))
+                .unwrap_or_default();
+            println!("  {} - {}{dur}  {}", t.title, t.artists.join(", "), t.url);
+        }
+    }
+    Ok(0)
+}
+
+// ---------------------------------------------------------------------------------------------
 // devices
 
 pub fn devices(json: bool) -> anyhow::Result<()> {

@@ -9,6 +9,8 @@ pub mod config;
 pub mod emotion;
 pub mod error;
 pub mod eval;
+pub mod logging;
+pub mod music;
 pub mod pipeline;
 pub mod plot;
 pub mod ui;

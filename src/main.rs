@@ -55,6 +55,26 @@ enum Command {
         #[arg(long, value_name = "OUT.png")]
         confusion: Option<PathBuf>,
     },
+    /// Playlist and tracks for an emotion (Spotify, cache or the offline catalog).
+    Recommend {
+        #[arg(long)]
+        emotion: emotune::Emotion,
+        #[arg(long, value_enum, default_value = "match")]
+        strategy: emotune::music::Strategy,
+        /// Where tracks may come from.
+        #[arg(
+            long = "source",
+            value_enum,
+            default_value = "auto",
+            id = "music_source"
+        )]
+        music_source: emotune::music::SourcePreference,
+        /// Skip the cache and ask Spotify for a new list.
+        #[arg(long)]
+        refresh: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// Runs the real pipeline over frames without the UI and reports speed.
     Bench {
         #[arg(long, default_value_t = 300)]
@@ -74,13 +94,7 @@ enum Command {
 
 fn main() -> ExitCode {
     emotune::config::load_dotenv();
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("EMOTUNE_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .init();
+    emotune::logging::init();
     let cli = Cli::parse();
     let result = match cli.command {
         None => emotune::ui::run(emotune::ui::AppOptions {
@@ -120,6 +134,13 @@ fn main() -> ExitCode {
                 "bench needs --source PATH (an image or a folder of frames)"
             )),
         },
+        Some(Command::Recommend {
+            emotion,
+            strategy,
+            music_source,
+            refresh,
+            json,
+        }) => emotune::cli::recommend(emotion, strategy, music_source, refresh, json),
         Some(Command::Devices { json }) => emotune::cli::devices(json).map(|()| 0),
     };
     match result {

@@ -1,0 +1,84 @@
+//! Recommendations (with their full track pool) cached on disk per emotion and strategy, so a
+//! restart or a network blip still has music. Fresh entries are served without asking Spotify;
+//! stale ones only when Spotify fails.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use super::{Recommendation, Strategy};
+use crate::emotion::Emotion;
+
+pub const DEFAULT_TTL: Duration = Duration::from_secs(24 * 3600);
+
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    saved_at: u64,
+    recommendation: Recommendation,
+}
+
+pub struct Cache {
+    dir: PathBuf,
+    pub ttl: Duration,
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+impl Cache {
+    pub fn new(dir: impl Into<PathBuf>, ttl: Duration) -> Cache {
+        Cache {
+            dir: dir.into(),
+            ttl,
+        }
+    }
+
+    /// `~/.cache/emotune/music` on Linux.
+    pub fn default_dir() -> Option<PathBuf> {
+        crate::config::cache_dir().map(|d| d.join("music"))
+    }
+
+    fn path(&self, e: Emotion, s: Strategy) -> PathBuf {
+        self.dir.join(format!("{}-{}.json", e.name(), s.name()))
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Saves atomically; failures only cost the cache, never the music.
+    pub fn store(&self, rec: &Recommendation) {
+        let doc = Stored {
+            saved_at: now(),
+            recommendation: rec.clone(),
+        };
+        let path = self.path(rec.emotion, rec.strategy);
+        let write = || -> std::io::Result<()> {
+            std::fs::create_dir_all(&self.dir)?;
+            let tmp = path.with_extension("json.tmp");
+            std::fs::write(&tmp, serde_json::to_vec(&doc)?)?;
+            std::fs::rename(&tmp, &path)
+        };
+        if let Err(e) = write() {
+            tracing::warn!("cannot write music cache {}: {e}", path.display());
+        }
+    }
+
+    /// The cached recommendation and its age; `fresh_only` ignores entries older than the TTL.
+    pub fn load(
+        &self,
+        e: Emotion,
+        s: Strategy,
+        fresh_only: bool,
+    ) -> Option<(Recommendation, Duration)> {
+        let bytes = std::fs::read(self.path(e, s)).ok()?;
+        let doc: Stored = serde_json::from_slice(&bytes).ok()?;
+        let age = Duration::from_secs(now().saturating_sub(doc.saved_at));
+        (!fresh_only || age <= self.ttl).then_some((doc.recommendation, age))
+    }
+}
