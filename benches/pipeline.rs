@@ -65,7 +65,7 @@ fn benches(c: &mut Criterion) {
 
 criterion_group! {
     name = pipeline;
-    config = Criterion::default().sample_size(30).measurement_time(Duration::from_secs(3));
+    config = Criterion::default().without_plots().sample_size(30).measurement_time(Duration::from_secs(3));
     targets = benches
 }
 criterion_main!(pipeline);

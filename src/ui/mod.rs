@@ -2,6 +2,10 @@
 //! worker does capture and inference and wakes the UI when a result arrives.
 
 mod emotions;
+pub mod music;
+pub mod settings;
+pub mod sources;
+pub mod timeline;
 mod video;
 
 use std::path::PathBuf;
@@ -15,8 +19,13 @@ use egui::{Color32, RichText};
 use crate::capture::{SourceSpec, list_cameras};
 use crate::config::Settings;
 use crate::emotion::Emotion;
+use crate::music::service::{CredentialStatus, Music, MusicEvent, MusicHandle, MusicRequest};
+use crate::music::{SourceKind, Strategy};
 use crate::pipeline::FrameResult;
 use crate::pipeline::worker::{Command, Event, Worker, WorkerConfig};
+use music::{MusicAction, MusicPanel};
+use sources::SourceChooser;
+use timeline::Timeline;
 
 pub struct AppOptions {
     pub source: Option<SourceSpec>,
@@ -45,13 +54,10 @@ pub fn run(opts: AppOptions) -> anyhow::Result<()> {
         ));
     }
     let settings_path = Settings::default_path();
-    let settings = match settings_path.as_deref().map(Settings::load) {
-        Some(Ok(s)) => s,
-        Some(Err(e)) => {
-            tracing::warn!("{e}; using defaults");
-            Settings::default()
-        }
-        None => Settings::default(),
+    let (settings, settings_error) = match settings_path.as_deref().map(Settings::load) {
+        Some(Ok(s)) => (s, None),
+        Some(Err(e)) => (Settings::default(), Some(format!("{e}; using defaults"))),
+        None => (Settings::default(), None),
     };
     let native = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
@@ -63,7 +69,11 @@ pub fn run(opts: AppOptions) -> anyhow::Result<()> {
     eframe::run_native(
         "emotune",
         native,
-        Box::new(move |cc| Ok(Box::new(EmotuneApp::new(cc, opts, settings)))),
+        Box::new(move |cc| {
+            let mut app = EmotuneApp::new(cc, opts, settings, settings_path);
+            app.last_error = settings_error;
+            Ok(Box::new(app))
+        }),
     )
     .map_err(|e| {
         anyhow!(
@@ -73,16 +83,46 @@ pub fn run(opts: AppOptions) -> anyhow::Result<()> {
     })
 }
 
+static FACTS: &str = include_str!("../../assets/facts.toml");
+
+/// A fun fact about `e`; `n` picks among them so it changes now and then.
+pub fn fun_fact(e: Emotion, n: usize) -> Option<String> {
+    let table: std::collections::BTreeMap<String, Vec<String>> = toml::from_str(FACTS).ok()?;
+    let list = table.get(e.name())?;
+    (!list.is_empty()).then(|| list[n % list.len()].clone())
+}
+
+/// Opens a track: the Spotify app when one is registered for `spotify:` links, else the web
+/// player through egui's open-URL command (so the UI thread never blocks on a browser).
+pub fn open_track(ctx: &egui::Context, t: &crate::music::Track, spotify_app: bool) {
+    if !(spotify_app && open::that_detached(&t.uri).is_ok()) {
+        ctx.open_url(egui::OpenUrl::new_tab(&t.url));
+    }
+}
+
 pub struct EmotuneApp {
     worker: Worker,
+    music: MusicHandle,
+    panel: MusicPanel,
     feed: video::Feed,
+    timeline: Timeline,
+    chooser: SourceChooser,
     last: Option<FrameResult>,
     source_name: Option<String>,
-    source_input: String,
+    show_chooser: bool,
     cameras: Vec<String>,
     paused: bool,
+    fullscreen_feed: bool,
+    show_settings: bool,
+    settings: Settings,
+    settings_path: Option<PathBuf>,
+    settings_dirty: bool,
+    mapping_info: String,
+    creds: CredentialStatus,
+    spotify_app: bool,
     last_error: Option<String>,
     model_error: Option<String>,
+    info: Option<String>,
     frame_times: std::collections::VecDeque<Instant>,
     started: Instant,
     screenshot: Option<PathBuf>,
@@ -92,8 +132,14 @@ pub struct EmotuneApp {
 }
 
 impl EmotuneApp {
-    fn new(cc: &eframe::CreationContext<'_>, opts: AppOptions, settings: Settings) -> Self {
+    fn new(
+        cc: &eframe::CreationContext<'_>,
+        opts: AppOptions,
+        settings: Settings,
+        settings_path: Option<PathBuf>,
+    ) -> Self {
         let ctx = cc.egui_ctx.clone();
+        let repaint: Arc<dyn Fn() + Send + Sync> = Arc::new(move || ctx.request_repaint());
         let worker = Worker::spawn(
             WorkerConfig {
                 model: opts.model,
@@ -101,8 +147,22 @@ impl EmotuneApp {
                 inference_threads: settings.inference_threads,
                 replay_fps: settings.replay_fps,
             },
-            Arc::new(move || ctx.request_repaint()),
+            repaint.clone(),
         );
+        let (music, warnings) = Music::from_env(std::time::Duration::from_secs(5), None);
+        let creds = if music.has_spotify() {
+            CredentialStatus::Present
+        } else {
+            CredentialStatus::Missing
+        };
+        let mapping_info = match &music.mapping().origin {
+            Some(p) => p.display().to_string(),
+            None => match crate::music::mapping::Mapping::user_path() {
+                Some(p) => format!("built-in (copy to {} to edit)", p.display()),
+                None => "built-in".to_string(),
+            },
+        };
+        let music = MusicHandle::spawn(music, repaint);
         let cameras: Vec<String> = list_cameras()
             .map(|c| {
                 c.into_iter()
@@ -118,14 +178,27 @@ impl EmotuneApp {
         }
         EmotuneApp {
             worker,
+            music,
+            panel: MusicPanel::default(),
             feed: video::Feed::default(),
+            timeline: Timeline::default(),
+            chooser: SourceChooser::default(),
             last: None,
             source_name: None,
-            source_input: String::new(),
+            show_chooser: source.is_none(),
             cameras,
             paused: false,
-            last_error: None,
+            fullscreen_feed: false,
+            show_settings: false,
+            settings,
+            settings_path,
+            settings_dirty: false,
+            mapping_info,
+            creds,
+            spotify_app: crate::music::spotify_app_registered(),
+            last_error: warnings.into_iter().next(),
             model_error: None,
+            info: None,
             frame_times: Default::default(),
             started: Instant::now(),
             screenshot: opts.screenshot,
@@ -133,6 +206,20 @@ impl EmotuneApp {
             screenshot_sent: false,
             screenshot_done: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    fn request_music(&mut self, strategy: Strategy, refresh: bool) {
+        let emotion = self
+            .last
+            .as_ref()
+            .and_then(|r| r.mood.stable)
+            .unwrap_or(Emotion::Neutral);
+        self.panel.loading = true;
+        self.music.request(MusicRequest {
+            emotion,
+            strategy,
+            refresh,
+        });
     }
 
     fn handle_events(&mut self, ctx: &egui::Context) {
@@ -149,15 +236,48 @@ impl EmotuneApp {
                     {
                         self.frame_times.pop_front();
                     }
+                    if let Some(g) = r.group {
+                        self.timeline.push(r.at.as_secs_f64(), g, r.mood.stable);
+                    }
+                    let settled = r.mood.changed && r.mood.stable.is_some();
                     self.last = Some(*r);
+                    // Debounce: new music only when the *stable* mood changes (and not pinned).
+                    if settled && !self.panel.pinned {
+                        self.request_music(self.panel.strategy, false);
+                    }
                 }
                 Event::SourceOpened(name) => {
                     self.source_name = Some(name);
+                    self.show_chooser = false;
                     self.last_error = None;
                 }
                 Event::SourceEnded => {}
                 Event::Error(e) => self.last_error = Some(e),
                 Event::ModelError(e) => self.model_error = Some(e),
+            }
+        }
+        for ev in self.music.poll() {
+            self.panel.loading = false;
+            match ev {
+                MusicEvent::Ready(o) => {
+                    if o.notes.iter().any(|n| n.contains("rejected")) {
+                        self.creds = CredentialStatus::Rejected;
+                    } else if o.recommendation.source == SourceKind::Spotify {
+                        self.creds = CredentialStatus::Present;
+                    }
+                    self.panel.error = None;
+                    self.panel.current = Some(o);
+                }
+                MusicEvent::Failed(e) => self.panel.error = Some(e),
+            }
+        }
+    }
+
+    fn apply(&mut self, ctx: &egui::Context, actions: Vec<MusicAction>) {
+        for a in actions {
+            match a {
+                MusicAction::Request { strategy, refresh } => self.request_music(strategy, refresh),
+                MusicAction::Open(t) => open_track(ctx, &t, self.spotify_app),
             }
         }
     }
@@ -172,17 +292,37 @@ impl EmotuneApp {
     }
 
     fn handle_keys(&mut self, ctx: &egui::Context) {
-        let (space, dropped) =
-            ctx.input(|i| (i.key_pressed(egui::Key::Space), i.raw.dropped_files.clone()));
-        if space {
-            self.paused = !self.paused;
-            self.worker.send(Command::Pause(self.paused));
-        }
+        let dropped = ctx.input(|i| i.raw.dropped_files.clone());
         if let Some(path) = dropped.iter().find_map(|f| {
             let p = f.path();
             (!p.as_os_str().is_empty()).then(|| p.to_path_buf())
         }) {
             self.worker.send(Command::SetSource(SourceSpec::Path(path)));
+        }
+        if ctx.egui_wants_keyboard_input() {
+            return;
+        }
+        let (space, r, m, f) = ctx.input(|i| {
+            (
+                i.key_pressed(egui::Key::Space),
+                i.key_pressed(egui::Key::R),
+                i.key_pressed(egui::Key::M),
+                i.key_pressed(egui::Key::F),
+            )
+        });
+        if space {
+            self.paused = !self.paused;
+            self.worker.send(Command::Pause(self.paused));
+        }
+        if r {
+            self.request_music(self.panel.strategy, true);
+        }
+        if m {
+            let a = self.panel.toggle_strategy();
+            self.apply(ctx, vec![a]);
+        }
+        if f {
+            self.fullscreen_feed = !self.fullscreen_feed;
         }
     }
 
@@ -216,29 +356,72 @@ impl EmotuneApp {
         }
     }
 
-    fn source_chooser(&mut self, ui: &mut egui::Ui) {
-        ui.heading(if self.cameras.is_empty() {
-            "No camera found"
-        } else {
-            "Choose a source"
-        });
-        ui.label("Open an image (analysed once) or a folder of images (replayed as video), or drop a photo on the window.");
-        ui.horizontal(|ui| {
-            ui.label("Path:");
-            let edit = ui.text_edit_singleline(&mut self.source_input);
-            let go = ui.button("Open").clicked()
-                || (edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)));
-            if go && !self.source_input.trim().is_empty() {
-                let path = PathBuf::from(self.source_input.trim());
-                self.worker.send(Command::SetSource(SourceSpec::Path(path)));
-            }
-        });
-        for (i, name) in self.cameras.clone().iter().enumerate() {
-            if ui.button(format!("Camera {i}: {name}")).clicked() {
-                self.worker
-                    .send(Command::SetSource(SourceSpec::Camera(i as u32)));
-            }
+    fn export_timeline(&mut self) {
+        let dir = directories::UserDirs::new()
+            .and_then(|u| {
+                u.document_dir()
+                    .map(|d| d.to_path_buf())
+                    .or_else(|| Some(u.home_dir().to_path_buf()))
+            })
+            .unwrap_or_else(|| PathBuf::from("."));
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let path = dir.join(format!("emotune-mood-{stamp}.csv"));
+        match self.timeline.export(&path) {
+            Ok(()) => self.info = Some(format!("timeline saved to {}", path.display())),
+            Err(e) => self.last_error = Some(format!("cannot write {}: {e}", path.display())),
         }
+    }
+
+    fn save_settings(&mut self) {
+        if !self.settings_dirty {
+            return;
+        }
+        if let Some(p) = &self.settings_path
+            && let Err(e) = self.settings.save(p)
+        {
+            self.last_error = Some(e.to_string());
+        }
+        self.settings_dirty = false;
+    }
+
+    fn status_bar(&self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            ui.label(self.source_name.as_deref().unwrap_or("no source"));
+            ui.separator();
+            ui.label(format!("{:.1} FPS", self.fps()));
+            if let Some(r) = &self.last {
+                ui.separator();
+                ui.label(format!(
+                    "detect {:.1} ms · inference {:.1} ms",
+                    r.timings.detect.as_secs_f64() * 1e3,
+                    r.timings.classify.as_secs_f64() * 1e3
+                ));
+            }
+            ui.separator();
+            ui.label(
+                match self.panel.current.as_ref().map(|o| o.recommendation.source) {
+                    Some(SourceKind::Spotify) => "music: Spotify",
+                    Some(SourceKind::Cache) => "music: cache",
+                    Some(SourceKind::Offline) => "music: offline catalog",
+                    None => "music: –",
+                },
+            );
+            if self.paused {
+                ui.separator();
+                ui.label(RichText::new("paused (Space)").strong());
+            }
+            if let Some(i) = &self.info {
+                ui.separator();
+                ui.label(i);
+            }
+            if let Some(e) = &self.last_error {
+                ui.separator();
+                ui.label(RichText::new(e).color(Color32::from_rgb(220, 80, 60)));
+            }
+        });
     }
 }
 
@@ -249,44 +432,101 @@ impl eframe::App for EmotuneApp {
         self.handle_keys(&ctx);
         self.screenshot_and_quit(&ctx);
 
-        egui::Panel::bottom("status").show(ui, |ui| {
+        egui::Panel::top("toolbar").show(ui, |ui| {
             ui.horizontal(|ui| {
-                ui.label(self.source_name.as_deref().unwrap_or("no source"));
-                ui.separator();
-                ui.label(format!("{:.1} FPS", self.fps()));
-                if let Some(r) = &self.last {
-                    ui.separator();
-                    ui.label(format!(
-                        "detect {:.1} ms · classify {:.1} ms",
-                        r.timings.detect.as_secs_f64() * 1e3,
-                        r.timings.classify.as_secs_f64() * 1e3
-                    ));
+                ui.label(RichText::new("emotune").strong());
+                if ui.button("Source…").clicked() {
+                    self.show_chooser = !self.show_chooser;
                 }
-                if self.paused {
-                    ui.separator();
-                    ui.label(RichText::new("paused (Space)").strong());
+                if ui
+                    .button(if self.paused { "Resume" } else { "Pause" })
+                    .on_hover_text("Space")
+                    .clicked()
+                {
+                    self.paused = !self.paused;
+                    self.worker.send(Command::Pause(self.paused));
                 }
-                if let Some(e) = &self.last_error {
-                    ui.separator();
-                    ui.label(RichText::new(e).color(Color32::from_rgb(220, 80, 60)));
+                if ui
+                    .toggle_value(&mut self.show_settings, "Settings")
+                    .changed()
+                    && !self.show_settings
+                {
+                    self.save_settings();
                 }
+                ui.toggle_value(&mut self.fullscreen_feed, "Feed only")
+                    .on_hover_text("F");
             });
         });
-        egui::Panel::right("emotions")
-            .default_size(300.0)
-            .show(ui, |ui| {
-                if let Some(e) = &self.model_error {
-                    ui.label(
-                        RichText::new(format!("Emotion model unavailable: {e}"))
-                            .color(Color32::from_rgb(220, 80, 60)),
-                    );
+        egui::Panel::bottom("status").show(ui, |ui| self.status_bar(ui));
+        if !self.fullscreen_feed {
+            egui::Panel::bottom("timeline")
+                .default_size(190.0)
+                .show(ui, |ui| {
+                    ui.horizontal(|ui| {
+                        ui.label(RichText::new("Mood timeline").strong());
+                        if ui
+                            .add_enabled(!self.timeline.is_empty(), egui::Button::new("Export CSV"))
+                            .clicked()
+                        {
+                            self.export_timeline();
+                        }
+                    });
+                    self.timeline.show(ui);
+                });
+            egui::Panel::right("side")
+                .default_size(340.0)
+                .show(ui, |ui| {
+                    if let Some(e) = &self.model_error {
+                        ui.label(
+                            RichText::new(format!("Emotion model unavailable: {e}"))
+                                .color(Color32::from_rgb(220, 80, 60)),
+                        );
+                        ui.separator();
+                    }
+                    emotions::show(ui, self.last.as_ref());
+                    let mood = self.last.as_ref().and_then(|r| r.mood.stable);
+                    if let Some(fact) = mood
+                        .and_then(|m| fun_fact(m, (self.started.elapsed().as_secs() / 60) as usize))
+                    {
+                        ui.label(RichText::new(fact).italics().small());
+                    }
                     ui.separator();
-                }
-                emotions::show(ui, self.last.as_ref());
-            });
+                    let actions = self.panel.show(ui);
+                    self.apply(&ctx, actions);
+                });
+        }
+        if self.show_settings {
+            let mut open = true;
+            let mut change = settings::SettingsChange::default();
+            egui::Window::new("Settings")
+                .open(&mut open)
+                .show(&ctx, |ui| {
+                    change = settings::show(
+                        ui,
+                        &mut self.settings,
+                        self.panel.strategy,
+                        &self.mapping_info,
+                        self.creds,
+                    );
+                });
+            if change.pipeline {
+                self.settings_dirty = true;
+                self.worker.send(Command::Settings(self.settings.pipeline));
+            }
+            if let Some(s) = change.strategy {
+                self.panel.strategy = s;
+                self.request_music(s, false);
+            }
+            if !open {
+                self.show_settings = false;
+                self.save_settings();
+            }
+        }
         egui::CentralPanel::default().show(ui, |ui| {
-            if self.source_name.is_none() {
-                self.source_chooser(ui);
+            if self.show_chooser || self.source_name.is_none() {
+                if let Some(spec) = self.chooser.show(ui, &self.cameras) {
+                    self.worker.send(Command::SetSource(spec));
+                }
                 if let Some(e) = &self.last_error {
                     ui.colored_label(Color32::from_rgb(220, 80, 60), e);
                 }
@@ -294,6 +534,12 @@ impl eframe::App for EmotuneApp {
                 self.feed.show(ui, self.last.as_ref());
             }
         });
+    }
+}
+
+impl Drop for EmotuneApp {
+    fn drop(&mut self) {
+        self.save_settings();
     }
 }
 

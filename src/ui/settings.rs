@@ -1,0 +1,68 @@
+//! The settings window: strategy, mood hold time, smoothing, minimum face size, mapping file,
+//! Spotify credential status (never the secret). Changes are saved when the window closes.
+
+use std::time::Duration;
+
+use crate::config::Settings;
+use crate::music::Strategy;
+use crate::music::service::CredentialStatus;
+
+/// What changed, for the app to apply.
+#[derive(Debug, Default, PartialEq)]
+pub struct SettingsChange {
+    pub pipeline: bool,
+    pub strategy: Option<Strategy>,
+}
+
+pub fn show(
+    ui: &mut egui::Ui,
+    settings: &mut Settings,
+    strategy: Strategy,
+    mapping_info: &str,
+    creds: CredentialStatus,
+) -> SettingsChange {
+    let mut change = SettingsChange::default();
+    egui::Grid::new("settings").num_columns(2).spacing([12.0, 8.0]).show(ui, |ui| {
+        ui.label("Strategy");
+        ui.horizontal(|ui| {
+            for s in [Strategy::Match, Strategy::Uplift] {
+                if ui.selectable_label(strategy == s, s.name()).clicked() && s != strategy {
+                    change.strategy = Some(s);
+                }
+            }
+        });
+        ui.end_row();
+        let p = &mut settings.pipeline;
+        ui.label("Mood hold time");
+        let mut hold = p.mood.hold.as_secs_f32();
+        if ui.add(egui::Slider::new(&mut hold, 0.5..=10.0).suffix(" s")).changed() {
+            p.mood.hold = Duration::from_secs_f32(hold);
+            change.pipeline = true;
+        }
+        ui.end_row();
+        ui.label("Smoothing");
+        // Shown as "more smoothing" to the right: alpha is the weight of each new frame.
+        let mut smooth = 1.0 - p.tracker.alpha;
+        if ui.add(egui::Slider::new(&mut smooth, 0.0..=0.95)).changed() {
+            p.tracker.alpha = (1.0 - smooth).max(0.05);
+            change.pipeline = true;
+        }
+        ui.end_row();
+        ui.label("Min face size");
+        if ui.add(egui::Slider::new(&mut p.detector.min_face, 20..=200).suffix(" px")).changed() {
+            change.pipeline = true;
+        }
+        ui.end_row();
+        ui.label("Mapping file");
+        ui.label(mapping_info);
+        ui.end_row();
+        ui.label("Spotify");
+        ui.label(match creds {
+            CredentialStatus::Missing => "credentials missing: set RSPOTIFY_CLIENT_ID / RSPOTIFY_CLIENT_SECRET (offline catalog in use)",
+            CredentialStatus::Present => "credentials present",
+            CredentialStatus::Rejected => "credentials rejected by Spotify: check the client id / secret",
+        });
+        ui.end_row();
+    });
+    change
+}
