@@ -54,8 +54,7 @@ impl SpotifyCredentials {
 #[serde(default)]
 pub struct Settings {
     pub pipeline: PipelineSettings,
-    /// Folder replay rate.
-    pub replay_fps: f32,
+    pub capture: crate::capture::CaptureSettings,
     /// libtorch intra-op threads for the classifier.
     pub inference_threads: usize,
 }
@@ -64,7 +63,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             pipeline: PipelineSettings::default(),
-            replay_fps: 10.0,
+            capture: crate::capture::CaptureSettings::default(),
             inference_threads: 1,
         }
     }
@@ -119,14 +118,12 @@ mod tests {
             Settings::load(&path).expect("defaults"),
             Settings::default()
         );
-        let mut s = Settings {
-            replay_fps: 4.0,
-            ..Default::default()
-        };
+        let mut s = Settings::default();
+        s.capture.replay_fps = 4.0;
         s.pipeline.mood.hold = std::time::Duration::from_millis(1500);
         s.save(&path).expect("save");
         assert_eq!(Settings::load(&path).expect("load"), s);
-        std::fs::write(&path, "replay_fps = \"fast\"").expect("write");
+        std::fs::write(&path, "inference_threads = \"fast\"").expect("write");
         let e = Settings::load(&path).expect_err("invalid").to_string();
         assert!(e.contains("settings.toml"), "{e}");
     }

@@ -129,10 +129,6 @@ pub struct CameraSource {
 }
 
 impl CameraSource {
-    pub fn open(index: u32) -> Result<Self> {
-        Self::open_with(index, 640, 480, 30)
-    }
-
     /// Opens the camera on its own thread and waits until it streams (or fails to).
     pub fn open_with(index: u32, width: u32, height: u32, fps: u32) -> Result<Self> {
         let (ready_tx, ready_rx) = channel();

@@ -65,11 +65,38 @@ impl std::fmt::Display for SourceSpec {
     }
 }
 
-/// Opens the source a spec names. Folders replay at `fps`, looping.
-pub fn open(spec: &SourceSpec, fps: f32) -> Result<Box<dyn FrameSource>> {
+/// Capture settings: camera resolution and rate, folder replay rate.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct CaptureSettings {
+    pub camera_width: u32,
+    pub camera_height: u32,
+    pub camera_fps: u32,
+    /// Folder replay rate (frames per second).
+    pub replay_fps: f32,
+}
+
+impl Default for CaptureSettings {
+    fn default() -> Self {
+        CaptureSettings {
+            camera_width: 640,
+            camera_height: 480,
+            camera_fps: 30,
+            replay_fps: 10.0,
+        }
+    }
+}
+
+/// Opens the source a spec names. Folders replay at `replay_fps`, looping.
+pub fn open(spec: &SourceSpec, s: &CaptureSettings) -> Result<Box<dyn FrameSource>> {
     match spec {
-        SourceSpec::Camera(i) => Ok(Box::new(CameraSource::open(*i)?)),
-        SourceSpec::Path(p) => open_path(p, fps),
+        SourceSpec::Camera(i) => Ok(Box::new(CameraSource::open_with(
+            *i,
+            s.camera_width,
+            s.camera_height,
+            s.camera_fps,
+        )?)),
+        SourceSpec::Path(p) => open_path(p, s.replay_fps),
     }
 }
 

@@ -147,7 +147,8 @@ mod tests {
             "{err}"
         );
         assert_eq!(m, Mapping::builtin());
-        std::fs::write(&path, "[happy.match]\nlabel = \"x\"\nqueries = [\"a\"]\n").expect("write");
+        let happy_only = "[happy.match]\nlabel = \"x\"\nqueries = [\"a\"]\n[happy.uplift]\nlabel = \"y\"\nqueries = [\"b\"]\n";
+        std::fs::write(&path, happy_only).expect("write");
         let (_, err) = Mapping::load(Some(&path));
         assert!(err.expect("incomplete").contains("angry"));
     }

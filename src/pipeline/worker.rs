@@ -40,7 +40,7 @@ pub struct WorkerConfig {
     pub model: Option<PathBuf>,
     pub settings: PipelineSettings,
     pub inference_threads: usize,
-    pub replay_fps: f32,
+    pub capture: crate::capture::CaptureSettings,
 }
 
 impl Worker {
@@ -126,7 +126,7 @@ fn run(
                 if let Some(p) = pipeline.as_mut() {
                     p.reset();
                 }
-                match capture::open(&spec, cfg.replay_fps) {
+                match capture::open(&spec, &cfg.capture) {
                     Ok(src) => {
                         let c = Capture::spawn(src);
                         send(Event::SourceOpened(c.name.clone()));

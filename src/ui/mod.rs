@@ -145,7 +145,7 @@ impl EmotuneApp {
                 model: opts.model,
                 settings: settings.pipeline,
                 inference_threads: settings.inference_threads,
-                replay_fps: settings.replay_fps,
+                capture: settings.capture,
             },
             repaint.clone(),
         );
