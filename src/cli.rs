@@ -303,8 +303,12 @@ pub fn recommend(
     refresh: bool,
     json: bool,
 ) -> anyhow::Result<i32> {
-    let (music, warnings) = crate::music::service::Music::from_env(Duration::from_secs(4), None);
-    for w in warnings {
+    let (settings, warning) = crate::config::Settings::load_user();
+    let (music, warnings) = crate::music::service::Music::from_env(
+        Duration::from_secs(4),
+        Some(settings.music_cache_ttl()),
+    );
+    for w in warning.into_iter().chain(warnings) {
         eprintln!("warning: {w}");
     }
     let rt = tokio::runtime::Builder::new_current_thread()

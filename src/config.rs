@@ -57,6 +57,8 @@ pub struct Settings {
     pub capture: crate::capture::CaptureSettings,
     /// libtorch intra-op threads for the classifier.
     pub inference_threads: usize,
+    /// How long fetched playlists are served from the cache before Spotify is asked again.
+    pub music_cache_hours: f64,
 }
 
 impl Default for Settings {
@@ -65,6 +67,7 @@ impl Default for Settings {
             pipeline: PipelineSettings::default(),
             capture: crate::capture::CaptureSettings::default(),
             inference_threads: 1,
+            music_cache_hours: 24.0,
         }
     }
 }
@@ -78,6 +81,21 @@ pub fn cache_dir() -> Option<PathBuf> {
 }
 
 impl Settings {
+    /// The music cache's time to live.
+    pub fn music_cache_ttl(&self) -> std::time::Duration {
+        std::time::Duration::try_from_secs_f64(self.music_cache_hours * 3600.0)
+            .unwrap_or(crate::music::cache::DEFAULT_TTL)
+    }
+
+    /// The user's settings, or the defaults (with the reason) when the file is broken.
+    pub fn load_user() -> (Settings, Option<String>) {
+        match Self::default_path().as_deref().map(Settings::load) {
+            Some(Ok(s)) => (s, None),
+            Some(Err(e)) => (Settings::default(), Some(format!("{e}; using defaults"))),
+            None => (Settings::default(), None),
+        }
+    }
+
     pub fn default_path() -> Option<PathBuf> {
         config_dir().map(|d| d.join("settings.toml"))
     }

@@ -227,6 +227,8 @@ def main(argv: list[str] | None = None) -> int:
         rep["best_val_acc"] = best_acc
         rep["tta_flip"] = args.tta_flip
         (run_dir / "private_test.json").write_text(json.dumps(rep, indent=2))
+        # Next to the model: what `emotune eval` is checked against (tests/cli.rs).
+        (args.out.parent / "metrics.json").write_text(json.dumps(rep, indent=2))
         print(json.dumps({k: rep[k] for k in ("accuracy", "macro_f1", "accuracy_4class", "n")}))
     if world > 1:
         dist.destroy_process_group()

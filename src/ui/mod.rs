@@ -54,11 +54,7 @@ pub fn run(opts: AppOptions) -> anyhow::Result<()> {
         ));
     }
     let settings_path = Settings::default_path();
-    let (settings, settings_error) = match settings_path.as_deref().map(Settings::load) {
-        Some(Ok(s)) => (s, None),
-        Some(Err(e)) => (Settings::default(), Some(format!("{e}; using defaults"))),
-        None => (Settings::default(), None),
-    };
+    let (settings, settings_error) = Settings::load_user();
     let native = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("emotune")
@@ -149,7 +145,10 @@ impl EmotuneApp {
             },
             repaint.clone(),
         );
-        let (music, warnings) = Music::from_env(std::time::Duration::from_secs(5), None);
+        let (music, warnings) = Music::from_env(
+            std::time::Duration::from_secs(5),
+            Some(settings.music_cache_ttl()),
+        );
         let creds = if music.has_spotify() {
             CredentialStatus::Present
         } else {
@@ -509,6 +508,7 @@ impl eframe::App for EmotuneApp {
                         self.creds,
                     );
                 });
+            self.settings_dirty |= change.other;
             if change.pipeline {
                 self.settings_dirty = true;
                 self.worker.send(Command::Settings(self.settings.pipeline));

@@ -11,6 +11,8 @@ use crate::music::service::CredentialStatus;
 #[derive(Debug, Default, PartialEq)]
 pub struct SettingsChange {
     pub pipeline: bool,
+    /// Anything else that needs saving (takes effect at the next start).
+    pub other: bool,
     pub strategy: Option<Strategy>,
 }
 
@@ -51,6 +53,15 @@ pub fn show(
         ui.label("Min face size");
         if ui.add(egui::Slider::new(&mut p.detector.min_face, 20..=200).suffix(" px")).changed() {
             change.pipeline = true;
+        }
+        ui.end_row();
+        ui.label("Music cache");
+        if ui
+            .add(egui::DragValue::new(&mut settings.music_cache_hours).range(0.0..=168.0).suffix(" h"))
+            .on_hover_text("applies at the next start")
+            .changed()
+        {
+            change.other = true;
         }
         ui.end_row();
         ui.label("Mapping file");
