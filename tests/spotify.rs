@@ -31,6 +31,8 @@ struct Script {
     rate_limit_once: Vec<String>,
     /// Never answer /items for these (the client must time out).
     hang: Vec<String>,
+    /// This server's own URL, for album-art links.
+    base: String,
 }
 
 struct FakeSpotify {
@@ -46,7 +48,10 @@ impl FakeSpotify {
         let log = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
         let (l, s) = (log.clone(), stop.clone());
-        let script = Arc::new(Mutex::new(script));
+        let script = Arc::new(Mutex::new(Script {
+            base: url.clone(),
+            ..script
+        }));
         std::thread::spawn(move || {
             for conn in listener.incoming() {
                 if s.load(Ordering::SeqCst) {
@@ -110,14 +115,27 @@ fn serve(mut conn: TcpStream, log: &Mutex<Vec<String>>, script: &Mutex<Script>) 
         std::thread::sleep(Duration::from_secs(30));
         return;
     }
-    let resp = format!(
-        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n{extra}\r\n{body}",
+    let head = format!(
+        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n{extra}\r\n",
         body.len()
     );
-    let _ = conn.write_all(resp.as_bytes());
+    let _ = conn.write_all(head.as_bytes());
+    let _ = conn.write_all(&body);
 }
 
-fn route(path: &str, script: &Mutex<Script>) -> (u16, String, String) {
+fn route(path: &str, script: &Mutex<Script>) -> (u16, String, Vec<u8>) {
+    let (status, extra, body) = route_text(path, script);
+    if path == "/art.png" {
+        let mut png = std::io::Cursor::new(Vec::new());
+        image::RgbaImage::from_pixel(4, 4, image::Rgba([200, 30, 30, 255]))
+            .write_to(&mut png, image::ImageFormat::Png)
+            .expect("png");
+        return (200, String::new(), png.into_inner());
+    }
+    (status, extra, body.into_bytes())
+}
+
+fn route_text(path: &str, script: &Mutex<Script>) -> (u16, String, String) {
     let mut sc = script.lock().expect("script");
     if path.starts_with("/api/token") {
         if sc.token_status != 200 {
@@ -159,7 +177,7 @@ fn route(path: &str, script: &Mutex<Script>) -> (u16, String, String) {
                 json!({"error": {"status": status, "message": "nope"}}).to_string(),
             );
         }
-        let tracks: Vec<_> = (0..12).map(|n| item_json(&id, n)).collect();
+        let tracks: Vec<_> = (0..12).map(|n| item_json(&id, n, &sc.base)).collect();
         let page = json!({"href": "x", "items": tracks, "limit": 50, "next": null, "offset": 0, "previous": null, "total": 12});
         return (200, String::new(), page.to_string());
     }
@@ -175,14 +193,14 @@ fn playlist_json(id: &str, name: &str) -> serde_json::Value {
     })
 }
 
-fn item_json(playlist: &str, n: u32) -> serde_json::Value {
+fn item_json(playlist: &str, n: u32, base: &str) -> serde_json::Value {
     let tid = format!("{}{:02}", &playlist[..20], n);
     json!({
         "added_at": null, "added_by": null, "is_local": false,
         "item": {
             "album": {"album_type": "album", "artists": [], "external_urls": {}, "href": null, "id": null,
-                      "images": [{"height": 64, "url": "https://i.example/small.jpg", "width": 64},
-                                 {"height": 640, "url": "https://i.example/big.jpg", "width": 640}], "name": "Album"},
+                      "images": [{"height": 64, "url": format!("{base}/art.png"), "width": 64},
+                                 {"height": 640, "url": format!("{base}/big.png"), "width": 640}], "name": "Album"},
             "artists": [{"external_urls": {}, "href": null, "id": null, "name": format!("Artist {n}")}],
             "disc_number": 1, "duration_ms": 200000 + n, "explicit": false, "external_ids": {},
             "external_urls": {"spotify": format!("https://open.spotify.com/track/{tid}")},
@@ -227,7 +245,10 @@ fn tracks_come_from_the_first_readable_playlist() {
     assert!(t.uri.starts_with("spotify:track:PLAYLIST"), "{}", t.uri);
     assert!(t.url.starts_with("https://open.spotify.com/track/"));
     assert!(t.duration_ms.is_some_and(|d| d >= 200_000));
-    assert_eq!(t.album_art.as_deref(), Some("https://i.example/small.jpg"));
+    assert_eq!(
+        t.album_art.as_deref(),
+        Some(format!("{}/art.png", fake.url).as_str())
+    );
     let reqs = fake.requests();
     assert!(
         reqs.iter().any(|p| p.starts_with("/v1/search")
@@ -450,9 +471,10 @@ fn the_secret_and_the_token_never_reach_the_logs() {
         token_status: 200,
         ..Default::default()
     };
-    script
-        .items_status
-        .insert("PLAYLISTaaaaaaaaaaaaa01".into(), 403);
+    // Both hits refused: each skip is logged, then the offline catalog serves.
+    for id in ["PLAYLISTaaaaaaaaaaaaa01", "PLAYLISTbbbbbbbbbbbbb02"] {
+        script.items_status.insert(id.into(), 403);
+    }
     let fake = FakeSpotify::start(script);
     let m = music(&fake, Duration::from_secs(3), None);
     tracing::subscriber::with_default(subscriber, || {
@@ -463,7 +485,12 @@ fn the_secret_and_the_token_never_reach_the_logs() {
             true,
         ))
         .expect("ok");
-        assert_eq!(o.recommendation.source, SourceKind::Spotify);
+        assert_eq!(o.recommendation.source, SourceKind::Offline);
+        assert!(
+            o.notes.iter().any(|n| n.contains("no playable playlist")),
+            "{:?}",
+            o.notes
+        );
         let bad = FakeSpotify::start(Script {
             token_status: 401,
             ..Default::default()
@@ -555,4 +582,33 @@ fn cli_recommend_uses_the_local_server_then_the_offline_catalog() {
             );
         }
     }
+}
+
+#[test]
+fn the_music_thread_delivers_the_list_then_its_album_art() {
+    use emotune::music::service::{MusicEvent, MusicHandle, MusicRequest};
+    let fake = FakeSpotify::start(Script {
+        token_status: 200,
+        ..Default::default()
+    });
+    let handle = MusicHandle::spawn(music(&fake, Duration::from_secs(3), None), Arc::new(|| {}));
+    handle.request(MusicRequest {
+        emotion: Emotion::Happy,
+        strategy: Strategy::Match,
+        refresh: true,
+    });
+    let (mut ready, mut art) = (false, None);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline && art.is_none() {
+        for ev in handle.poll() {
+            match ev {
+                MusicEvent::Ready(o) => ready = o.recommendation.source == SourceKind::Spotify,
+                MusicEvent::Art { url, image } => art = Some((url, image.dimensions())),
+                MusicEvent::Failed(e) => panic!("{e}"),
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(ready, "the list arrived first");
+    assert_eq!(art, Some((format!("{}/art.png", fake.url), (4, 4))));
 }

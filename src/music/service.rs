@@ -177,6 +177,23 @@ pub struct MusicRequest {
 pub enum MusicEvent {
     Ready(Outcome),
     Failed(String),
+    /// Album art for a track, fetched after its list (small images, decoded off the UI thread).
+    Art {
+        url: String,
+        image: image::RgbaImage,
+    },
+}
+
+/// Album-art images are small; anything bigger is not what we asked for.
+const MAX_ART_BYTES: usize = 2 << 20;
+
+async fn fetch_art(client: &reqwest::Client, url: &str) -> Option<image::RgbaImage> {
+    let resp = client.get(url).send().await.ok()?.error_for_status().ok()?;
+    let bytes = resp.bytes().await.ok()?;
+    if bytes.len() > MAX_ART_BYTES {
+        return None;
+    }
+    image::load_from_memory(&bytes).ok().map(|i| i.to_rgba8())
 }
 
 /// The music thread: takes requests, answers with events, wakes the UI through `notify`.
@@ -205,6 +222,10 @@ impl MusicHandle {
                         return;
                     }
                 };
+                let http = reqwest::Client::builder()
+                    .timeout(Duration::from_secs(3))
+                    .build()
+                    .ok();
                 while let Ok(mut req) = req_rx.recv() {
                     // Only the newest request matters; older ones were overtaken by the user.
                     while let Ok(newer) = req_rx.try_recv() {
@@ -219,10 +240,33 @@ impl MusicHandle {
                         Ok(o) => MusicEvent::Ready(o),
                         Err(e) => MusicEvent::Failed(e),
                     };
+                    let art: Vec<String> = match &ev {
+                        MusicEvent::Ready(o) => {
+                            let mut urls: Vec<String> = o
+                                .recommendation
+                                .tracks
+                                .iter()
+                                .filter_map(|t| t.album_art.clone())
+                                .collect();
+                            urls.dedup();
+                            urls
+                        }
+                        _ => Vec::new(),
+                    };
                     if ev_tx.send(ev).is_err() {
                         return;
                     }
                     notify();
+                    for url in art {
+                        if let Some(client) = &http
+                            && let Some(image) = rt.block_on(fetch_art(client, &url))
+                        {
+                            if ev_tx.send(MusicEvent::Art { url, image }).is_err() {
+                                return;
+                            }
+                            notify();
+                        }
+                    }
                 }
             });
         if let Err(e) = spawned {

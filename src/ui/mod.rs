@@ -27,6 +27,22 @@ use music::{MusicAction, MusicPanel};
 use sources::SourceChooser;
 use timeline::Timeline;
 
+/// The window icon (assets/icon.png, drawn for emotune), decoded at start.
+fn icon() -> egui::IconData {
+    static PNG: &[u8] = include_bytes!("../../assets/icon.png");
+    match image::load_from_memory(PNG) {
+        Ok(img) => {
+            let rgba = img.to_rgba8();
+            egui::IconData {
+                width: rgba.width(),
+                height: rgba.height(),
+                rgba: rgba.into_raw(),
+            }
+        }
+        Err(_) => egui::IconData::default(),
+    }
+}
+
 pub struct AppOptions {
     pub source: Option<SourceSpec>,
     pub model: Option<PathBuf>,
@@ -59,7 +75,8 @@ pub fn run(opts: AppOptions) -> anyhow::Result<()> {
         viewport: egui::ViewportBuilder::default()
             .with_title("emotune")
             .with_inner_size([1100.0, 700.0])
-            .with_min_inner_size([720.0, 480.0]),
+            .with_min_inner_size([720.0, 480.0])
+            .with_icon(icon()),
         ..Default::default()
     };
     eframe::run_native(
@@ -256,6 +273,10 @@ impl EmotuneApp {
             }
         }
         for ev in self.music.poll() {
+            if let MusicEvent::Art { url, image } = &ev {
+                self.panel.add_art(ctx, url.clone(), image);
+                continue;
+            }
             self.panel.loading = false;
             match ev {
                 MusicEvent::Ready(o) => {
@@ -268,6 +289,7 @@ impl EmotuneApp {
                     self.panel.current = Some(o);
                 }
                 MusicEvent::Failed(e) => self.panel.error = Some(e),
+                MusicEvent::Art { .. } => {}
             }
         }
     }

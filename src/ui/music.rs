@@ -19,6 +19,8 @@ pub enum MusicAction {
 
 #[derive(Default)]
 pub struct MusicPanel {
+    /// Album art by URL, uploaded as it arrives.
+    pub art: std::collections::HashMap<String, egui::TextureHandle>,
     pub strategy: Strategy,
     /// Keep the current list while the mood changes.
     pub pinned: bool,
@@ -41,6 +43,13 @@ fn duration(ms: Option<u64>) -> String {
 }
 
 impl MusicPanel {
+    pub fn add_art(&mut self, ctx: &egui::Context, url: String, img: &image::RgbaImage) {
+        let size = [img.width() as usize, img.height() as usize];
+        let color = egui::ColorImage::from_rgba_unmultiplied(size, img.as_raw());
+        let tex = ctx.load_texture(format!("art:{url}"), color, egui::TextureOptions::LINEAR);
+        self.art.insert(url, tex);
+    }
+
     pub fn toggle_strategy(&mut self) -> MusicAction {
         self.strategy = self.strategy.toggled();
         MusicAction::Request {
