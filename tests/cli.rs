@@ -191,3 +191,47 @@ fn eval_on_private_test_agrees_with_the_python_evaluation() {
     assert_eq!(v["per_class"].as_object().map(|m| m.len()), Some(7));
     assert!(image::open(&png).is_ok(), "confusion PNG written");
 }
+
+#[test]
+fn the_app_renders_a_screenshot_under_xvfb() {
+    let Ok(xvfb) = which("xvfb-run") else {
+        eprintln!("SKIPPED: xvfb-run not installed (make test installs it)");
+        return;
+    };
+    let dir = temp_dir("shot");
+    let shot = dir.join("shot.png");
+    let (out, _, stderr) = run(std::process::Command::new(xvfb)
+        .args(["-a", "-s", "-screen 0 1280x800x24"])
+        .arg(env!("CARGO_BIN_EXE_emotune"))
+        .env("HOME", &dir)
+        .env("XDG_CONFIG_HOME", dir.join("config"))
+        .env("XDG_CACHE_HOME", dir.join("cache"))
+        .env_remove("RSPOTIFY_CLIENT_ID")
+        .env_remove("SPOTIPY_CLIENT_ID")
+        .arg("--source")
+        .arg(repo().join("tests/fixtures"))
+        .arg("--screenshot")
+        .arg(&shot)
+        .args(["--quit-after", "5"]));
+    assert!(out.status.success(), "{stderr}");
+    let img = image::open(&shot).expect("a PNG").to_rgb8();
+    assert!(
+        img.width() >= 720 && img.height() >= 480,
+        "{:?}",
+        img.dimensions()
+    );
+    // Not a blank window: the feed and the panels put many distinct colours on screen.
+    let distinct: std::collections::HashSet<[u8; 3]> =
+        img.pixels().step_by(7).map(|p| p.0).collect();
+    assert!(distinct.len() > 500, "only {} colours", distinct.len());
+}
+
+fn which(cmd: &str) -> Result<std::path::PathBuf, ()> {
+    std::env::var_os("PATH")
+        .and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|d| d.join(cmd))
+                .find(|p| p.is_file())
+        })
+        .ok_or(())
+}
