@@ -104,3 +104,14 @@ fn a_torchscript_model_without_the_metadata_is_refused() {
         Ok(_) => panic!("a model without metadata was accepted"),
     }
 }
+
+#[test]
+fn a_still_photo_gets_its_mood_at_once() {
+    let clf = EmotionClassifier::load(&model()).expect("model");
+    let mut p = Pipeline::new(clf, PipelineSettings::default()).expect("pipeline");
+    let r = p.process_still(webcam_frame()).expect("photo");
+    assert_eq!(r.faces.len(), 1);
+    let group = r.group.expect("a face, so a group mood");
+    assert_eq!(r.mood.stable, Some(group.dominant().0));
+    assert!(r.mood.changed);
+}

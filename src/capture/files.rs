@@ -82,6 +82,10 @@ impl FrameSource for StillImage {
     fn next(&mut self) -> Result<Next> {
         Ok(self.image.take().map_or(Next::End, Next::Frame))
     }
+
+    fn is_still(&self) -> bool {
+        true
+    }
 }
 
 /// A folder of images replayed at a fixed rate, optionally looping.

@@ -31,6 +31,10 @@ pub trait FrameSource: Send {
     /// Blocks until the next frame is due. Errors are reported and the source asked again,
     /// unless `Next::End` follows.
     fn next(&mut self) -> Result<Next>;
+    /// A single photo: analysed once, its emotion taken as the mood at once (it cannot flap).
+    fn is_still(&self) -> bool {
+        false
+    }
 }
 
 /// A source as the user names it: `camera:N` or a path to an image or a folder of images.
@@ -189,6 +193,7 @@ impl Latest {
 /// A running capture thread; dropping it stops the thread.
 pub struct Capture {
     pub name: String,
+    pub still: bool,
     latest: Latest,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
@@ -199,6 +204,7 @@ impl Capture {
         let latest = Latest::default();
         let stop = Arc::new(AtomicBool::new(false));
         let name = source.name();
+        let still = source.is_still();
         let (l, s) = (latest.clone(), stop.clone());
         let thread = std::thread::Builder::new()
             .name("capture".into())
@@ -241,6 +247,7 @@ impl Capture {
         }
         Capture {
             name,
+            still,
             latest,
             stop,
             thread,

@@ -121,6 +121,16 @@ impl Pipeline {
         self.force_scan = true;
     }
 
+    /// One photo on its own: fresh tracks, and the mood is the photo's dominant emotion at once.
+    pub fn process_still(&mut self, frame: Arc<RgbImage>) -> Result<FrameResult> {
+        self.reset();
+        let mut r = self.process(frame, Duration::ZERO)?;
+        if let Some(g) = &r.group {
+            r.mood = self.mood.settle(g);
+        }
+        Ok(r)
+    }
+
     pub fn classifier(&self) -> &EmotionClassifier {
         &self.classifier
     }

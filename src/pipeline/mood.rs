@@ -101,6 +101,15 @@ impl MoodStabilizer {
         self.state(now, false)
     }
 
+    /// Takes the dominant emotion of `scores` as the mood right away (a still photo).
+    pub fn settle(&mut self, scores: &EmotionScores) -> MoodState {
+        let top = scores.dominant().0;
+        let changed = self.stable != Some(top);
+        self.stable = Some(top);
+        self.candidate = None;
+        self.state(Duration::ZERO, changed)
+    }
+
     fn state(&self, now: Duration, changed: bool) -> MoodState {
         match self.candidate {
             Some((c, since)) => MoodState {
@@ -180,6 +189,15 @@ mod tests {
             m.update(at(t), Some(&EmotionScores(close)));
         }
         assert_eq!(m.stable(), Some(Emotion::Neutral));
+    }
+
+    #[test]
+    fn a_still_photo_settles_at_once() {
+        let mut m = MoodStabilizer::new(MoodSettings::default());
+        let st = m.settle(&peaked(Emotion::Surprise, 0.6));
+        assert_eq!(st.stable, Some(Emotion::Surprise));
+        assert!(st.changed && st.settled == 1.0);
+        assert!(!m.settle(&peaked(Emotion::Surprise, 0.9)).changed);
     }
 
     #[test]

@@ -154,6 +154,7 @@ fn run(
         };
         let at = start.elapsed();
         let result = match pipeline.as_mut() {
+            Some(p) if cap.still => p.process_still(frame.image),
             Some(p) => p.process(frame.image, at),
             None => Ok(FrameResult {
                 frame: frame.image,
