@@ -37,15 +37,8 @@ fn benches(c: &mut Criterion) {
     c.bench_function("detect_full_640x480", |b| {
         b.iter(|| det.detect(black_box(&gray)))
     });
-    let side = face.w.max(face.h);
-    let roi = emotune::vision::BBox::new(
-        face.x - side / 2.0,
-        face.y - side / 2.0,
-        side * 2.0,
-        side * 2.0,
-    );
     c.bench_function("detect_tracked_window", |b| {
-        b.iter(|| det.detect_near(black_box(&gray), roi, side))
+        b.iter(|| det.detect_around(black_box(&gray), &face))
     });
     let clf = model();
     let input = face_input(&gray, &face, 0.15);

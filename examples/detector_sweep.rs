@@ -139,16 +139,9 @@ fn main() {
     let (mut hits, mut ms) = (0usize, Vec::new());
     for s in &set_a {
         let g = luma(&s.frame);
-        let side = s.face.w.max(s.face.h);
-        let roi = BBox::new(
-            s.face.x - side / 2.0,
-            s.face.y - side / 2.0,
-            side * 2.0,
-            side * 2.0,
-        );
         let t = Instant::now();
         let found: Vec<BBox> = det
-            .detect_near(&g, roi, side)
+            .detect_around(&g, &s.face)
             .into_iter()
             .map(|d| d.bbox)
             .collect();

@@ -151,15 +151,7 @@ impl Pipeline {
             self.force_scan = false;
         } else {
             for t in self.tracker.tracks() {
-                let side = t.bbox.w.max(t.bbox.h);
-                // The face moves little between frames: search a window twice its size.
-                let roi = BBox::new(
-                    t.bbox.x - side / 2.0,
-                    t.bbox.y - side / 2.0,
-                    side * 2.0,
-                    side * 2.0,
-                );
-                let found = self.detector.detect_near(&gray, roi, side);
+                let found = self.detector.detect_around(&gray, &t.bbox);
                 match found.into_iter().max_by(|a, b| a.score.total_cmp(&b.score)) {
                     Some(d) => boxes.push(d.bbox),
                     // Lost it: scan the whole frame next time.

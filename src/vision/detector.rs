@@ -122,6 +122,19 @@ impl FaceDetector {
         )
     }
 
+    /// Re-finds a tracked face: searches a window twice its size around it (a face moves
+    /// little between frames).
+    pub fn detect_around(&mut self, gray: &GrayImage, face: &BBox) -> Vec<Detection> {
+        let side = face.w.max(face.h);
+        let roi = BBox::new(
+            face.x - side / 2.0,
+            face.y - side / 2.0,
+            side * 2.0,
+            side * 2.0,
+        );
+        self.detect_near(gray, roi, side)
+    }
+
     fn detect_region(
         &mut self,
         gray: &GrayImage,
