@@ -200,14 +200,10 @@ fn the_app_renders_a_screenshot_under_xvfb() {
     };
     let dir = temp_dir("shot");
     let shot = dir.join("shot.png");
-    let (out, _, stderr) = run(std::process::Command::new(xvfb)
+    let mut cmd = std::process::Command::new(xvfb);
+    let (out, _, stderr) = run(isolate(&mut cmd, &dir)
         .args(["-a", "-s", "-screen 0 1280x800x24"])
         .arg(env!("CARGO_BIN_EXE_emotune"))
-        .env("HOME", &dir)
-        .env("XDG_CONFIG_HOME", dir.join("config"))
-        .env("XDG_CACHE_HOME", dir.join("cache"))
-        .env_remove("RSPOTIFY_CLIENT_ID")
-        .env_remove("SPOTIPY_CLIENT_ID")
         .arg("--source")
         .arg(repo().join("tests/fixtures"))
         .arg("--screenshot")

@@ -523,19 +523,8 @@ fn cli_recommend_uses_the_local_server_then_the_offline_catalog() {
         ..Default::default()
     });
     let home = common::temp_dir("cli-music");
-    let base = |cmd: &mut std::process::Command| {
-        cmd.current_dir(&home)
-            .env("HOME", &home)
-            .env("XDG_CACHE_HOME", home.join("cache"))
-            .env("XDG_CONFIG_HOME", home.join("config"))
-            .env_remove("RSPOTIFY_CLIENT_ID")
-            .env_remove("RSPOTIFY_CLIENT_SECRET")
-            .env_remove("SPOTIPY_CLIENT_ID")
-            .env_remove("SPOTIPY_CLIENT_SECRET");
-    };
     let mut offline = common::emotune();
-    base(&mut offline);
-    let (out, stdout, _) = common::run(offline.args([
+    let (out, stdout, _) = common::run(common::isolate(&mut offline, &home).args([
         "recommend",
         "--emotion",
         "sad",
@@ -551,8 +540,8 @@ fn cli_recommend_uses_the_local_server_then_the_offline_catalog() {
     assert!(v["tracks"].as_array().expect("tracks").len() >= 10);
 
     let mut live = common::emotune();
-    base(&mut live);
-    live.env("SPOTIPY_CLIENT_ID", "my-client-id")
+    common::isolate(&mut live, &home)
+        .env("SPOTIPY_CLIENT_ID", "my-client-id")
         .env("SPOTIPY_CLIENT_SECRET", SECRET)
         .env("EMOTUNE_SPOTIFY_API_URL", format!("{}/v1/", fake.url))
         .env("EMOTUNE_SPOTIFY_AUTH_URL", format!("{}/", fake.url))

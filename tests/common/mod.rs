@@ -64,3 +64,21 @@ pub fn fer2013() -> Option<PathBuf> {
         .ok()?;
     (status.success() && unpacked.join("test").is_dir()).then_some(unpacked)
 }
+
+/// Runs `cmd` as a fresh user: its own home, config and cache under `home`, no Spotify
+/// credentials from the environment, and `home` as the working directory (so no `.env`).
+pub fn isolate<'a>(cmd: &'a mut Command, home: &Path) -> &'a mut Command {
+    cmd.current_dir(home)
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_CACHE_HOME", home.join("cache"));
+    for v in [
+        "RSPOTIFY_CLIENT_ID",
+        "RSPOTIFY_CLIENT_SECRET",
+        "SPOTIPY_CLIENT_ID",
+        "SPOTIPY_CLIENT_SECRET",
+    ] {
+        cmd.env_remove(v);
+    }
+    cmd
+}
