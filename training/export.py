@@ -32,8 +32,10 @@ def fold_batchnorm(net: ResNet18CBAM) -> ResNet18CBAM:
     return net
 
 
-def export_torchscript(net: ResNet18CBAM, out: Path, tta_flip: bool = False, fp16: bool = True) -> Path:
-    wrapped = ExportedClassifier(fold_batchnorm(net.cpu()), tta_flip=tta_flip).eval()
+def export_torchscript(
+    net: ResNet18CBAM, out: Path, tta_flip: bool = False, fp16: bool = True, blur_sigma: float = 0.0
+) -> Path:
+    wrapped = ExportedClassifier(fold_batchnorm(net.cpu()), tta_flip=tta_flip, blur_sigma=blur_sigma).eval()
     scripted = torch.jit.script(wrapped)
     if fp16:
         scripted = scripted.half()

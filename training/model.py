@@ -121,20 +121,41 @@ class ResNet18CBAM(nn.Module):
         return self.fc(self.dropout(x))
 
 
+def gaussian_kernel(sigma: float) -> torch.Tensor:
+    """1-D Gaussian taps (radius 3 sigma), summing to 1; empty for sigma <= 0."""
+    if sigma <= 0:
+        return torch.zeros(0)
+    r = int(3 * sigma + 0.5)
+    t = torch.arange(-r, r + 1, dtype=torch.float32)
+    k = torch.exp(-(t**2) / (2 * sigma * sigma))
+    return k / k.sum()
+
+
 class ExportedClassifier(nn.Module):
     """What ships: raw [0, 1] gray in, logits out, metadata methods for the Rust loader.
 
+    `blur_sigma` > 0 blurs the input first (separable Gaussian, edge-replicated), so sharp faces
+    (webcam, FER-2013 test) match a training set that is itself blurred; see `data.estimate_blur`.
     With `tta_flip`, logits are the mean of the image and its mirror (horizontal-flip TTA).
     """
 
-    def __init__(self, net: nn.Module, tta_flip: bool) -> None:
+    def __init__(self, net: nn.Module, tta_flip: bool, blur_sigma: float = 0.0) -> None:
         super().__init__()
         self.net = net
         self.tta_flip = tta_flip
         self.mean = FER_MEAN
         self.std = FER_STD
+        self.sigma = float(blur_sigma)
+        k = gaussian_kernel(blur_sigma)
+        self.radius = (k.numel() - 1) // 2
+        self.register_buffer("kernel_x", k.view(1, 1, 1, -1).clone())
+        self.register_buffer("kernel_y", k.view(1, 1, -1, 1).clone())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.radius > 0:
+            r = self.radius
+            x = F.conv2d(F.pad(x, [r, r, 0, 0], mode="replicate"), self.kernel_x.to(x.dtype))
+            x = F.conv2d(F.pad(x, [0, 0, r, r], mode="replicate"), self.kernel_y.to(x.dtype))
         x = (x - self.mean) / self.std
         if self.tta_flip:
             n = x.shape[0]
@@ -149,6 +170,10 @@ class ExportedClassifier(nn.Module):
     @torch.jit.export
     def input_size(self) -> int:
         return 48
+
+    @torch.jit.export
+    def input_blur_sigma(self) -> float:
+        return self.sigma
 
 
 def build_model(arch: str = "s2", dropout: float = 0.3) -> ResNet18CBAM:

@@ -48,6 +48,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--resume", action="store_true", help="continue from run-dir/last.pt")
     p.add_argument("--out", type=Path, default=Path("models/emotion_resnet18_cbam.pt"))
     p.add_argument("--tta-flip", action="store_true", help="bake flip-TTA into the export")
+    p.add_argument(
+        "--input-blur",
+        default="auto",
+        help="Gaussian sigma applied to inputs at validation/inference, or 'auto': match the "
+        "sharpness of PublicTest to train/ (a blurred train set needs blurred inputs)",
+    )
+    p.add_argument("--export-from", type=Path, default=None, help="skip training: export this checkpoint")
     p.add_argument("--limit", type=int, default=0, help="use only N train/val images (tests)")
     p.add_argument("--max-steps", type=int, default=0, help="stop after N steps (tests)")
     return p.parse_args(argv)
@@ -106,9 +113,21 @@ def main(argv: list[str] | None = None) -> int:
         train = fer.Split(train.images[ti], train.labels[ti], [train.paths[i] for i in ti])
         val = fer.Split(val.images[vi], val.labels[vi], [val.paths[i] for i in vi])
 
+    sigma = fer.estimate_blur(train.images, val.images) if args.input_blur == "auto" else float(args.input_blur)
+    if main_proc:
+        print(
+            f"input blur sigma {sigma} (sharpness train {fer.sharpness(train.images[:4000]):.1f}, "
+            f"PublicTest {fer.sharpness(val.images[:1000]):.1f})",
+            file=sys.stderr,
+        )
     run_dir = args.run_dir or fer.cache_dir() / "runs" / f"{args.arch}-seed{args.seed}"
     run_dir.mkdir(parents=True, exist_ok=True)
     model = build_model(args.arch, args.dropout).to(device)
+    if args.export_from is not None:
+        ck = torch.load(args.export_from, map_location=device, weights_only=False)
+        model.load_state_dict(ck["model"] if "model" in ck else ck)
+        torch.save(model.state_dict(), run_dir / "best.pt")
+        args.epochs = 0
     if device.type == "cpu":
         model = model.to(memory_format=torch.channels_last)
     ddp_model: nn.Module = model
@@ -129,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     per_rank = math.ceil(len(train) / world)
     steps_per_epoch = math.ceil(per_rank / args.batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(
-        opt, max_lr=args.lr, total_steps=args.epochs * steps_per_epoch, pct_start=0.15,
+        opt, max_lr=args.lr, total_steps=max(1, args.epochs * steps_per_epoch), pct_start=0.15,
         div_factor=20, final_div_factor=200,
     )
     criterion = nn.CrossEntropyLoss(
@@ -192,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
                 break
         secs = time.time() - t0
         if main_proc:
-            val_logits = predict(normalised(model), val.images, device)
+            val_logits = predict(normalised(model, sigma), val.images, device)
             val_loss = F.cross_entropy(torch.from_numpy(val_logits), torch.from_numpy(val.labels)).item()
             val_acc = float((val_logits.argmax(1) == val.labels).mean())
             with open(log_path, "a", newline="") as f:
@@ -218,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     if main_proc:
         model.load_state_dict(torch.load(run_dir / "best.pt", map_location=device))
         model = model.to(memory_format=torch.contiguous_format).cpu()
-        export_torchscript(model, args.out, tta_flip=args.tta_flip)
+        export_torchscript(model, args.out, tta_flip=args.tta_flip, blur_sigma=sigma)
         test = fer.load_split(root, "PrivateTest")
         from .export import load_exported
 
@@ -226,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         rep = report(test.labels, predict(exported, test.images, torch.device("cpu")))
         rep["best_val_acc"] = best_acc
         rep["tta_flip"] = args.tta_flip
+        rep["input_blur_sigma"] = sigma
         (run_dir / "private_test.json").write_text(json.dumps(rep, indent=2))
         # Next to the model: what `emotune eval` is checked against (tests/cli.rs).
         (args.out.parent / "metrics.json").write_text(json.dumps(rep, indent=2))
@@ -235,9 +255,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def normalised(net: nn.Module) -> nn.Module:
-    """The bare net wrapped with the export's normalisation, for validation on raw [0, 1] input."""
-    return ExportedClassifier(net, tta_flip=False)
+def normalised(net: nn.Module, sigma: float) -> nn.Module:
+    """The bare net wrapped with the export's blur and normalisation, for raw [0, 1] input."""
+    return ExportedClassifier(net, tta_flip=False, blur_sigma=sigma)
 
 
 if __name__ == "__main__":

@@ -124,3 +124,28 @@ def test_a_few_training_steps_then_export_and_resume(tiny_fer: Path, tmp_path: P
     # --resume picks up after the last finished epoch.
     assert train_main(args[:-2] + ["--resume"]) == 0
     assert len((run / "log.csv").read_text().splitlines()) == 3
+
+
+def test_blur_estimate_recovers_a_known_blur() -> None:
+    rng = np.random.default_rng(0)
+    # Sharp synthetic "faces": smooth gradients plus edges.
+    sharp = (rng.random((300, 48, 48)) * 255).astype(np.uint8)
+    blurred = (fer.blur(fer.to_tensor(sharp), 2.0).squeeze(1).numpy() * 255).round().astype(np.uint8)
+    assert fer.sharpness(blurred) < fer.sharpness(sharp) / 3
+    sigma = fer.estimate_blur(blurred, sharp)
+    assert 1.6 <= sigma <= 2.4, sigma
+    # Train and validation alike: no blur.
+    assert fer.estimate_blur(sharp, sharp) == 0.0
+
+
+def test_exported_blur_matches_the_training_blur(tmp_path: Path) -> None:
+    net = build_model("s2").eval()
+    x = torch.rand(3, 1, 48, 48)
+    with torch.no_grad():
+        want = ExportedClassifier(net, tta_flip=False)(fer.blur(x, 3.0))
+        got = ExportedClassifier(net, tta_flip=False, blur_sigma=3.0)(x)
+    assert torch.allclose(want, got, atol=1e-5)
+    m = load_exported(export_torchscript(net, tmp_path / "b.pt", blur_sigma=3.0))
+    assert abs(m.input_blur_sigma() - 3.0) < 1e-6
+    with torch.no_grad():
+        assert torch.allclose(m(x), got, atol=5e-2)
