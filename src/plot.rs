@@ -41,12 +41,12 @@ pub fn confusion_png(
         root.draw(&Text::new(title.to_string(), (20, 20), text(24.0)))
             .map_err(|e| draw_err(e.to_string()))?;
         root.draw(&Text::new(
-            "predicted →",
+            "predicted",
             (x0 + cell * 3, y0 - 40),
             text(16.0),
         ))
         .map_err(|e| draw_err(e.to_string()))?;
-        root.draw(&Text::new("true ↓", (20, y0 - 40), text(16.0)))
+        root.draw(&Text::new("true", (20, y0 - 40), text(16.0)))
             .map_err(|e| draw_err(e.to_string()))?;
         for (r, row) in cm.iter().enumerate() {
             let total: u64 = row.iter().sum::<u64>().max(1);
