@@ -98,11 +98,14 @@ pub fn run(opts: AppOptions) -> anyhow::Result<()> {
 
 static FACTS: &str = include_str!("../../assets/facts.toml");
 
-/// A fun fact about `e`; `n` picks among them so it changes now and then.
-pub fn fun_fact(e: Emotion, n: usize) -> Option<String> {
-    let table: std::collections::BTreeMap<String, Vec<String>> = toml::from_str(FACTS).ok()?;
+/// A fun fact about `e`; `n` picks among them so it changes now and then. The table is parsed
+/// once, not on every repaint.
+pub fn fun_fact(e: Emotion, n: usize) -> Option<&'static str> {
+    static TABLE: std::sync::OnceLock<std::collections::BTreeMap<String, Vec<String>>> =
+        std::sync::OnceLock::new();
+    let table = TABLE.get_or_init(|| toml::from_str(FACTS).unwrap_or_default());
     let list = table.get(e.name())?;
-    (!list.is_empty()).then(|| list[n % list.len()].clone())
+    (!list.is_empty()).then(|| list[n % list.len()].as_str())
 }
 
 /// Opens a track: the Spotify app when one is registered for `spotify:` links, else the web
@@ -569,4 +572,18 @@ impl Drop for EmotuneApp {
 pub fn emotion_color(e: Emotion) -> Color32 {
     let [r, g, b] = e.color();
     Color32::from_rgb(r, g, b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_emotion_has_fun_facts_that_rotate() {
+        for e in Emotion::ALL {
+            let a = fun_fact(e, 0).expect("a fact");
+            assert!(!a.is_empty());
+            assert_ne!(Some(a), fun_fact(e, 1), "{e}: one fact only");
+        }
+    }
 }
