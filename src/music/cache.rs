@@ -2,7 +2,7 @@
 //! restart or a network blip still has music. Fresh entries are served without asking Spotify;
 //! stale ones only when Spotify fails.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -45,10 +45,6 @@ impl Cache {
 
     fn path(&self, e: Emotion, s: Strategy) -> PathBuf {
         self.dir.join(format!("{}-{}.json", e.name(), s.name()))
-    }
-
-    pub fn dir(&self) -> &Path {
-        &self.dir
     }
 
     /// Saves atomically; failures only cost the cache, never the music.

@@ -97,14 +97,6 @@ pub fn encode_query(q: &str) -> String {
     out
 }
 
-/// Opens a track: the `spotify:` URI when a Spotify app is registered for it, else the web URL.
-pub fn open_track(t: &Track) -> std::io::Result<()> {
-    if spotify_app_registered() && open::that_detached(&t.uri).is_ok() {
-        return Ok(());
-    }
-    open::that_detached(&t.url)
-}
-
 /// Whether the desktop knows a handler for `spotify:` links (Linux: xdg-mime; elsewhere the
 /// Spotify installer registers one, so assume yes).
 pub fn spotify_app_registered() -> bool {

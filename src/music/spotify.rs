@@ -66,7 +66,7 @@ fn classify(e: ClientError) -> Failure {
 
 fn to_error(f: Failure) -> SpotifyError {
     match f {
-        Failure::Status(401, _) | Failure::Status(400, _) => SpotifyError::Rejected(401),
+        Failure::Status(s @ (400 | 401), _) => SpotifyError::Rejected(s),
         Failure::Status(429, r) => SpotifyError::RateLimited(r.unwrap_or(0)),
         Failure::Status(s, _) => SpotifyError::Status(s),
         Failure::Other(e) => e,

@@ -131,10 +131,6 @@ impl Pipeline {
         Ok(r)
     }
 
-    pub fn classifier(&self) -> &EmotionClassifier {
-        &self.classifier
-    }
-
     /// Runs detection (full scan or windows around tracks), classification of all faces in one
     /// batch, tracking and the mood stabiliser on one frame.
     pub fn process(&mut self, frame: Arc<RgbImage>, at: Duration) -> Result<FrameResult> {

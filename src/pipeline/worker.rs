@@ -63,10 +63,6 @@ impl Worker {
     pub fn poll(&self) -> Vec<Event> {
         self.rx.try_iter().collect()
     }
-
-    pub fn is_running(&self) -> bool {
-        self.thread.as_ref().is_some_and(|t| !t.is_finished())
-    }
 }
 
 impl Drop for Worker {
