@@ -45,6 +45,11 @@ fn benches(c: &mut Criterion) {
     c.bench_function("classify_1_face", |b| {
         b.iter(|| clf.classify(black_box(std::slice::from_ref(&input))))
     });
+    // A group in front of the camera: all faces go through the model as one batch.
+    let group = vec![input.clone(); 4];
+    c.bench_function("classify_4_faces", |b| {
+        b.iter(|| clf.classify(black_box(&group)))
+    });
     let mut p = Pipeline::new(model(), PipelineSettings::default()).expect("pipeline");
     let mut t = 0u64;
     c.bench_function("pipeline_frame_640x480", |b| {

@@ -54,6 +54,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="Gaussian sigma applied to inputs at validation/inference, or 'auto': match the "
         "sharpness of PublicTest to train/ (a blurred train set needs blurred inputs)",
     )
+    p.add_argument(
+        "--quantize",
+        default="int8",
+        choices=["int8", "none"],
+        help="int8: quantize the convolutions for CPU inference (calibrated on train images); "
+        "none: float weights stored as fp16",
+    )
+    p.add_argument("--calibration-images", type=int, default=2000, help="train images for int8 calibration")
     p.add_argument("--export-from", type=Path, default=None, help="skip training: export this checkpoint")
     p.add_argument("--limit", type=int, default=0, help="use only N train/val images (tests)")
     p.add_argument("--max-steps", type=int, default=0, help="stop after N steps (tests)")
@@ -237,7 +245,11 @@ def main(argv: list[str] | None = None) -> int:
     if main_proc:
         model.load_state_dict(torch.load(run_dir / "best.pt", map_location=device))
         model = model.to(memory_format=torch.contiguous_format).cpu()
-        export_torchscript(model, args.out, tta_flip=args.tta_flip, blur_sigma=sigma)
+        calibration = None
+        if args.quantize == "int8":
+            pick = np.random.default_rng(args.seed).permutation(len(train))[: args.calibration_images]
+            calibration = fer.to_tensor(train.images[np.sort(pick)])
+        export_torchscript(model, args.out, tta_flip=args.tta_flip, blur_sigma=sigma, calibration=calibration)
         test = fer.load_split(root, "PrivateTest")
         from .export import load_exported
 
@@ -246,6 +258,7 @@ def main(argv: list[str] | None = None) -> int:
         rep["best_val_acc"] = best_acc
         rep["tta_flip"] = args.tta_flip
         rep["input_blur_sigma"] = sigma
+        rep["quantize"] = args.quantize
         (run_dir / "private_test.json").write_text(json.dumps(rep, indent=2))
         # Next to the model: what `emotune eval` is checked against (tests/cli.rs).
         (args.out.parent / "metrics.json").write_text(json.dumps(rep, indent=2))

@@ -61,6 +61,7 @@ impl EmotionClassifier {
     /// Loads the model, casts its (possibly fp16) weights to fp32, checks the model contract and
     /// runs one warm-up batch so the first real frame is not slow.
     pub fn load(path: &Path) -> Result<Self> {
+        quiet_libtorch_warnings();
         if !path.is_file() {
             return Err(Error::ModelNotFound {
                 searched: path.display().to_string(),
@@ -167,6 +168,27 @@ impl EmotionClassifier {
 /// two threads mostly adds synchronisation; the detector and capture want the other cores.
 pub fn configure_threads(n: usize) {
     tch::set_num_threads(n.max(1) as i32);
+}
+
+/// libtorch prints a deprecation warning for quantized tensors the first time the int8 model runs
+/// (int8 stays supported in the pinned 2.13). Users cannot act on it, so libtorch's own log is
+/// limited to errors; `TORCH_CPP_LOG_LEVEL`, when set, is left to decide instead. Model errors
+/// still arrive as `TchError`s.
+fn quiet_libtorch_warnings() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if std::env::var_os("TORCH_CPP_LOG_LEVEL").is_some() {
+            return;
+        }
+        unsafe extern "C" {
+            // c10's minimum log severity (0 info, 1 warning, 2 error), exported by libc10.
+            static mut FLAGS_caffe2_log_level: i32;
+        }
+        // SAFETY: a plain int that libtorch only reads; written once, before any model runs.
+        unsafe {
+            FLAGS_caffe2_log_level = 2;
+        }
+    });
 }
 
 fn first_line(s: &str) -> String {

@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from training import data as fer
-from training.export import export_torchscript, fold_batchnorm, load_exported
+from training.export import export_torchscript, fold_batchnorm, is_int8, load_exported
 from training.metrics import report
 from training.model import CLASS_NAMES, ExportedClassifier, build_model
 from training.train import main as train_main
@@ -97,6 +97,33 @@ def test_batchnorm_folding_and_fp16_export_round_trip(tmp_path: Path) -> None:
     # Stored weights really are half precision (that is what keeps the file small).
     raw = torch.jit.load(str(out))
     assert next(raw.parameters()).dtype == torch.float16
+
+
+def test_int8_export_tracks_the_float_model(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    net = build_model("s2")
+    net.train()
+    with torch.no_grad():
+        for _ in range(3):
+            net(torch.rand(16, 1, 48, 48))
+    net.eval()
+    calibration = torch.rand(64, 1, 48, 48)
+    fp16 = export_torchscript(net, tmp_path / "f.pt", tta_flip=True, blur_sigma=2.0)
+    int8 = export_torchscript(net, tmp_path / "q.pt", tta_flip=True, blur_sigma=2.0, calibration=calibration)
+    f, q = load_exported(fp16), load_exported(int8)
+    assert not is_int8(f) and is_int8(q)
+    assert q.class_names() == CLASS_NAMES and q.input_size() == 48
+    assert abs(q.input_blur_sigma() - 2.0) < 1e-6
+    # int8 weights: about half the fp16 file.
+    assert int8.stat().st_size < 0.6 * fp16.stat().st_size
+    x = torch.rand(32, 1, 48, 48)
+    with torch.no_grad():
+        want, got = f(x), q(x)
+    assert got.shape == (32, 7) and got.dtype == torch.float32
+    # Quantization error is small next to the spread of the logits (same predictions mostly).
+    err = (got - want).abs().mean() / want.std()
+    assert err < 0.1, err
+    assert (got.argmax(1) == want.argmax(1)).float().mean() >= 0.9
 
 
 def test_metrics_definitions() -> None:
