@@ -196,6 +196,41 @@ fn eval_on_private_test_agrees_with_the_python_evaluation() {
 }
 
 #[test]
+fn bench_reports_the_contract_fields_and_refuses_a_missing_source() {
+    // Behaviour only: the shape of the report and that every frame of a still photo has its face.
+    // Speed itself is measured with `emotune bench` by hand (README), not asserted here.
+    let (out, stdout, stderr) = run(emotune()
+        .args(["bench", "--json", "--frames", "12", "--source"])
+        .arg(astronaut()));
+    assert!(out.status.success(), "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(stdout.trim()).expect("one JSON document");
+    assert_eq!(v["frames"], 12);
+    assert_eq!(
+        (v["width"].as_u64(), v["height"].as_u64()),
+        (Some(512), Some(512))
+    );
+    assert!(v["fps"].as_f64().is_some_and(|f| f > 0.0), "{v}");
+    for key in ["detect", "classify", "classify_per_face", "total"] {
+        let (p50, p95) = (v[key]["p50"].as_f64(), v[key]["p95"].as_f64());
+        assert!(
+            matches!((p50, p95), (Some(a), Some(b)) if 0.0 < a && a <= b),
+            "{key}: {v}"
+        );
+    }
+    assert_eq!(v["faces_per_frame"].as_f64(), Some(1.0), "{v}");
+    assert!(
+        v["total"]["p50"].as_f64() >= v["classify"]["p50"].as_f64(),
+        "{v}"
+    );
+
+    let missing = temp_dir("bench").join("no-such-frames");
+    let (out, stdout, stderr) = run(emotune().args(["bench", "--source"]).arg(&missing));
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stdout.is_empty());
+    assert!(stderr.contains("no-such-frames"), "{stderr}");
+}
+
+#[test]
 fn the_app_renders_a_screenshot_under_xvfb() {
     let Ok(xvfb) = which("xvfb-run") else {
         eprintln!("SKIPPED: xvfb-run not installed (make test installs it)");
