@@ -50,9 +50,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--tta-flip", action="store_true", help="bake flip-TTA into the export")
     p.add_argument(
         "--input-blur",
-        default="auto",
-        help="Gaussian sigma applied to inputs at validation/inference, or 'auto': match the "
-        "sharpness of PublicTest to train/ (a blurred train set needs blurred inputs)",
+        default="tune",
+        help="Gaussian sigma applied to inputs at validation/inference; 'auto': match the "
+        "sharpness of PublicTest to train/ (a blurred train set needs blurred inputs); 'tune': "
+        "'auto' during training, then the export takes the sigma near it that scores best on "
+        "PublicTest",
     )
     p.add_argument(
         "--quantize",
@@ -121,7 +123,10 @@ def main(argv: list[str] | None = None) -> int:
         train = fer.Split(train.images[ti], train.labels[ti], [train.paths[i] for i in ti])
         val = fer.Split(val.images[vi], val.labels[vi], [val.paths[i] for i in vi])
 
-    sigma = fer.estimate_blur(train.images, val.images) if args.input_blur == "auto" else float(args.input_blur)
+    if args.input_blur in ("auto", "tune"):
+        sigma = fer.estimate_blur(train.images, val.images)
+    else:
+        sigma = float(args.input_blur)
     if main_proc:
         print(
             f"input blur sigma {sigma} (sharpness train {fer.sharpness(train.images[:4000]):.1f}, "
@@ -245,6 +250,9 @@ def main(argv: list[str] | None = None) -> int:
     if main_proc:
         model.load_state_dict(torch.load(run_dir / "best.pt", map_location=device))
         model = model.to(memory_format=torch.contiguous_format).cpu()
+        tuning: dict[str, float] = {}
+        if args.input_blur == "tune":
+            sigma, tuning = tune_blur(model, val, sigma, args.tta_flip)
         calibration = None
         if args.quantize == "int8":
             pick = np.random.default_rng(args.seed).permutation(len(train))[: args.calibration_images]
@@ -258,6 +266,8 @@ def main(argv: list[str] | None = None) -> int:
         rep["best_val_acc"] = best_acc
         rep["tta_flip"] = args.tta_flip
         rep["input_blur_sigma"] = sigma
+        if tuning:
+            rep["input_blur_publictest_accuracy"] = tuning
         rep["quantize"] = args.quantize
         (run_dir / "private_test.json").write_text(json.dumps(rep, indent=2))
         # Next to the model: what `emotune eval` is checked against (tests/cli.rs).
@@ -266,6 +276,24 @@ def main(argv: list[str] | None = None) -> int:
     if world > 1:
         dist.destroy_process_group()
     return 0
+
+
+def tune_blur(
+    net: nn.Module, val: fer.Split, estimate: float, tta_flip: bool
+) -> tuple[float, dict[str, float]]:
+    """The input blur near the sharpness-matched `estimate` that scores best on the validation
+    split (PublicTest; PrivateTest is never looked at). Matching mean sharpness is a proxy: on
+    the shipped weights it gave 2.81, and PublicTest peaked at 3.1 (+1.4 points)."""
+    if estimate <= 0:
+        return 0.0, {}
+    scores: dict[str, float] = {}
+    for f in (0.85, 0.9, 0.95, 1.0, 1.05, 1.1, 1.15, 1.2, 1.3):
+        s = round(estimate * f, 2)
+        m = ExportedClassifier(net, tta_flip=tta_flip, blur_sigma=s)
+        scores[f"{s:.2f}"] = float((predict(m, val.images, torch.device("cpu")).argmax(1) == val.labels).mean())
+        print(f"input blur {s:.2f}: PublicTest {scores[f'{s:.2f}'] * 100:.2f} %", file=sys.stderr)
+    best = max(scores, key=lambda k: scores[k])
+    return float(best), scores
 
 
 def normalised(net: nn.Module, sigma: float) -> nn.Module:

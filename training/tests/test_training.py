@@ -14,7 +14,7 @@ from training import data as fer
 from training.export import export_torchscript, fold_batchnorm, is_int8, load_exported
 from training.metrics import report
 from training.model import CLASS_NAMES, ExportedClassifier, build_model
-from training.train import main as train_main
+from training.train import main as train_main, tune_blur
 
 
 @pytest.fixture()
@@ -176,3 +176,13 @@ def test_exported_blur_matches_the_training_blur(tmp_path: Path) -> None:
     assert abs(m.input_blur_sigma() - 3.0) < 1e-6
     with torch.no_grad():
         assert torch.allclose(m(x), got, atol=5e-2)
+
+
+def test_blur_tuning_keeps_the_best_validation_sigma(tiny_fer: Path) -> None:
+    val = fer.load_split(tiny_fer, "PublicTest")
+    net = build_model("s2").eval()
+    assert tune_blur(net, val, 0.0, tta_flip=False) == (0.0, {})
+    sigma, scores = tune_blur(net, val, 2.0, tta_flip=False)
+    assert len(scores) == 9 and "2.00" in scores
+    assert all(1.6 <= float(k) <= 2.6 for k in scores)
+    assert scores[f"{sigma:.2f}"] == max(scores.values())
