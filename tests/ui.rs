@@ -138,3 +138,59 @@ fn without_a_camera_the_source_chooser_is_offered() {
         Some(SourceSpec::Path("tests/fixtures/astronaut.png".into()))
     );
 }
+
+#[test]
+fn the_browser_walks_into_folders_and_picks_an_image_or_the_folder() {
+    let root = std::env::temp_dir().join(format!("emotune-ui-browse-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let album = root.join("album");
+    std::fs::create_dir_all(&album).expect("temp dir");
+    std::fs::create_dir_all(root.join(".hidden")).expect("temp dir");
+    std::fs::copy("tests/fixtures/astronaut.png", album.join("face.png")).expect("copy");
+    std::fs::write(album.join("notes.txt"), "not an image").expect("write");
+
+    let mut chooser = SourceChooser::default();
+    chooser.path = root.display().to_string();
+    let mut h = Harness::new_ui_state(
+        |ui, (chooser, picked): &mut (SourceChooser, Option<SourceSpec>)| {
+            if let Some(s) = chooser.show(ui, &["Test cam".into()]) {
+                *picked = Some(s);
+            }
+        },
+        (chooser, None::<SourceSpec>),
+    );
+    h.run();
+    h.get_by_label("Browse…").click();
+    h.run();
+    assert!(
+        h.query_by_label(".hidden/").is_none(),
+        "hidden folders are not listed"
+    );
+    h.get_by_label("album/").click();
+    h.run();
+    assert!(
+        h.query_by_label("notes.txt").is_none(),
+        "only images are listed"
+    );
+    h.get_by_label("Replay this folder (1 image)");
+    h.get_by_label("face.png").click();
+    h.run();
+    assert_eq!(h.state().1, Some(SourceSpec::Path(album.join("face.png"))));
+    assert_eq!(
+        h.state().0.path,
+        album.join("face.png").display().to_string()
+    );
+
+    // Browsing again starts next to the picked file; "Up" and the folder itself work too.
+    h.state_mut().1 = None;
+    h.get_by_label("Browse…").click();
+    h.run();
+    h.get_by_label("Up").click();
+    h.run();
+    h.get_by_label("album/").click();
+    h.run();
+    h.get_by_label("Replay this folder (1 image)").click();
+    h.run();
+    assert_eq!(h.state().1, Some(SourceSpec::Path(album.clone())));
+    let _ = std::fs::remove_dir_all(&root);
+}

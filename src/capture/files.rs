@@ -36,17 +36,19 @@ pub fn load_rgb(path: &Path) -> Result<RgbImage> {
     Ok(img.to_rgb8())
 }
 
+/// Whether the file name has an image extension emotune decodes (the content is not checked).
+pub fn has_image_extension(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
 /// Image files directly inside `dir`, sorted by name.
 pub fn list_images(dir: &Path) -> Result<Vec<PathBuf>> {
     let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
     let mut files: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.is_file()
-                && p.extension()
-                    .and_then(|e| e.to_str())
-                    .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
-        })
+        .filter(|p| p.is_file() && has_image_extension(p))
         .collect();
     files.sort();
     if files.is_empty() {

@@ -1,12 +1,17 @@
 //! The source chooser: shown when there is no camera (or no source yet).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::capture::SourceSpec;
+use crate::capture::files::has_image_extension;
+
+/// Entries shown per folder; a folder with more says how many were left out.
+const MAX_ENTRIES: usize = 500;
 
 #[derive(Default)]
 pub struct SourceChooser {
     pub path: String,
+    browser: Option<Browser>,
 }
 
 impl SourceChooser {
@@ -33,7 +38,23 @@ impl SourceChooser {
             if (ui.button("Open").clicked() || enter) && !self.path.trim().is_empty() {
                 picked = Some(SourceSpec::Path(PathBuf::from(self.path.trim())));
             }
+            if ui
+                .selectable_label(self.browser.is_some(), "Browse…")
+                .clicked()
+            {
+                self.browser = match self.browser {
+                    Some(_) => None,
+                    None => Some(Browser::open(start_dir(self.path.trim()))),
+                };
+            }
         });
+        if let Some(browser) = &mut self.browser
+            && let Some(path) = browser.show(ui)
+        {
+            self.path = path.display().to_string();
+            self.browser = None;
+            picked = Some(SourceSpec::Path(path));
+        }
         for (i, name) in cameras.iter().enumerate() {
             if ui.button(format!("Camera {i}: {name}")).clicked() {
                 picked = Some(SourceSpec::Camera(i as u32));
@@ -41,4 +62,139 @@ impl SourceChooser {
         }
         picked
     }
+}
+
+/// Where browsing starts: the typed folder (or the typed file's folder), else Pictures, else home.
+fn start_dir(typed: &str) -> PathBuf {
+    let typed = Path::new(typed);
+    if !typed.as_os_str().is_empty() {
+        if typed.is_dir() {
+            return typed.to_path_buf();
+        }
+        if let Some(parent) = typed.parent().filter(|p| p.is_dir()) {
+            return parent.to_path_buf();
+        }
+    }
+    directories::UserDirs::new()
+        .and_then(|u| {
+            u.picture_dir()
+                .filter(|p| p.is_dir())
+                .map(Path::to_path_buf)
+                .or_else(|| Some(u.home_dir().to_path_buf()))
+        })
+        .or_else(|| std::env::current_dir().ok())
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// A small in-window file browser: folders to walk into, image files to pick, or the whole
+/// folder to replay. Built in egui so it works on any desktop (and under Xvfb in tests).
+struct Browser {
+    dir: PathBuf,
+    listing: Result<Listing, String>,
+}
+
+#[derive(Default)]
+struct Listing {
+    dirs: Vec<PathBuf>,
+    images: Vec<PathBuf>,
+    left_out: usize,
+}
+
+impl Browser {
+    fn open(dir: PathBuf) -> Self {
+        let listing = read_listing(&dir);
+        Browser { dir, listing }
+    }
+
+    fn show(&mut self, ui: &mut egui::Ui) -> Option<PathBuf> {
+        let mut picked = None;
+        let mut go_to = None;
+        egui::Frame::group(ui.style()).show(ui, |ui| {
+            ui.horizontal(|ui| {
+                if let Some(parent) = self.dir.parent()
+                    && ui.button("Up").clicked()
+                {
+                    go_to = Some(parent.to_path_buf());
+                }
+                ui.monospace(self.dir.display().to_string());
+            });
+            match &self.listing {
+                Err(message) => {
+                    ui.colored_label(egui::Color32::from_rgb(220, 80, 60), message);
+                }
+                Ok(listing) => {
+                    if !listing.images.is_empty() {
+                        let n = listing.images.len();
+                        let label = format!(
+                            "Replay this folder ({n} image{})",
+                            if n == 1 { "" } else { "s" }
+                        );
+                        if ui.button(label).clicked() {
+                            picked = Some(self.dir.clone());
+                        }
+                    }
+                    egui::ScrollArea::vertical()
+                        .max_height(260.0)
+                        .auto_shrink([false, true])
+                        .show(ui, |ui| {
+                            for d in &listing.dirs {
+                                if ui.button(format!("{}/", file_name(d))).clicked() {
+                                    go_to = Some(d.clone());
+                                }
+                            }
+                            for f in &listing.images {
+                                if ui.link(file_name(f)).clicked() {
+                                    picked = Some(f.clone());
+                                }
+                            }
+                            if listing.dirs.is_empty() && listing.images.is_empty() {
+                                ui.weak("No folders or images here.");
+                            }
+                            if listing.left_out > 0 {
+                                ui.weak(format!("… and {} more not shown", listing.left_out));
+                            }
+                        });
+                }
+            }
+        });
+        if let Some(dir) = go_to {
+            *self = Browser::open(dir);
+        }
+        picked
+    }
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| p.display().to_string())
+}
+
+/// Sub-folders and image files of `dir`, hidden entries skipped, each sorted by name.
+fn read_listing(dir: &Path) -> Result<Listing, String> {
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| format!("cannot open {}: {e}", dir.display()))?;
+    let mut listing = Listing::default();
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        if path.is_dir() {
+            listing.dirs.push(path);
+        } else if has_image_extension(&path) {
+            listing.images.push(path);
+        }
+    }
+    listing.dirs.sort();
+    listing.images.sort();
+    let total = listing.dirs.len() + listing.images.len();
+    if total > MAX_ENTRIES {
+        listing.left_out = total - MAX_ENTRIES;
+        listing
+            .images
+            .truncate(MAX_ENTRIES.saturating_sub(listing.dirs.len()));
+        listing.dirs.truncate(MAX_ENTRIES);
+    }
+    Ok(listing)
 }
