@@ -20,6 +20,13 @@ struct Cli {
     /// TorchScript emotion model (default: models/emotion_resnet18_cbam.pt; env EMOTUNE_MODEL).
     #[arg(long, global = true, value_name = "PATH")]
     model: Option<PathBuf>,
+    /// Camera capture size, e.g. 1280x720 (the camera's closest mode is used; default 640x480,
+    /// or what the settings say).
+    #[arg(long, value_name = "WxH", value_parser = emotune::capture::parse_resolution)]
+    resolution: Option<(u32, u32)>,
+    /// Camera frame rate, or the replay rate of a folder of images (default 30 / 10).
+    #[arg(long, value_name = "N", value_parser = emotune::capture::parse_fps)]
+    fps: Option<f32>,
     /// Save a screenshot of the window to this PNG (with --quit-after).
     #[arg(long, value_name = "OUT.png")]
     screenshot: Option<PathBuf>,
@@ -102,6 +109,8 @@ fn main() -> ExitCode {
             model: cli.model,
             screenshot: cli.screenshot,
             quit_after: cli.quit_after,
+            resolution: cli.resolution,
+            fps: cli.fps,
         })
         .map(|()| 0),
         Some(Command::Classify {

@@ -24,6 +24,12 @@ fn unknown_subcommands_and_bad_flags_get_a_usage_error() {
     let (out, _, stderr) = run(emotune().args(["eval", "--data", "x", "--split", "Train"]));
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr.contains("PrivateTest"), "{stderr}");
+    let (out, _, stderr) = run(emotune().args(["--resolution", "1280by720", "devices"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr.contains("WIDTHxHEIGHT"), "{stderr}");
+    let (out, _, stderr) = run(emotune().args(["--fps", "0", "devices"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr.contains("0.1 to 240"), "{stderr}");
 }
 
 #[test]

@@ -124,11 +124,9 @@ impl FolderSource {
 
 impl FrameSource for FolderSource {
     fn name(&self) -> String {
-        format!(
-            "folder {} ({} images)",
-            self.dir.display(),
-            self.files.len()
-        )
+        let n = self.files.len();
+        let plural = if n == 1 { "" } else { "s" };
+        format!("folder {} ({n} image{plural})", self.dir.display())
     }
 
     fn next(&mut self) -> Result<Next> {

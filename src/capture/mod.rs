@@ -91,6 +91,49 @@ impl Default for CaptureSettings {
     }
 }
 
+impl CaptureSettings {
+    /// These settings with the command line's `--resolution` / `--fps` applied (for this run
+    /// only; the saved settings stay as they are). `fps` sets both the camera rate and the replay
+    /// rate of a folder.
+    pub fn with_overrides(mut self, resolution: Option<(u32, u32)>, fps: Option<f32>) -> Self {
+        if let Some((w, h)) = resolution {
+            self.camera_width = w;
+            self.camera_height = h;
+        }
+        if let Some(f) = fps {
+            self.camera_fps = f.round().max(1.0) as u32;
+            self.replay_fps = f;
+        }
+        self
+    }
+}
+
+/// Parses `WIDTHxHEIGHT` (e.g. `1280x720`) for `--resolution`.
+pub fn parse_resolution(s: &str) -> std::result::Result<(u32, u32), String> {
+    let bad = || format!("`{s}` is not a size: write WIDTHxHEIGHT, e.g. 640x480 or 1280x720");
+    let (w, h) = s.trim().split_once(['x', 'X']).ok_or_else(bad)?;
+    let w: u32 = w.trim().parse().map_err(|_| bad())?;
+    let h: u32 = h.trim().parse().map_err(|_| bad())?;
+    if !(16..=7680).contains(&w) || !(16..=4320).contains(&h) {
+        return Err(format!(
+            "{w}x{h} is outside what a camera delivers (16x16 to 7680x4320)"
+        ));
+    }
+    Ok((w, h))
+}
+
+/// Parses `--fps`: a rate between 0.1 and 240 frames per second.
+pub fn parse_fps(s: &str) -> std::result::Result<f32, String> {
+    let f: f32 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number of frames per second (e.g. 30)"))?;
+    if !(0.1..=240.0).contains(&f) {
+        return Err(format!("{f} fps is out of range: use 0.1 to 240"));
+    }
+    Ok(f)
+}
+
 /// Opens the source a spec names. Folders replay at `replay_fps`, looping.
 pub fn open(spec: &SourceSpec, s: &CaptureSettings) -> Result<Box<dyn FrameSource>> {
     match spec {
@@ -288,6 +331,30 @@ mod tests {
             self.0 -= 1;
             Ok(Next::Frame(RgbImage::new(2, 2)))
         }
+    }
+
+    #[test]
+    fn resolution_and_fps_flags() {
+        assert_eq!(parse_resolution("1280x720"), Ok((1280, 720)));
+        assert_eq!(parse_resolution(" 640X480 "), Ok((640, 480)));
+        for bad in ["1280", "x720", "1280x", "axb", "1280*720", ""] {
+            assert!(
+                parse_resolution(bad).unwrap_err().contains("WIDTHxHEIGHT"),
+                "{bad}"
+            );
+        }
+        assert!(parse_resolution("8x8").unwrap_err().contains("outside"));
+        assert_eq!(parse_fps("15"), Ok(15.0));
+        assert!(
+            parse_fps("0").is_err() && parse_fps("fast").is_err() && parse_fps("1000").is_err()
+        );
+
+        let base = CaptureSettings::default();
+        assert_eq!(base.with_overrides(None, None), base);
+        let s = base.with_overrides(Some((1280, 720)), Some(2.5));
+        assert_eq!((s.camera_width, s.camera_height), (1280, 720));
+        assert_eq!((s.camera_fps, s.replay_fps), (3, 2.5));
+        assert_eq!(base.with_overrides(None, Some(0.2)).camera_fps, 1);
     }
 
     #[test]

@@ -48,6 +48,9 @@ pub struct AppOptions {
     pub model: Option<PathBuf>,
     pub screenshot: Option<PathBuf>,
     pub quit_after: Option<f64>,
+    /// `--resolution` / `--fps` for this run (not saved into the settings).
+    pub resolution: Option<(u32, u32)>,
+    pub fps: Option<f32>,
 }
 
 /// True when a window can be opened at all (X11 or Wayland session present).
@@ -161,7 +164,7 @@ impl EmotuneApp {
                 model: opts.model,
                 settings: settings.pipeline,
                 inference_threads: settings.inference_threads,
-                capture: settings.capture,
+                capture: settings.capture.with_overrides(opts.resolution, opts.fps),
             },
             repaint.clone(),
         );
