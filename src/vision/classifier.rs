@@ -104,7 +104,8 @@ impl EmotionClassifier {
             }
             Err(_) => return Err(contract("it exports no input_size() method".into())),
         }
-        // Weights may be stored as fp16 to keep the file small; inference runs in fp32.
+        // A float export stores fp16 weights to keep the file small; inference runs in fp32.
+        // The int8 layers of a quantized export hold packed integer weights this leaves alone.
         module.to(Device::Cpu, Kind::Float, false);
         let clf = EmotionClassifier {
             module,
