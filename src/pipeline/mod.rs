@@ -66,6 +66,39 @@ pub struct Timings {
     pub full_scan: bool,
 }
 
+/// The last frames' timings, summarised by their median so a status line does not jump with
+/// every periodic full scan.
+#[derive(Debug, Default)]
+pub struct TimingWindow {
+    recent: std::collections::VecDeque<Timings>,
+}
+
+impl TimingWindow {
+    pub const LEN: usize = 30;
+
+    pub fn push(&mut self, t: Timings) {
+        if self.recent.len() == Self::LEN {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(t);
+    }
+
+    /// Median detect, classify and total time (each on its own) over the window.
+    pub fn median(&self) -> Option<Timings> {
+        let med = |f: fn(&Timings) -> Duration| {
+            let mut v: Vec<Duration> = self.recent.iter().map(f).collect();
+            v.sort_unstable();
+            v[v.len() / 2]
+        };
+        (!self.recent.is_empty()).then(|| Timings {
+            detect: med(|t| t.detect),
+            classify: med(|t| t.classify),
+            total: med(|t| t.total),
+            full_scan: false,
+        })
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct FrameResult {
     pub frame: Arc<RgbImage>,
@@ -192,5 +225,43 @@ impl Pipeline {
                 full_scan,
             },
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(detect: u64, classify: u64) -> Timings {
+        Timings {
+            detect: Duration::from_millis(detect),
+            classify: Duration::from_millis(classify),
+            total: Duration::from_millis(detect + classify),
+            full_scan: false,
+        }
+    }
+
+    #[test]
+    fn timing_window_reports_the_median_of_the_last_frames() {
+        let mut w = TimingWindow::default();
+        assert_eq!(w.median(), None);
+        // Nine tracked frames and one full scan: the scan does not move the median.
+        for i in 0..10 {
+            w.push(if i == 9 { ms(30, 3) } else { ms(3, 2) });
+        }
+        let m = w.median().expect("frames");
+        assert_eq!(
+            (m.detect, m.classify),
+            (Duration::from_millis(3), Duration::from_millis(2))
+        );
+        // Only the last LEN frames count: after LEN slow frames the median is slow.
+        for _ in 0..TimingWindow::LEN {
+            w.push(ms(20, 8));
+        }
+        let m = w.median().expect("frames");
+        assert_eq!(
+            (m.detect, m.total),
+            (Duration::from_millis(20), Duration::from_millis(28))
+        );
     }
 }

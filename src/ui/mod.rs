@@ -143,6 +143,7 @@ pub struct EmotuneApp {
     model_error: Option<String>,
     info: Option<String>,
     frame_times: std::collections::VecDeque<Instant>,
+    timings: crate::pipeline::TimingWindow,
     started: Instant,
     screenshot: Option<PathBuf>,
     quit_after: Option<f64>,
@@ -222,6 +223,7 @@ impl EmotuneApp {
             model_error: None,
             info: None,
             frame_times: Default::default(),
+            timings: Default::default(),
             started: Instant::now(),
             screenshot: opts.screenshot,
             quit_after: opts.quit_after,
@@ -262,6 +264,7 @@ impl EmotuneApp {
                         self.timeline.push(r.at.as_secs_f64(), g, r.mood.stable);
                     }
                     let settled = r.mood.changed && r.mood.stable.is_some();
+                    self.timings.push(r.timings);
                     self.last = Some(*r);
                     // Debounce: new music only when the *stable* mood changes (and not pinned).
                     if settled && !self.panel.pinned {
@@ -419,12 +422,17 @@ impl EmotuneApp {
             ui.label(self.source_name.as_deref().unwrap_or("no source"));
             ui.separator();
             ui.label(format!("{:.1} FPS", self.fps()));
-            if let Some(r) = &self.last {
+            if let Some(t) = self.timings.median() {
                 ui.separator();
                 ui.label(format!(
                     "detect {:.1} ms · inference {:.1} ms",
-                    r.timings.detect.as_secs_f64() * 1e3,
-                    r.timings.classify.as_secs_f64() * 1e3
+                    t.detect.as_secs_f64() * 1e3,
+                    t.classify.as_secs_f64() * 1e3
+                ))
+                .on_hover_text(format!(
+                    "median of the last {} frames; a full-frame face scan runs every {} frames",
+                    crate::pipeline::TimingWindow::LEN,
+                    self.settings.pipeline.rescan_every
                 ));
             }
             ui.separator();
