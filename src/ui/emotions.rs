@@ -48,11 +48,20 @@ pub fn show(ui: &mut egui::Ui, last: Option<&FrameResult>) {
         let p = main.map(|f| f.scores.get(e)).unwrap_or(0.0);
         ui.horizontal(|ui| {
             ui.add_sized([70.0, 18.0], egui::Label::new(e.name()));
+            // The number sits right of the bar: inside, it collides with a short fill. The bar
+            // leaves exactly room for it, or the auto-sized side panel would widen every frame.
+            let number_width = 40.0;
+            let bar_width =
+                (ui.available_width() - number_width - ui.spacing().item_spacing.x).max(40.0);
             ui.add(
                 egui::ProgressBar::new(p)
                     .fill(emotion_color(e))
-                    .text(format!("{:.0}%", p * 100.0))
-                    .desired_height(18.0),
+                    .desired_width(bar_width)
+                    .desired_height(14.0),
+            );
+            ui.add_sized(
+                [number_width, 18.0],
+                egui::Label::new(RichText::new(format!("{:.0}%", p * 100.0)).monospace()),
             );
         });
     }
