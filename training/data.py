@@ -161,14 +161,10 @@ def sharpness(images: np.ndarray) -> float:
 
 def blur(images: torch.Tensor, sigma: float) -> torch.Tensor:
     """Separable Gaussian blur of N x 1 x H x W, edges replicated (as the exported model does)."""
-    from .model import gaussian_kernel
+    from .model import gaussian_kernel, separable_blur
 
     k = gaussian_kernel(sigma)
-    if k.numel() == 0:
-        return images
-    r = (k.numel() - 1) // 2
-    x = F.conv2d(F.pad(images, [r, r, 0, 0], mode="replicate"), k.view(1, 1, 1, -1))
-    return F.conv2d(F.pad(x, [0, 0, r, r], mode="replicate"), k.view(1, 1, -1, 1))
+    return separable_blur(images, k.view(1, 1, 1, -1), k.view(1, 1, -1, 1))
 
 
 def estimate_blur(train: np.ndarray, val: np.ndarray, max_sigma: float = 5.0) -> float:

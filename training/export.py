@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-from .model import FER_MEAN, FER_STD, BasicBlock, ExportedClassifier, ResNet18CBAM
+from .model import BasicBlock, ExportedClassifier, ResNet18CBAM, normalize
 
 # Which layers go int8: the residual convolutions, the stem and the classifier. Together they
 # are 99 % of the weights, and fp32 streaming of those weights is what makes the net slow at
@@ -62,7 +62,7 @@ def quantize_int8(folded: nn.Module, calibration: torch.Tensor, batch: int = 256
         warnings.simplefilter("ignore")
         prepared = prepare_fx(copy.deepcopy(folded).eval(), mapping, example)
         for i in range(0, len(calibration), batch):
-            x = (calibration[i : i + batch] - FER_MEAN) / FER_STD
+            x = normalize(calibration[i : i + batch])
             prepared(x)
             prepared(torch.flip(x, dims=[3]))
         quantized = convert_fx(prepared)

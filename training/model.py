@@ -131,6 +131,25 @@ def gaussian_kernel(sigma: float) -> torch.Tensor:
     return k / k.sum()
 
 
+def normalize(x: torch.Tensor, mean: float = FER_MEAN, std: float = FER_STD) -> torch.Tensor:
+    """[0, 1] gray to what the net was trained on (FER-2013 train mean/std). The statistics are
+    default arguments because TorchScript cannot read module globals."""
+    return (x - mean) / std
+
+
+def separable_blur(x: torch.Tensor, kernel_x: torch.Tensor, kernel_y: torch.Tensor) -> torch.Tensor:
+    """Gaussian blur of N x 1 x H x W with 1 x 1 x 1 x K / 1 x 1 x K x 1 taps, edges replicated.
+
+    The one implementation behind both the exported model's input blur and `data.blur`, so the
+    two cannot drift apart (TorchScript compiles it into the export).
+    """
+    r = (kernel_x.shape[-1] - 1) // 2
+    if r <= 0:
+        return x
+    x = F.conv2d(F.pad(x, [r, r, 0, 0], mode="replicate"), kernel_x.to(x.dtype))
+    return F.conv2d(F.pad(x, [0, 0, r, r], mode="replicate"), kernel_y.to(x.dtype))
+
+
 class ExportedClassifier(nn.Module):
     """What ships: raw [0, 1] gray in, logits out, metadata methods for the Rust loader.
 
@@ -143,20 +162,13 @@ class ExportedClassifier(nn.Module):
         super().__init__()
         self.net = net
         self.tta_flip = tta_flip
-        self.mean = FER_MEAN
-        self.std = FER_STD
         self.sigma = float(blur_sigma)
         k = gaussian_kernel(blur_sigma)
-        self.radius = (k.numel() - 1) // 2
         self.register_buffer("kernel_x", k.view(1, 1, 1, -1).clone())
         self.register_buffer("kernel_y", k.view(1, 1, -1, 1).clone())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.radius > 0:
-            r = self.radius
-            x = F.conv2d(F.pad(x, [r, r, 0, 0], mode="replicate"), self.kernel_x.to(x.dtype))
-            x = F.conv2d(F.pad(x, [0, 0, r, r], mode="replicate"), self.kernel_y.to(x.dtype))
-        x = (x - self.mean) / self.std
+        x = normalize(separable_blur(x, self.kernel_x, self.kernel_y))
         if self.tta_flip:
             n = x.shape[0]
             both = self.net(torch.cat([x, torch.flip(x, dims=[3])], dim=0))

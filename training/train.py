@@ -28,7 +28,7 @@ from tqdm import tqdm
 from . import data as fer
 from .export import export_torchscript
 from .metrics import report
-from .model import CLASS_NAMES, FER_MEAN, FER_STD, ExportedClassifier, build_model
+from .model import CLASS_NAMES, ExportedClassifier, build_model, normalize
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -206,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
             x = x_all[idx].to(device, non_blocking=True)
             y = y_all[idx].to(device, non_blocking=True)
             x = fer.augment(x, gen)
-            x = (x - FER_MEAN) / FER_STD
+            x = normalize(x)
             if device.type == "cpu":
                 x = x.contiguous(memory_format=torch.channels_last)
             logits = ddp_model(x)

@@ -43,6 +43,11 @@ pub fn has_image_extension(path: &Path) -> bool {
         .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
 }
 
+/// "1 image", "12 images": how the UI counts a folder.
+pub fn image_count(n: usize) -> String {
+    format!("{n} image{}", if n == 1 { "" } else { "s" })
+}
+
 /// Image files directly inside `dir`, sorted by name.
 pub fn list_images(dir: &Path) -> Result<Vec<PathBuf>> {
     let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
@@ -124,9 +129,11 @@ impl FolderSource {
 
 impl FrameSource for FolderSource {
     fn name(&self) -> String {
-        let n = self.files.len();
-        let plural = if n == 1 { "" } else { "s" };
-        format!("folder {} ({n} image{plural})", self.dir.display())
+        format!(
+            "folder {} ({})",
+            self.dir.display(),
+            image_count(self.files.len())
+        )
     }
 
     fn next(&mut self) -> Result<Next> {
@@ -189,6 +196,8 @@ mod tests {
         std::fs::write(d.join("readme.txt"), b"ignored").expect("write");
         let mut src = FolderSource::open(&d, 1000.0, true).expect("open");
         assert_eq!(src.files().len(), 4);
+        assert!(src.name().ends_with("(4 images)"), "{}", src.name());
+        assert_eq!(image_count(1), "1 image");
         let mut seen = Vec::new();
         let mut errors = 0;
         for _ in 0..8 {

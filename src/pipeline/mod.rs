@@ -67,10 +67,11 @@ pub struct Timings {
 }
 
 /// The last frames' timings, summarised by their median so a status line does not jump with
-/// every periodic full scan.
+/// every periodic full scan. The median is worked out once per frame, not per repaint.
 #[derive(Debug, Default)]
 pub struct TimingWindow {
     recent: std::collections::VecDeque<Timings>,
+    median: Option<Timings>,
 }
 
 impl TimingWindow {
@@ -81,21 +82,22 @@ impl TimingWindow {
             self.recent.pop_front();
         }
         self.recent.push_back(t);
-    }
-
-    /// Median detect, classify and total time (each on its own) over the window.
-    pub fn median(&self) -> Option<Timings> {
         let med = |f: fn(&Timings) -> Duration| {
             let mut v: Vec<Duration> = self.recent.iter().map(f).collect();
             v.sort_unstable();
             v[v.len() / 2]
         };
-        (!self.recent.is_empty()).then(|| Timings {
+        self.median = Some(Timings {
             detect: med(|t| t.detect),
             classify: med(|t| t.classify),
             total: med(|t| t.total),
             full_scan: false,
-        })
+        });
+    }
+
+    /// Median detect, classify and total time (each on its own) over the window.
+    pub fn median(&self) -> Option<Timings> {
+        self.median
     }
 }
 

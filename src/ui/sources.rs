@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::capture::SourceSpec;
-use crate::capture::files::has_image_extension;
+use crate::capture::files::{has_image_extension, image_count};
 
 /// Entries shown per folder; a folder with more says how many were left out.
 const MAX_ENTRIES: usize = 500;
@@ -124,11 +124,8 @@ impl Browser {
                 }
                 Ok(listing) => {
                     if !listing.images.is_empty() {
-                        let n = listing.images.len();
-                        let label = format!(
-                            "Replay this folder ({n} image{})",
-                            if n == 1 { "" } else { "s" }
-                        );
+                        let label =
+                            format!("Replay this folder ({})", image_count(listing.images.len()));
                         if ui.button(label).clicked() {
                             picked = Some(self.dir.clone());
                         }

@@ -69,15 +69,19 @@ def test_model_shapes_for_each_arch() -> None:
         assert m(torch.rand(2, 1, 48, 48)).shape == (2, 7)
 
 
-def test_batchnorm_folding_and_fp16_export_round_trip(tmp_path: Path) -> None:
-    torch.manual_seed(0)
-    net = build_model("s2").eval()
-    # Give BN non-trivial statistics so folding is actually exercised.
-    net.train()
+def net_with_batchnorm_statistics(seed: int = 0) -> torch.nn.Module:
+    """An s2 net whose BN layers hold non-trivial running statistics (so folding and
+    quantization have something real to work on), in eval mode."""
+    torch.manual_seed(seed)
+    net = build_model("s2").train()
     with torch.no_grad():
         for _ in range(3):
-            net(torch.rand(8, 1, 48, 48))
-    net.eval()
+            net(torch.rand(16, 1, 48, 48))
+    return net.eval()
+
+
+def test_batchnorm_folding_and_fp16_export_round_trip(tmp_path: Path) -> None:
+    net = net_with_batchnorm_statistics()
     x = torch.rand(4, 1, 48, 48)
     with torch.no_grad():
         ref = ExportedClassifier(net, tta_flip=False)(x)
@@ -100,13 +104,7 @@ def test_batchnorm_folding_and_fp16_export_round_trip(tmp_path: Path) -> None:
 
 
 def test_int8_export_tracks_the_float_model(tmp_path: Path) -> None:
-    torch.manual_seed(0)
-    net = build_model("s2")
-    net.train()
-    with torch.no_grad():
-        for _ in range(3):
-            net(torch.rand(16, 1, 48, 48))
-    net.eval()
+    net = net_with_batchnorm_statistics()
     calibration = torch.rand(64, 1, 48, 48)
     fp16 = export_torchscript(net, tmp_path / "f.pt", tta_flip=True, blur_sigma=2.0)
     int8 = export_torchscript(net, tmp_path / "q.pt", tta_flip=True, blur_sigma=2.0, calibration=calibration)
