@@ -2,7 +2,8 @@
 # Both prepare the machine first (system packages, libtorch) via scripts/bootstrap.sh.
 CACHE  ?= $(if $(XDG_CACHE_HOME),$(XDG_CACHE_HOME),$(HOME)/.cache)/emotune
 PYTHON ?= $(CACHE)/torch-venv/bin/python
-DATA   ?= $(CACHE)/datasets/fer2013
+# Empty: the shared tarball, unpacked into the cache and re-unpacked when it changes.
+DATA   ?=
 ARGS   ?=
 
 .PHONY: run test lint bench train setup
@@ -31,4 +32,4 @@ bench:
 # Full training run on CPU or GPU; see models/MODEL_CARD.md for the recipe used.
 train:
 	@scripts/bootstrap.sh test
-	$(PYTHON) -m training.train --data $(DATA) $(ARGS)
+	$(PYTHON) -m training.train $(if $(DATA),--data $(DATA)) $(ARGS)

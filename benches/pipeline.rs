@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use emotune::pipeline::{Pipeline, PipelineSettings};
-use emotune::vision::preprocess::{face_input, luma};
+use emotune::vision::preprocess::{FaceCrop, face_input, luma};
 use emotune::vision::{DetectorSettings, EmotionClassifier, FaceDetector, classifier};
 
 fn frame() -> Arc<image::RgbImage> {
@@ -41,7 +41,7 @@ fn benches(c: &mut Criterion) {
         b.iter(|| det.detect_around(black_box(&gray), &face))
     });
     let clf = model();
-    let input = face_input(&gray, &face, 0.15);
+    let input = face_input(&gray, &face, &FaceCrop::default());
     c.bench_function("classify_1_face", |b| {
         b.iter(|| clf.classify(black_box(std::slice::from_ref(&input))))
     });

@@ -4,14 +4,16 @@
 //!
 //! Set A: the public-domain astronaut portrait, 90 variants (face 70–260 px, left/centre/right,
 //! mirrored, exposure ×0.6/×1/×1.3) in 640×480 frames. Set B (when FER-2013 is given or found):
-//! N PublicTest crops upscaled to 90–180 px faces with replicated-border context on grey.
+//! N PublicTest faces upscaled to 160–280 px in textured frames (as `eval --through-detector`).
+//! Set C: 120 frames of the cold benchmark set (new textured room every frame).
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use emotune::eval::{Split, list_labelled};
 use emotune::vision::preprocess::{BBox, luma};
-use emotune::vision::testset::{ASTRONAUT_FACE, Sample, fer_frame, hit, portrait_variants};
+use emotune::vision::scene::{SetKind, fer_scene, set_frame, set_room};
+use emotune::vision::testset::{ASTRONAUT_FACE, Sample, hit, portrait_variants};
 use emotune::vision::{DetectorSettings, FaceDetector};
 
 fn fer_set(dir: &Path, n: usize) -> Vec<Sample> {
@@ -24,21 +26,14 @@ fn fer_set(dir: &Path, n: usize) -> Vec<Sample> {
         .step_by(step)
         .take(n)
         .enumerate()
-        .filter_map(|(i, (p, _))| {
-            let g = image::open(p).ok()?.to_luma8();
-            let px = [90u32, 130, 180][i % 3];
-            let at = (
-                60 + (i as u32 * 97) % (640 - px - 120),
-                40 + (i as u32 * 53) % (480 - px - 80),
-            );
-            Some(fer_frame(&g, px, at))
-        })
+        .filter_map(|(i, (p, _))| Some(fer_scene(&image::open(p).ok()?.to_luma8(), i as u64)))
         .collect()
 }
 
-fn measure(settings: DetectorSettings, set: &[Sample]) -> (f64, f64) {
+/// Detection rate, false positives (boxes on no face) and full-scan p50 (ms, two threads).
+fn measure(settings: DetectorSettings, set: &[Sample]) -> (f64, usize, f64) {
     let mut det = FaceDetector::new(settings).expect("detector");
-    let mut hits = 0;
+    let (mut hits, mut fp) = (0, 0);
     let mut ms = Vec::new();
     for s in set {
         let g = luma(&s.frame);
@@ -46,12 +41,29 @@ fn measure(settings: DetectorSettings, set: &[Sample]) -> (f64, f64) {
         let found: Vec<BBox> = det.detect(&g).into_iter().map(|d| d.bbox).collect();
         ms.push(t.elapsed().as_secs_f64() * 1e3);
         hits += hit(&found, &s.face) as usize;
+        fp += found.iter().filter(|b| !hit(&[s.face], b)).count();
     }
     ms.sort_by(f64::total_cmp);
     (
         hits as f64 / set.len().max(1) as f64,
+        fp,
         ms.get(ms.len() / 2).copied().unwrap_or(0.0),
     )
+}
+
+/// Set C: the cold benchmark set (a new textured room and face position every frame).
+fn cold_set(portrait: &image::RgbImage, n: u32) -> Vec<Sample> {
+    let room = set_room(SetKind::Cold, 0);
+    (0..n)
+        .filter_map(|i| {
+            let f = set_frame(SetKind::Cold, portrait, ASTRONAUT_FACE, &room, i, 7);
+            Some(Sample {
+                face: *f.faces.first()?,
+                frame: f.frame,
+                label: format!("cold {i}"),
+            })
+        })
+        .collect()
 }
 
 fn main() {
@@ -70,38 +82,23 @@ fn main() {
         });
     let n: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(300);
     let set_b = fer_dir.map(|d| fer_set(&d, n)).unwrap_or_default();
+    let set_c = cold_set(&portrait, 120);
     println!(
-        "set A: {} portrait frames; set B: {} FER-2013 frames (640x480)\n",
+        "set A: {} portrait frames; set B: {} FER-2013 frames on texture; set C: {} cold frames (640x480)\n",
         set_a.len(),
-        set_b.len()
+        set_b.len(),
+        set_c.len()
     );
     println!(
-        "| scan width | min face | pyramid | step | A: detected | B: detected | full scan p50 |"
+        "| min face (of 480 lines) | pyramid | step | A: detected | B: detected | C: detected | C: false pos. | C: full scan p50 |"
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|");
     let base = DetectorSettings::default();
-    let mut grid = vec![
-        // rustface's own defaults on the full frame: the starting point.
-        DetectorSettings {
-            scan_width: 640,
-            min_face: 20,
-            pyramid_factor: 0.8,
-            window_step: 4,
-            ..base
-        },
-        DetectorSettings {
-            scan_width: 640,
-            min_face: 60,
-            pyramid_factor: 0.8,
-            window_step: 4,
-            ..base
-        },
-    ];
-    for &w in &[480u32, 320, 240] {
+    let mut grid = Vec::new();
+    for &px in &[40.0f32, 53.0, 80.0, 107.0] {
         for &pf in &[0.8f32, 0.7] {
             grid.push(DetectorSettings {
-                scan_width: w,
-                min_face: 60,
+                min_face_height: px / 480.0,
                 pyramid_factor: pf,
                 window_step: 4,
                 ..base
@@ -109,29 +106,29 @@ fn main() {
         }
     }
     grid.push(DetectorSettings {
-        scan_width: 320,
-        min_face: 60,
-        pyramid_factor: 0.7,
         window_step: 6,
         ..base
     });
     for s in grid {
-        let (ra, ta) = measure(s, &set_a);
-        let (rb, _) = measure(s, &set_b);
+        let (ra, _, _) = measure(s, &set_a);
+        let (rb, _, _) = measure(s, &set_b);
+        let (rc, fc, tc) = measure(s, &set_c);
         let default = if s == base { " (default)" } else { "" };
+        let pct = |set: &[Sample], r: f64| {
+            if set.is_empty() {
+                "–".to_string()
+            } else {
+                format!("{:.1} %", r * 100.0)
+            }
+        };
         println!(
-            "| {}{default} | {} | {} | {} | {:.1} % | {} | {:.1} ms |",
-            s.scan_width,
-            s.min_face,
+            "| {:.0} px{default} | {} | {} | {:.1} % | {} | {:.1} % | {fc} | {tc:.1} ms |",
+            s.min_face_height * 480.0,
             s.pyramid_factor,
             s.window_step,
             ra * 100.0,
-            if set_b.is_empty() {
-                "–".to_string()
-            } else {
-                format!("{:.1} %", rb * 100.0)
-            },
-            ta
+            pct(&set_b, rb),
+            rc * 100.0,
         );
     }
     // Between full scans the pipeline searches a window twice the tracked face's size.

@@ -2,17 +2,16 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context;
 use serde::Serialize;
 
-use crate::capture::{files::list_images, load_rgb};
+use crate::capture::load_rgb;
 use crate::emotion::EmotionScores;
 use crate::eval::{self, Split};
-use crate::pipeline::{Pipeline, PipelineSettings};
-use crate::vision::preprocess::{face_input, luma, whole_image_input};
+use crate::pipeline::PipelineSettings;
+use crate::vision::preprocess::{FaceCrop, face_input, luma, whole_image_input};
 use crate::vision::{DetectorSettings, EmotionClassifier, FaceDetector, classifier};
 
 pub fn load_classifier(model: Option<&Path>, threads: usize) -> anyhow::Result<EmotionClassifier> {
@@ -49,8 +48,8 @@ struct ImageJson {
 /// Settings for photos: faces can be anywhere from small to the whole frame.
 pub fn photo_detector_settings() -> DetectorSettings {
     DetectorSettings {
-        scan_width: 640,
-        min_face: 24,
+        // A photo is scanned once: look for faces down to 1/12 of its height.
+        min_face_height: 1.0 / 12.0,
         pyramid_factor: 0.8,
         ..DetectorSettings::default()
     }
@@ -61,7 +60,7 @@ fn classify_one(
     clf: &EmotionClassifier,
     det: &mut FaceDetector,
     assume_face: bool,
-    margin: f32,
+    crop: &FaceCrop,
 ) -> crate::Result<Vec<FaceJson>> {
     let rgb = load_rgb(path)?;
     let gray = luma(&rgb);
@@ -70,7 +69,7 @@ fn classify_one(
         (vec![b], vec![whole_image_input(&gray)])
     } else {
         let boxes: Vec<_> = det.detect(&gray).into_iter().map(|d| d.bbox).collect();
-        let inputs = boxes.iter().map(|b| face_input(&gray, b, margin)).collect();
+        let inputs = boxes.iter().map(|b| face_input(&gray, b, crop)).collect();
         (boxes, inputs)
     };
     let scores = clf.classify(&inputs)?;
@@ -98,12 +97,12 @@ pub fn classify(
 ) -> anyhow::Result<i32> {
     let clf = load_classifier(model, all_cores())?;
     let mut det = FaceDetector::new(photo_detector_settings())?;
-    let margin = PipelineSettings::default().face_margin;
+    let crop = PipelineSettings::default().crop;
     let mut failed = 0;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     for path in images {
-        let result = classify_one(path, &clf, &mut det, assume_face, margin);
+        let result = classify_one(path, &clf, &mut det, assume_face, &crop);
         let (faces, error) = match result {
             Ok(f) => (f, None),
             Err(e) => {
@@ -145,17 +144,20 @@ pub fn classify(
 // ---------------------------------------------------------------------------------------------
 // eval
 
-pub fn eval(
-    data: &Path,
-    split: Split,
-    model: Option<&Path>,
-    json: bool,
-    confusion: Option<&Path>,
-) -> anyhow::Result<()> {
-    let clf = load_classifier(model, all_cores())?;
-    let items = eval::list_labelled(data, split)?;
+pub struct EvalOptions<'a> {
+    pub data: &'a Path,
+    pub split: Split,
+    pub model: Option<&'a Path>,
+    pub json: bool,
+    pub confusion: Option<&'a Path>,
+    pub through_detector: bool,
+    pub tune_crop: bool,
+    pub limit: Option<usize>,
+}
+
+fn progress_bar(len: usize) -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::with_draw_target(
-        Some(items.len() as u64),
+        Some(len as u64),
         indicatif::ProgressDrawTarget::stderr(),
     );
     bar.set_style(
@@ -164,21 +166,111 @@ pub fn eval(
         )
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    let report = eval::evaluate(&clf, &items, 256, |done| bar.set_position(done as u64))?;
-    bar.finish_and_clear();
-    if let Some(png) = confusion {
+    bar
+}
+
+pub fn eval(o: &EvalOptions) -> anyhow::Result<()> {
+    if o.tune_crop && o.split != Split::PublicTest {
+        anyhow::bail!(
+            "--tune-crop tunes on PublicTest only (PrivateTest is kept for the final report): \
+             add --split PublicTest"
+        );
+    }
+    let clf = load_classifier(o.model, all_cores())?;
+    let mut items = eval::list_labelled(o.data, o.split)?;
+    if let Some(n) = o.limit {
+        items.truncate(n.max(1));
+    }
+    let bar = progress_bar(items.len());
+    let (report, title, text, json) = if o.through_detector {
+        let crops = if o.tune_crop {
+            eval::scene::crop_grid()
+        } else {
+            vec![PipelineSettings::default().crop]
+        };
+        let mut reports = eval::scene::evaluate_through_detector(
+            &clf,
+            &items,
+            PipelineSettings::default().detector,
+            &crops,
+            all_cores(),
+            |done| bar.set_position(done as u64),
+        )?;
+        bar.finish_and_clear();
+        reports.sort_by(|a, b| b.report.accuracy.total_cmp(&a.report.accuracy));
+        if o.tune_crop {
+            print_crop_ranking(&reports, o.json)?;
+            return Ok(());
+        }
+        let best = reports.swap_remove(0);
         let title = format!(
-            "FER-2013 {split:?}: accuracy {:.2} % (n = {})",
+            "FER-2013 {:?} through the detector: accuracy {:.2} % (n = {})",
+            o.split,
+            best.report.accuracy * 100.0,
+            best.report.n
+        );
+        (
+            best.report.clone(),
+            title,
+            best.to_text(),
+            serde_json::to_string(&best)?,
+        )
+    } else {
+        let report = eval::evaluate(&clf, &items, 256, |done| bar.set_position(done as u64))?;
+        bar.finish_and_clear();
+        let title = format!(
+            "FER-2013 {:?}: accuracy {:.2} % (n = {})",
+            o.split,
             report.accuracy * 100.0,
             report.n
         );
+        let (text, json) = (report.to_text(), serde_json::to_string(&report)?);
+        (report, title, text, json)
+    };
+    if let Some(png) = o.confusion {
         report.save_confusion_png(png, &title)?;
         eprintln!("confusion matrix written to {}", png.display());
     }
-    if json {
-        println!("{}", serde_json::to_string(&report)?);
+    if o.json {
+        println!("{json}");
     } else {
-        print!("{}", report.to_text());
+        print!("{text}");
+    }
+    Ok(())
+}
+
+/// `--tune-crop`: every crop of the grid, best accuracy first.
+fn print_crop_ranking(reports: &[eval::scene::SceneReport], json: bool) -> anyhow::Result<()> {
+    if json {
+        let rows: Vec<_> = reports.iter().map(|r| &r.through_detector).collect();
+        let acc: Vec<f64> = reports.iter().map(|r| r.report.accuracy).collect();
+        println!(
+            "{}",
+            serde_json::json!({"crops": rows, "accuracy": acc})
+        );
+        return Ok(());
+    }
+    if let Some(r) = reports.first() {
+        let d = &r.through_detector;
+        println!(
+            "{} frames, detected {} ({:.2} %), direct accuracy {:.2} % (detected subset {:.2} %)",
+            d.frames,
+            d.detected,
+            d.detection_rate * 100.0,
+            d.direct_accuracy * 100.0,
+            d.direct_accuracy_detected * 100.0
+        );
+    }
+    println!("{:>7} {:>8} {:>7} {:>9}", "margin", "shift_y", "aspect", "accuracy");
+    for r in reports {
+        let c = r.through_detector.crop;
+        println!(
+            "{:>7.2} {:>+8.2} {:>7.2} {:>8.2} %",
+            c.margin,
+            c.shift_y,
+            c.aspect,
+            r.report.accuracy * 100.0
+        );
     }
     Ok(())
 }
@@ -186,116 +278,25 @@ pub fn eval(
 // ---------------------------------------------------------------------------------------------
 // bench
 
-#[derive(Serialize)]
-struct Percentiles {
-    p50: f64,
-    p95: f64,
-}
-
-#[derive(Serialize)]
-struct BenchReport {
-    frames: usize,
-    width: u32,
-    height: u32,
-    fps: f64,
-    detect: Percentiles,
-    classify: Percentiles,
-    /// Classification time divided by the faces in the frame, over frames with a face.
-    classify_per_face: Percentiles,
-    total: Percentiles,
-    faces_per_frame: f64,
-    full_scans: usize,
-    inference_threads: usize,
-}
-
-fn percentiles(mut ms: Vec<f64>) -> Percentiles {
-    ms.sort_by(f64::total_cmp);
-    let at = |q: f64| {
-        if ms.is_empty() {
-            return 0.0;
-        }
-        ms[((ms.len() - 1) as f64 * q).round() as usize]
-    };
-    Percentiles {
-        p50: at(0.5),
-        p95: at(0.95),
-    }
-}
-
-/// Runs the real per-frame pipeline over frames held in memory (no disk or UI in the loop).
+/// `frames`: per set; None = 300 for a single image, each set's own length for folders.
 pub fn bench(
     source: &Path,
-    frames: usize,
+    frames: Option<usize>,
     model: Option<&Path>,
     threads: usize,
     json: bool,
 ) -> anyhow::Result<()> {
-    let paths = if source.is_dir() {
-        list_images(source)?
-    } else {
-        vec![source.to_path_buf()]
-    };
-    let images: Vec<Arc<image::RgbImage>> = paths
-        .iter()
-        .map(|p| load_rgb(p).map(Arc::new))
-        .collect::<Result<_, _>>()?;
     let clf = load_classifier(model, threads)?;
-    let mut pipeline = Pipeline::new(clf, PipelineSettings::default())?;
-    let frames = frames.max(1);
-    // Warm-up: first-call allocations in libtorch and the detector.
-    for img in images.iter().cycle().take(5) {
-        pipeline.process(img.clone(), Duration::ZERO)?;
-    }
-    pipeline.reset();
-    let (mut det, mut cls, mut tot) = (Vec::new(), Vec::new(), Vec::new());
-    let mut per_face = Vec::new();
-    let (mut faces, mut full) = (0usize, 0usize);
-    let start = Instant::now();
-    for (i, img) in images.iter().cycle().take(frames).enumerate() {
-        // Timestamps as if frames came at 30 fps, so the mood logic sees a realistic clock.
-        let r = pipeline.process(img.clone(), Duration::from_millis(i as u64 * 33))?;
-        det.push(r.timings.detect.as_secs_f64() * 1e3);
-        cls.push(r.timings.classify.as_secs_f64() * 1e3);
-        if !r.faces.is_empty() {
-            per_face.push(r.timings.classify.as_secs_f64() * 1e3 / r.faces.len() as f64);
+    let frames = frames.unwrap_or(if source.is_file() { 300 } else { 0 });
+    let reports = crate::bench::bench(source, frames, clf, threads)?;
+    match (json, reports.as_slice()) {
+        (true, [one]) => println!("{}", serde_json::to_string(one)?),
+        (true, many) => println!("{}", serde_json::json!({ "sets": many })),
+        (false, many) => {
+            for r in many {
+                println!("{}", r.to_text());
+            }
         }
-        tot.push(r.timings.total.as_secs_f64() * 1e3);
-        faces += r.faces.len();
-        full += r.timings.full_scan as usize;
-    }
-    let wall = start.elapsed().as_secs_f64();
-    let report = BenchReport {
-        frames,
-        width: images[0].width(),
-        height: images[0].height(),
-        fps: frames as f64 / wall,
-        detect: percentiles(det),
-        classify: percentiles(cls),
-        classify_per_face: percentiles(per_face),
-        total: percentiles(tot),
-        faces_per_frame: faces as f64 / frames as f64,
-        full_scans: full,
-        inference_threads: threads,
-    };
-    if json {
-        println!("{}", serde_json::to_string(&report)?);
-    } else {
-        println!(
-            "{} frames of {}x{}: {:.1} FPS\n  detect   p50 {:.2} ms  p95 {:.2} ms\n  classify p50 {:.2} ms  p95 {:.2} ms  (per face p50 {:.2} ms)\n  total    p50 {:.2} ms  p95 {:.2} ms\n  {:.2} faces/frame, {} full scans",
-            report.frames,
-            report.width,
-            report.height,
-            report.fps,
-            report.detect.p50,
-            report.detect.p95,
-            report.classify.p50,
-            report.classify.p95,
-            report.classify_per_face.p50,
-            report.total.p50,
-            report.total.p95,
-            report.faces_per_frame,
-            report.full_scans
-        );
     }
     Ok(())
 }

@@ -3,6 +3,7 @@
 //! The library holds everything the binary, the tests and the benches share: capture, vision
 //! (rustface + tch), the per-frame pipeline, evaluation and the command-line plumbing.
 
+pub mod bench;
 pub mod capture;
 pub mod cli;
 pub mod config;

@@ -61,6 +61,17 @@ enum Command {
         /// Also write the confusion matrix as a PNG.
         #[arg(long, value_name = "OUT.png")]
         confusion: Option<PathBuf>,
+        /// Place each face in a textured 640x480 frame and go through the app's detector and
+        /// crop, as the live app does; reports detection rate and accuracy.
+        #[arg(long)]
+        through_detector: bool,
+        /// With --through-detector on PublicTest: try a grid of crops (margin, vertical shift,
+        /// aspect) and rank them.
+        #[arg(long, requires = "through_detector")]
+        tune_crop: bool,
+        /// Only the first N images of the split (quick checks).
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
     },
     /// Playlist and tracks for an emotion (Spotify, cache or the offline catalog).
     Recommend {
@@ -84,8 +95,9 @@ enum Command {
     },
     /// Runs the real pipeline over frames without the UI and reports speed.
     Bench {
-        #[arg(long, default_value_t = 300)]
-        frames: usize,
+        /// Frames per set (default: 300 for one image, each folder's own length).
+        #[arg(long)]
+        frames: Option<usize>,
         /// libtorch threads for the classifier.
         #[arg(long, default_value_t = 1)]
         threads: usize,
@@ -123,13 +135,19 @@ fn main() -> ExitCode {
             split,
             json,
             confusion,
-        }) => emotune::cli::eval(
-            &data,
+            through_detector,
+            tune_crop,
+            limit,
+        }) => emotune::cli::eval(&emotune::cli::EvalOptions {
+            data: &data,
             split,
-            cli.model.as_deref(),
+            model: cli.model.as_deref(),
             json,
-            confusion.as_deref(),
-        )
+            confusion: confusion.as_deref(),
+            through_detector,
+            tune_crop,
+            limit,
+        })
         .map(|()| 0),
         Some(Command::Bench {
             frames,

@@ -5,7 +5,10 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import shutil
+import sys
 import tarfile
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,22 +27,59 @@ def cache_dir() -> Path:
     return Path(base) / "emotune"
 
 
+def shared_tarball() -> Path:
+    return Path(__file__).resolve().parent.parent.parent / "shared" / "datasets" / "fer2013.tar.gz"
+
+
+def tarball_stamp(tarball: Path) -> str:
+    """What identifies one copy of the tarball: size and mtime (the Rust tests write the same)."""
+    st = tarball.stat()
+    return f"size={st.st_size} mtime_ns={st.st_mtime_ns}\n"
+
+
+STAMP = ".source"
+
+
+def unpack_cached(tarball: Path, cache: Path) -> Path:
+    """`tarball` unpacked into `cache`/fer2013, re-unpacked whenever the tarball changes.
+
+    The first shared copy had a blurred train/; its replacement keeps the file names, so a cache
+    keyed on the path alone would silently keep training on the blurred images.
+    """
+    unpacked = cache / "fer2013"
+    want = tarball_stamp(tarball)
+    stamp = unpacked / STAMP
+    if (unpacked / "train").is_dir() and stamp.is_file() and stamp.read_text() == want:
+        return unpacked
+    if unpacked.exists():
+        print(f"{unpacked}: stale or unmarked copy of {tarball}, unpacking it again", file=sys.stderr)
+    cache.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".fer2013-", dir=cache))
+    try:
+        with tarfile.open(tarball) as tar:
+            tar.extractall(tmp, filter="data")
+        if not (tmp / "fer2013" / "train").is_dir():
+            raise FileNotFoundError(f"{tarball} has no fer2013/train/: not the FER-2013 tarball")
+        (tmp / "fer2013" / STAMP).write_text(want)
+        if unpacked.exists():
+            shutil.rmtree(unpacked)
+        (tmp / "fer2013").replace(unpacked)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return unpacked
+
+
 def default_data_dir() -> Path | None:
-    """FER2013_DIR, else ../shared/datasets/fer2013.tar.gz unpacked into the cache."""
+    """FER2013_DIR, else ../shared/datasets/fer2013.tar.gz unpacked into the cache (re-unpacked
+    when the tarball changes)."""
     env = os.environ.get("FER2013_DIR")
     if env:
         return Path(env)
-    unpacked = cache_dir() / "datasets" / "fer2013"
-    if (unpacked / "train").is_dir():
-        return unpacked
-    repo = Path(__file__).resolve().parent.parent
-    tarball = repo.parent / "shared" / "datasets" / "fer2013.tar.gz"
+    tarball = shared_tarball()
     if tarball.is_file():
-        unpacked.parent.mkdir(parents=True, exist_ok=True)
-        with tarfile.open(tarball) as tar:
-            tar.extractall(unpacked.parent, filter="data")
-        return unpacked
-    return None
+        return unpack_cached(tarball, cache_dir() / "datasets")
+    unpacked = cache_dir() / "datasets" / "fer2013"
+    return unpacked if (unpacked / "train").is_dir() else None
 
 
 @dataclass
@@ -81,9 +121,13 @@ def load_split(root: Path, split: str) -> Split:
     )
     if not files:
         raise FileNotFoundError(f"no {split} images under {sub}/<class>/")
-    key = hashlib.sha1(
-        f"{root.resolve()}|{split}|{len(files)}|{sub.stat().st_mtime_ns}".encode()
-    ).hexdigest()[:16]
+    # Keyed on every file's name, size and mtime: a replaced copy under the same path (the
+    # blurred and the sharp train/ share their file names) gets a new key.
+    h = hashlib.sha1(f"{root.resolve()}|{split}".encode())
+    for p in files:
+        st = p.stat()
+        h.update(f"|{p.name}|{st.st_size}|{st.st_mtime_ns}".encode())
+    key = h.hexdigest()[:16]
     cache = cache_dir() / "npz" / f"fer_{split}_{key}.npz"
     if cache.is_file():
         z = np.load(cache, allow_pickle=False)
@@ -157,6 +201,22 @@ def sharpness(images: np.ndarray) -> float:
     x = images.astype(np.float32)
     lap = 4 * x[:, 1:-1, 1:-1] - x[:, :-2, 1:-1] - x[:, 2:, 1:-1] - x[:, 1:-1, :-2] - x[:, 1:-1, 2:]
     return float(np.abs(lap).mean())
+
+
+def sharpness_mismatch(train: float, test: float, ratio: float = 1.5) -> bool:
+    """True when train/ and test/ differ in sharpness by more than `ratio` either way."""
+    lo, hi = sorted((max(train, 1e-6), max(test, 1e-6)))
+    return hi / lo > ratio
+
+
+def mismatch_message(root: Path, train: float, test: float) -> str:
+    return (
+        f"{root}: train/ and test/ are not equally sharp (mean |Laplacian| {train:.1f} vs "
+        f"{test:.1f}), so a model trained on train/ would be judged on different images. This is "
+        "the blurred first copy of FER-2013: use version 2 of ../shared/datasets/fer2013.tar.gz "
+        "(delete a stale unpacked copy, or pass --data to a sharp one), or pass --input-blur "
+        "auto|tune|SIGMA to train on it knowingly."
+    )
 
 
 def blur(images: torch.Tensor, sigma: float) -> torch.Tensor:

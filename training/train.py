@@ -50,11 +50,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--tta-flip", action="store_true", help="bake flip-TTA into the export")
     p.add_argument(
         "--input-blur",
-        default="tune",
-        help="Gaussian sigma applied to inputs at validation/inference; 'auto': match the "
-        "sharpness of PublicTest to train/ (a blurred train set needs blurred inputs); 'tune': "
-        "'auto' during training, then the export takes the sigma near it that scores best on "
-        "PublicTest",
+        default=None,
+        help="explicit only: Gaussian sigma applied to inputs at validation/inference; 'auto': "
+        "match the sharpness of PublicTest to train/; 'tune': 'auto', then the export takes the "
+        "sigma near it that scores best on PublicTest. Without it, train/ and test/ must be "
+        "equally sharp",
     )
     p.add_argument(
         "--quantize",
@@ -123,16 +123,20 @@ def main(argv: list[str] | None = None) -> int:
         train = fer.Split(train.images[ti], train.labels[ti], [train.paths[i] for i in ti])
         val = fer.Split(val.images[vi], val.labels[vi], [val.paths[i] for i in vi])
 
-    if args.input_blur in ("auto", "tune"):
+    sharp_train, sharp_val = fer.sharpness(train.images[:4000]), fer.sharpness(val.images[:1000])
+    if main_proc:
+        print(f"sharpness (mean |Laplacian|): train {sharp_train:.1f}, PublicTest {sharp_val:.1f}", file=sys.stderr)
+    if args.input_blur is None:
+        if fer.sharpness_mismatch(sharp_train, sharp_val):
+            print(fer.mismatch_message(root, sharp_train, sharp_val), file=sys.stderr)
+            return 2
+        sigma = 0.0
+    elif args.input_blur in ("auto", "tune"):
         sigma = fer.estimate_blur(train.images, val.images)
     else:
         sigma = float(args.input_blur)
-    if main_proc:
-        print(
-            f"input blur sigma {sigma} (sharpness train {fer.sharpness(train.images[:4000]):.1f}, "
-            f"PublicTest {fer.sharpness(val.images[:1000]):.1f})",
-            file=sys.stderr,
-        )
+    if main_proc and sigma > 0:
+        print(f"input blur sigma {sigma} (explicit --input-blur {args.input_blur})", file=sys.stderr)
     run_dir = args.run_dir or fer.cache_dir() / "runs" / f"{args.arch}-seed{args.seed}"
     run_dir.mkdir(parents=True, exist_ok=True)
     model = build_model(args.arch, args.dropout).to(device)
@@ -174,8 +178,17 @@ def main(argv: list[str] | None = None) -> int:
         ck = torch.load(last, map_location=device, weights_only=False)
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["opt"])
-        sched.load_state_dict(ck["sched"])
         start_epoch, best_acc = ck["epoch"] + 1, ck["best_acc"]
+        planned = ck.get("args", {}).get("epochs", args.epochs)
+        if planned == args.epochs:
+            sched.load_state_dict(ck["sched"])
+        else:
+            # Re-planned (e.g. less time than hoped): the one-cycle schedule for the new length,
+            # fast-forwarded to where training stands.
+            for _ in range(start_epoch * steps_per_epoch):
+                sched.step()
+            if main_proc:
+                print(f"schedule re-planned from {planned} to {args.epochs} epochs", file=sys.stderr)
         torch.set_rng_state(ck["rng"])
         if main_proc:
             print(f"resumed from {last} at epoch {start_epoch}", file=sys.stderr)

@@ -12,10 +12,11 @@ use image::RgbImage;
 
 use crate::emotion::{Emotion, EmotionScores};
 use crate::error::Result;
-use crate::vision::preprocess::{face_input, luma};
+use crate::vision::preprocess::{FaceCrop, face_input, luma};
+use crate::vision::detector::suppress_overlaps;
 use crate::vision::{BBox, DetectorSettings, EmotionClassifier, FaceDetector};
 pub use mood::{MoodSettings, MoodStabilizer, MoodState};
-pub use tracking::{Tracker, TrackerSettings};
+pub use tracking::{Observation, Tracker, TrackerSettings};
 
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
@@ -25,8 +26,8 @@ pub struct PipelineSettings {
     pub mood: MoodSettings,
     /// Full-frame scan every N frames even while all tracks are found in their windows.
     pub rescan_every: u32,
-    /// Margin added around the detector's box before cropping for the classifier.
-    pub face_margin: f32,
+    /// How a detector box is cropped for the classifier.
+    pub crop: FaceCrop,
 }
 
 impl Default for PipelineSettings {
@@ -36,7 +37,7 @@ impl Default for PipelineSettings {
             tracker: TrackerSettings::default(),
             mood: MoodSettings::default(),
             rescan_every: 10,
-            face_margin: 0.15,
+            crop: FaceCrop::default(),
         }
     }
 }
@@ -64,6 +65,8 @@ pub struct Timings {
     pub total: Duration,
     /// Whether this frame ran a full-frame scan (else only windows around tracks).
     pub full_scan: bool,
+    /// Faces classified this frame (tracks not seen this frame keep their last scores).
+    pub classified: usize,
 }
 
 /// The last frames' timings, summarised by their median so a status line does not jump with
@@ -92,6 +95,7 @@ impl TimingWindow {
             classify: med(|t| t.classify),
             total: med(|t| t.total),
             full_scan: false,
+            classified: 0,
         });
     }
 
@@ -156,57 +160,111 @@ impl Pipeline {
         self.force_scan = true;
     }
 
-    /// One photo on its own: fresh tracks, and the mood is the photo's dominant emotion at once.
+    /// One photo on its own: fresh tracks, every face shown at once, and the mood is the
+    /// photo's dominant emotion at once.
     pub fn process_still(&mut self, frame: Arc<RgbImage>) -> Result<FrameResult> {
         self.reset();
-        let mut r = self.process(frame, Duration::ZERO)?;
+        let mut r = self.run(frame, Duration::ZERO, true)?;
         if let Some(g) = &r.group {
             r.mood = self.mood.settle(g);
         }
         Ok(r)
     }
 
-    /// Runs detection (full scan or windows around tracks), classification of all faces in one
-    /// batch, tracking and the mood stabiliser on one frame.
+    /// Runs detection (full scan or windows around tracks), tracking, classification of the
+    /// faces seen this frame in one batch, and the mood stabiliser on one frame.
     pub fn process(&mut self, frame: Arc<RgbImage>, at: Duration) -> Result<FrameResult> {
-        let t0 = Instant::now();
-        let gray = luma(&frame);
-        let full_scan = self.force_scan
-            || self.tracker.tracks().is_empty()
-            || self
-                .frames
-                .is_multiple_of(self.settings.rescan_every.max(1) as u64);
-        let mut boxes: Vec<BBox> = Vec::new();
-        if full_scan {
-            boxes.extend(self.detector.detect(&gray).into_iter().map(|d| d.bbox));
+        self.run(frame, at, false)
+    }
+
+    /// A synchronous full scan when asked for or when no confirmed face is tracked (or one
+    /// was just lost); else windows around the tracks, plus every `rescan_every` frames a full
+    /// scan on the detector's second thread whose newcomers join when it finishes. Returns the
+    /// observations and whether this thread ran a full scan.
+    fn detect(&mut self, gray: &image::GrayImage) -> (Vec<Observation>, bool) {
+        let tracking = self.tracker.tracks().iter().any(|t| t.confirmed);
+        if self.force_scan || !tracking {
             self.force_scan = false;
-        } else {
-            for t in self.tracker.tracks() {
-                let found = self.detector.detect_around(&gray, &t.bbox);
-                match found.into_iter().max_by(|a, b| a.score.total_cmp(&b.score)) {
-                    Some(d) => boxes.push(d.bbox),
-                    // Lost it: scan the whole frame next time.
-                    None => self.force_scan = true,
-                }
+            return (observations(self.full_scan(gray)), true);
+        }
+        let mut found = Vec::new();
+        let mut lost = false;
+        for t in self.tracker.tracks() {
+            let near = self.detector.detect_around(gray, &t.bbox);
+            match near.into_iter().max_by(|a, b| a.score.total_cmp(&b.score)) {
+                Some(d) => found.push(d),
+                None => lost |= t.confirmed,
             }
         }
+        if let Some(scanned) = self.detector.poll_background_scan() {
+            // Scanned a few frames ago: only faces no track holds are news.
+            let tracks = self.tracker.tracks();
+            let news: Vec<_> = scanned
+                .into_iter()
+                .filter(|d| {
+                    !tracks.iter().any(|t| overlaps(&t.bbox, &d.bbox))
+                        && !found.iter().any(|f| overlaps(&f.bbox, &d.bbox))
+                })
+                .collect();
+            found.extend(news);
+        }
+        let periodic = self
+            .frames
+            .is_multiple_of(self.settings.rescan_every.max(1) as u64);
+        // A confirmed face left its window (a jump, a new scene): look everywhere now, not a
+        // frame later. Without a second thread the periodic scan runs here too.
+        let scan_here = lost || (periodic && !self.detector.has_helper());
+        if periodic && !scan_here {
+            self.detector.start_background_scan(gray);
+        }
+        if scan_here {
+            found.extend(self.detector.detect(gray));
+        }
+        // Two tracks can re-find the same face, and a scan finds tracked ones again.
+        (observations(suppress_overlaps(found)), scan_here)
+    }
+
+    /// The whole frame, plus the windows of confirmed tracks the coarse scan missed (the window
+    /// search is finer); one box per face.
+    fn full_scan(&mut self, gray: &image::GrayImage) -> Vec<crate::vision::Detection> {
+        let mut found = self.detector.detect(gray);
+        for t in self.tracker.tracks().iter().filter(|t| t.confirmed) {
+            if found.iter().any(|d| overlaps(&d.bbox, &t.bbox)) {
+                continue;
+            }
+            let near = self.detector.detect_around(gray, &t.bbox);
+            found.extend(near.into_iter().max_by(|a, b| a.score.total_cmp(&b.score)));
+        }
+        suppress_overlaps(found)
+    }
+
+    fn run(&mut self, frame: Arc<RgbImage>, at: Duration, still: bool) -> Result<FrameResult> {
+        let t0 = Instant::now();
+        let gray = luma(&frame);
+        let (observed, full_scan) = self.detect(&gray);
         let t_detect = t0.elapsed();
-        let inputs: Vec<_> = boxes
+        self.tracker.observe(&observed, still);
+        // Only faces seen this frame are classified; the others keep their last scores.
+        let live: Vec<(u64, BBox)> = self.tracker.visible().map(|t| (t.id, t.bbox)).collect();
+        let inputs: Vec<_> = live
             .iter()
-            .map(|b| face_input(&gray, b, self.settings.face_margin))
+            .map(|(_, b)| face_input(&gray, b, &self.settings.crop))
             .collect();
         let scores = self.classifier.classify(&inputs)?;
+        for ((id, _), s) in live.iter().zip(scores) {
+            self.tracker.record(*id, s);
+        }
         let t_classify = t0.elapsed() - t_detect;
-        let observed: Vec<(BBox, EmotionScores)> = boxes.into_iter().zip(scores).collect();
-        self.tracker.update(&observed);
         let faces: Vec<FaceResult> = self
             .tracker
             .visible()
-            .map(|t| FaceResult {
-                track_id: t.id,
-                bbox: t.bbox,
-                scores: t.scores,
-                raw: t.raw.unwrap_or(t.scores),
+            .filter_map(|t| {
+                Some(FaceResult {
+                    track_id: t.id,
+                    bbox: t.bbox,
+                    scores: t.scores?,
+                    raw: t.raw.or(t.scores)?,
+                })
             })
             .collect();
         let group = EmotionScores::mean(faces.iter().map(|f| &f.scores));
@@ -225,9 +283,27 @@ impl Pipeline {
                 classify: t_classify,
                 total: t0.elapsed(),
                 full_scan,
+                classified: live.len(),
             },
         })
     }
+}
+
+/// Same face: IoU ≥ 0.3 or either centre inside the other box.
+fn overlaps(a: &BBox, b: &BBox) -> bool {
+    let inside = |p: (f32, f32), o: &BBox| {
+        p.0 >= o.x && p.0 <= o.x + o.w && p.1 >= o.y && p.1 <= o.y + o.h
+    };
+    a.iou(b) >= 0.3 || inside(a.center(), b) || inside(b.center(), a)
+}
+
+fn observations(dets: Vec<crate::vision::Detection>) -> Vec<Observation> {
+    dets.into_iter()
+        .map(|d| Observation {
+            bbox: d.bbox,
+            score: d.score,
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -240,6 +316,7 @@ mod tests {
             classify: Duration::from_millis(classify),
             total: Duration::from_millis(detect + classify),
             full_scan: false,
+            classified: 1,
         }
     }
 

@@ -50,8 +50,11 @@ pub fn show(
             change.pipeline = true;
         }
         ui.end_row();
-        ui.label("Min face size");
-        if ui.add(egui::Slider::new(&mut p.detector.min_face, 20..=200).suffix(" px")).changed() {
+        ui.label("Smallest face");
+        let mut pct = p.detector.min_face_height * 100.0;
+        let slider = egui::Slider::new(&mut pct, 5.0..=50.0).suffix(" % of the height");
+        if ui.add(slider).on_hover_text("smaller finds faces further away, but scans slower").changed() {
+            p.detector.min_face_height = pct / 100.0;
             change.pipeline = true;
         }
         ui.end_row();

@@ -2,6 +2,8 @@
 //! downscaled frame and, between full scans, only in a window around each tracked face.
 
 use image::GrayImage;
+use std::sync::mpsc;
+
 use rustface::{Detector, ImageData};
 
 use super::preprocess::BBox;
@@ -10,13 +12,14 @@ use crate::error::{Error, Result};
 /// SeetaFace frontal model, embedded so the binary needs no data files (see assets/NOTICE.md).
 static SEETA_MODEL: &[u8] = include_bytes!("../../assets/seeta_fd_frontal_v1.0.bin");
 
-/// Detector settings; the defaults were chosen by the sweep described in the README.
+/// Detector settings; the defaults were chosen by the sweeps described in the README.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct DetectorSettings {
-    /// Full scans run on the frame scaled down to this width (pixels).
-    pub scan_width: u32,
-    /// Smallest face searched for, in pixels of the *original* frame.
-    pub min_face: u32,
+    /// Smallest face a full scan looks for, as a fraction of the frame height. Full scans run
+    /// on the frame scaled so that this size is rustface's 40-pixel window, so they cost the
+    /// same at any camera resolution (1/6: 80 px of a 480-line frame, a 320×240 scan).
+    pub min_face_height: f32,
     /// Cascade score threshold (rustface's default is 2.0).
     pub score_thresh: f64,
     /// Image pyramid factor in (0, 1): closer to 1 is slower and finds more sizes.
@@ -28,12 +31,18 @@ pub struct DetectorSettings {
 impl Default for DetectorSettings {
     fn default() -> Self {
         DetectorSettings {
-            scan_width: 320,
-            min_face: 60,
+            min_face_height: 1.0 / 6.0,
             score_thresh: 2.0,
             pyramid_factor: 0.7,
             window_step: 4,
         }
+    }
+}
+
+impl DetectorSettings {
+    /// The scale of a full scan of a frame `height` pixels high (at most 1).
+    pub fn scan_scale(&self, height: u32) -> f32 {
+        (WINDOW / (self.min_face_height * height as f32)).min(1.0)
     }
 }
 
@@ -48,19 +57,104 @@ pub struct FaceDetector {
     inner: Box<dyn Detector>,
     settings: DetectorSettings,
     scratch: Vec<u8>,
+    helper: Option<Helper>,
 }
 
 // rustface refuses windows and faces under 20 px (it panics); keep every request above that.
 const MIN_WINDOW: u32 = 20;
+/// rustface's sliding window (fixed by the SeetaFace model): the smallest face one pyramid
+/// level finds is this many pixels of that level.
+const WINDOW: f32 = 40.0;
+
+/// A second detector on its own thread. A full scan gives it the pyramid from the second level
+/// down while this thread scans the first (finest, about half the work), so a new scene costs
+/// about half the wall time on two cores; while faces are tracked, the periodic full scan runs
+/// there entirely, in the background. rustface's detector is not Send: the helper builds its own.
+struct Helper {
+    jobs: mpsc::Sender<Job>,
+    results: mpsc::Receiver<Vec<Detection>>,
+    /// A background scan was sent and its result not yet taken.
+    pending: bool,
+}
+
+/// `pixels` (`width`×`height`) are the frame scaled by `scale`; results in frame pixels.
+struct Job {
+    pixels: Vec<u8>,
+    width: u32,
+    height: u32,
+    scale: f32,
+    settings: DetectorSettings,
+}
+
+impl Helper {
+    fn spawn(settings: DetectorSettings) -> Option<Helper> {
+        let (jobs, job_rx) = mpsc::channel::<Job>();
+        let (result_tx, results) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("emotune-detect".into())
+            .spawn(move || {
+                let Ok(mut det) = FaceDetector::single(settings) else {
+                    return;
+                };
+                for job in job_rx {
+                    det.apply(job.settings);
+                    let full = BBox::new(0.0, 0.0, 0.0, 0.0);
+                    let faces = det.scan(&job.pixels, job.width, job.height, 0);
+                    let dets = faces.iter().map(|f| to_detection(f, full, job.scale));
+                    if result_tx.send(suppress_overlaps(dets.collect())).is_err() {
+                        break;
+                    }
+                }
+            })
+            .ok()?;
+        Some(Helper {
+            jobs,
+            results,
+            pending: false,
+        })
+    }
+
+    /// Waits for a background scan still running, so the next result is the next job's.
+    fn drain(&mut self) {
+        if self.pending {
+            let _ = self.results.recv();
+            self.pending = false;
+        }
+    }
+}
+
+/// `gray` scaled by `scale`, as a rustface job.
+fn job(gray: &GrayImage, scale: f32, settings: DetectorSettings) -> Job {
+    let (w, h) = gray.dimensions();
+    let (sw, sh) = ((w as f32 * scale) as u32, (h as f32 * scale) as u32);
+    let mut pixels = Vec::new();
+    downscale_into(gray, BBox::new(0.0, 0.0, w as f32, h as f32), sw, sh, &mut pixels);
+    Job {
+        pixels,
+        width: sw,
+        height: sh,
+        scale: sw as f32 / w as f32,
+        settings,
+    }
+}
 
 impl FaceDetector {
+    /// A detector whose full scans use a second thread (see `Helper`).
     pub fn new(settings: DetectorSettings) -> Result<Self> {
+        let mut d = Self::single(settings)?;
+        d.helper = Helper::spawn(settings);
+        Ok(d)
+    }
+
+    /// A detector that keeps to the calling thread (for callers that parallelise themselves).
+    pub fn single(settings: DetectorSettings) -> Result<Self> {
         let model = rustface::read_model(SEETA_MODEL)
             .map_err(|e| Error::Invalid(format!("embedded face model is corrupt: {e}")))?;
         let mut d = FaceDetector {
             inner: rustface::create_detector_with_model(model),
             settings,
             scratch: Vec::new(),
+            helper: None,
         };
         d.apply(settings);
         Ok(d)
@@ -77,7 +171,9 @@ impl FaceDetector {
     fn apply(&mut self, mut s: DetectorSettings) {
         s.pyramid_factor = s.pyramid_factor.clamp(0.3, 0.95);
         s.window_step = s.window_step.max(1);
-        s.scan_width = s.scan_width.max(MIN_WINDOW * 2);
+        s.min_face_height = s.min_face_height.clamp(0.01, 0.9);
+        // rustface panics on a threshold of 0 or less.
+        s.score_thresh = s.score_thresh.max(0.01);
         self.inner.set_score_thresh(s.score_thresh);
         self.inner.set_pyramid_scale_factor(s.pyramid_factor);
         self.inner
@@ -85,18 +181,72 @@ impl FaceDetector {
         self.settings = s;
     }
 
-    /// Scans the whole frame (downscaled to `scan_width`).
+    /// Scans the whole frame (scaled by `DetectorSettings::scan_scale`), on two threads when
+    /// it can.
     pub fn detect(&mut self, gray: &GrayImage) -> Vec<Detection> {
         let (w, h) = gray.dimensions();
-        let scale = (self.settings.scan_width as f32 / w as f32).min(1.0);
-        let min_face = (self.settings.min_face as f32 * scale).round() as u32;
-        self.detect_region(
-            gray,
-            BBox::new(0.0, 0.0, w as f32, h as f32),
-            scale,
-            min_face,
-            0,
-        )
+        let full = BBox::new(0.0, 0.0, w as f32, h as f32);
+        let scale = self.settings.scan_scale(h);
+        let step = self.settings.pyramid_factor;
+        let coarse = job(gray, scale * step, self.settings);
+        let split = coarse.width.min(coarse.height) as f32 >= WINDOW;
+        let sent = split
+            && self.helper.as_mut().is_some_and(|hp| {
+                hp.drain();
+                hp.jobs.send(coarse).is_ok()
+            });
+        if !sent {
+            return self.detect_region(gray, full, scale, 0);
+        }
+        // This thread: the first pyramid level only (faces below one pyramid step above the
+        // window); the helper: every coarser level, from the frame scaled one step further.
+        let first_level_only = (WINDOW / step).ceil() as u32 - 1;
+        let mut dets = self.detect_region(gray, full, scale, first_level_only);
+        match self.helper.as_ref().map(|hp| hp.results.recv()) {
+            Some(Ok(more)) => dets.extend(more),
+            // The helper is gone (it cannot normally fail): scan the coarse levels here.
+            _ => {
+                self.helper = None;
+                dets.extend(self.detect_region(gray, full, scale * step, 0));
+            }
+        }
+        suppress_overlaps(dets)
+    }
+
+    /// Whether full scans can use a second thread.
+    pub fn has_helper(&self) -> bool {
+        self.helper.is_some()
+    }
+
+    /// Starts a full scan of `gray` on the helper thread and returns at once; false when there
+    /// is no helper or it is still busy with the last one (then nothing is started).
+    pub fn start_background_scan(&mut self, gray: &GrayImage) -> bool {
+        let scale = self.settings.scan_scale(gray.height());
+        let settings = self.settings;
+        let Some(hp) = self.helper.as_mut() else {
+            return false;
+        };
+        if hp.pending {
+            return false;
+        }
+        hp.pending = hp.jobs.send(job(gray, scale, settings)).is_ok();
+        hp.pending
+    }
+
+    /// The background scan's faces once it has finished (of the frame it was started on).
+    pub fn poll_background_scan(&mut self) -> Option<Vec<Detection>> {
+        let hp = self.helper.as_mut().filter(|hp| hp.pending)?;
+        match hp.results.try_recv() {
+            Ok(dets) => {
+                hp.pending = false;
+                Some(dets)
+            }
+            Err(mpsc::TryRecvError::Empty) => None,
+            Err(mpsc::TryRecvError::Disconnected) => {
+                self.helper = None;
+                None
+            }
+        }
     }
 
     /// Searches only `roi` (frame pixels) for a face of about `expected` side, scaling the
@@ -111,15 +261,8 @@ impl FaceDetector {
             return Vec::new();
         }
         let scale = ((2.0 * MIN_WINDOW as f32) / expected).min(1.0);
-        let min_face = (expected * 0.6 * scale).round() as u32;
         let max_face = (expected * 1.6 * scale).round() as u32;
-        self.detect_region(
-            gray,
-            BBox::new(x0, y0, x1 - x0, y1 - y0),
-            scale,
-            min_face,
-            max_face,
-        )
+        self.detect_region(gray, BBox::new(x0, y0, x1 - x0, y1 - y0), scale, max_face)
     }
 
     /// Re-finds a tracked face: searches a window twice its size around it (a face moves
@@ -135,12 +278,14 @@ impl FaceDetector {
         self.detect_near(gray, roi, side)
     }
 
+    /// `region` of `gray` scaled by `scale`, faces up to `max_face` pixels of the scaled
+    /// image (0: any size). rustface's pyramid always starts at the image's own scale, so the
+    /// smallest face found is its 40-pixel window: `scale` is what sets the minimum face.
     fn detect_region(
         &mut self,
         gray: &GrayImage,
         region: BBox,
         scale: f32,
-        min_face: u32,
         max_face: u32,
     ) -> Vec<Detection> {
         let sw = (region.w * scale).round() as u32;
@@ -149,29 +294,66 @@ impl FaceDetector {
             return Vec::new();
         }
         downscale_into(gray, region, sw, sh, &mut self.scratch);
-        self.inner.set_min_face_size(min_face.max(MIN_WINDOW));
+        let faces = self.scan_scratch(sw, sh, max_face);
+        let dets = faces.iter().map(|f| to_detection(f, region, scale)).collect();
+        suppress_overlaps(dets)
+    }
+
+    fn scan_scratch(&mut self, w: u32, h: u32, max_face: u32) -> Vec<rustface::FaceInfo> {
+        let pixels = std::mem::take(&mut self.scratch);
+        let faces = self.scan(&pixels, w, h, max_face);
+        self.scratch = pixels;
+        faces
+    }
+
+    /// rustface over a `w`×`h` gray buffer (already scaled).
+    fn scan(&mut self, pixels: &[u8], w: u32, h: u32, max_face: u32) -> Vec<rustface::FaceInfo> {
+        if w < MIN_WINDOW || h < MIN_WINDOW {
+            return Vec::new();
+        }
+        self.inner.set_min_face_size(MIN_WINDOW);
         self.inner.set_max_face_size(if max_face == 0 {
-            sw.max(sh)
+            w.max(h)
         } else {
             max_face.max(MIN_WINDOW + 1)
         });
-        let faces = self.inner.detect(&ImageData::new(&self.scratch, sw, sh));
-        faces
-            .into_iter()
-            .map(|f| {
-                let b = f.bbox();
-                Detection {
-                    bbox: BBox::new(
-                        region.x + b.x() as f32 / scale,
-                        region.y + b.y() as f32 / scale,
-                        b.width() as f32 / scale,
-                        b.height() as f32 / scale,
-                    ),
-                    score: f.score(),
-                }
-            })
-            .collect()
+        self.inner.detect(&ImageData::new(pixels, w, h))
     }
+}
+
+/// A rustface box in an image that is `region` scaled by `scale`, in frame pixels.
+fn to_detection(f: &rustface::FaceInfo, region: BBox, scale: f32) -> Detection {
+    let b = f.bbox();
+    Detection {
+        bbox: BBox::new(
+            region.x + b.x() as f32 / scale,
+            region.y + b.y() as f32 / scale,
+            b.width() as f32 / scale,
+            b.height() as f32 / scale,
+        ),
+        score: f.score(),
+    }
+}
+
+/// One box per face: detections overlapping a stronger one (IoU ≥ 0.3, or centre inside it)
+/// are dropped. rustface suppresses within a pyramid level; boxes of one face found at two
+/// levels, or by two tracks' windows, survive that.
+pub fn suppress_overlaps(mut dets: Vec<Detection>) -> Vec<Detection> {
+    dets.sort_by(|a, b| b.score.total_cmp(&a.score));
+    let mut kept: Vec<Detection> = Vec::with_capacity(dets.len());
+    for d in dets {
+        let (cx, cy) = d.bbox.center();
+        let dup = kept.iter().any(|k| {
+            let b = &k.bbox;
+            let inside = |x: f32, y: f32, o: &BBox| x >= o.x && x <= o.x + o.w && y >= o.y && y <= o.y + o.h;
+            let (kx, ky) = b.center();
+            k.bbox.iou(&d.bbox) >= 0.3 || inside(cx, cy, b) || inside(kx, ky, &d.bbox)
+        });
+        if !dup {
+            kept.push(d);
+        }
+    }
+    kept
 }
 
 /// Area-average downscale of `region` into `out` (`sw`×`sh`, row-major gray).
@@ -228,6 +410,19 @@ mod tests {
             )
             .is_empty()
         );
+    }
+
+    #[test]
+    fn overlapping_boxes_of_one_face_become_one() {
+        let d = |x: f32, w: f32, score: f64| Detection {
+            bbox: BBox::new(x, 0.0, w, w),
+            score,
+        };
+        // A big and a small box on one face (IoU 0.16, centre inside), and a separate face.
+        let kept = suppress_overlaps(vec![d(0.0, 100.0, 5.0), d(30.0, 40.0, 9.0), d(300.0, 80.0, 4.0)]);
+        assert_eq!(kept.len(), 2);
+        assert_eq!(kept[0].score, 9.0, "the stronger box wins");
+        assert_eq!(kept[1].bbox.x, 300.0);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 pub mod classifier;
 pub mod detector;
 pub mod preprocess;
+pub mod scene;
 pub mod testset;
 
 pub use classifier::{EmotionClassifier, resolve_model_path};

@@ -43,13 +43,6 @@ impl BBox {
         if union <= 0.0 { 0.0 } else { inter / union }
     }
 
-    /// The square of side `max(w, h) * (1 + margin)` with the same centre.
-    pub fn square_with_margin(&self, margin: f32) -> BBox {
-        let side = self.w.max(self.h) * (1.0 + margin);
-        let (cx, cy) = self.center();
-        BBox::new(cx - side / 2.0, cy - side / 2.0, side, side)
-    }
-
     /// `[x, y, w, h]` rounded to whole pixels, the JSON shape of DESIGN.md.
     pub fn to_array(&self) -> [i64; 4] {
         [
@@ -107,9 +100,45 @@ fn span(a: f32, b: f32) -> (i64, i64) {
     (lo, hi)
 }
 
-/// The crop for a detected face: square, with `margin` added around the detector's box.
-pub fn face_input(gray: &GrayImage, face: &BBox, margin: f32) -> FaceInput {
-    crop_resize(gray, face.square_with_margin(margin))
+/// How a detector box becomes the classifier's crop. FER-2013's faces were framed by another
+/// detector, with more forehead and chin than rustface's box, so the crop is widened, shifted
+/// and stretched to match; the defaults were tuned through the detector on PublicTest frames
+/// (`emotune eval --through-detector --tune-crop`, README).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct FaceCrop {
+    /// The crop's width is the box's larger side times `1 + margin`.
+    pub margin: f32,
+    /// Centre moved down by this fraction of the box height (negative: up).
+    pub shift_y: f32,
+    /// Crop height / width; 1 is square. The crop is resampled to 48×48 either way.
+    pub aspect: f32,
+}
+
+impl Default for FaceCrop {
+    fn default() -> Self {
+        FaceCrop {
+            margin: 0.15,
+            shift_y: 0.0,
+            aspect: 1.0,
+        }
+    }
+}
+
+impl FaceCrop {
+    /// The region of the frame to classify for the detector box `face`.
+    pub fn region(&self, face: &BBox) -> BBox {
+        let w = face.w.max(face.h) * (1.0 + self.margin);
+        let h = w * self.aspect.clamp(0.5, 2.0);
+        let (cx, cy) = face.center();
+        let cy = cy + self.shift_y * face.h;
+        BBox::new(cx - w / 2.0, cy - h / 2.0, w, h)
+    }
+}
+
+/// The classifier's input for a detected face.
+pub fn face_input(gray: &GrayImage, face: &BBox, crop: &FaceCrop) -> FaceInput {
+    crop_resize(gray, crop.region(face))
 }
 
 /// The whole image as one face (pre-cropped datasets such as FER-2013).
@@ -162,14 +191,29 @@ mod tests {
     }
 
     #[test]
-    fn iou_and_square() {
+    fn iou_and_crop_regions() {
         let a = BBox::new(0.0, 0.0, 10.0, 10.0);
         assert!((a.iou(&a) - 1.0).abs() < 1e-6);
         assert_eq!(a.iou(&BBox::new(20.0, 20.0, 5.0, 5.0)), 0.0);
         let half = BBox::new(5.0, 0.0, 10.0, 10.0);
         assert!((a.iou(&half) - 50.0 / 150.0).abs() < 1e-6);
-        let s = BBox::new(10.0, 10.0, 20.0, 10.0).square_with_margin(0.5);
+        let b = BBox::new(10.0, 10.0, 20.0, 10.0);
+        let square = FaceCrop {
+            margin: 0.5,
+            shift_y: 0.0,
+            aspect: 1.0,
+        };
+        let s = square.region(&b);
         assert_eq!((s.w, s.h), (30.0, 30.0));
         assert_eq!(s.center(), (20.0, 15.0));
+        // Taller and moved down by a fifth of the box height.
+        let t = FaceCrop {
+            aspect: 1.2,
+            shift_y: 0.2,
+            ..square
+        }
+        .region(&b);
+        assert_eq!((t.w, t.h), (30.0, 36.0));
+        assert_eq!(t.center(), (20.0, 17.0));
     }
 }

@@ -75,32 +75,6 @@ pub fn portrait_variants(portrait: &RgbImage, face: BBox) -> Vec<Sample> {
     out
 }
 
-/// A tight 48×48 FER-2013 crop turned into a webcam-like frame: upscaled so the face spans
-/// `face_px`, given context by replicating its border (FER crops stop at the chin), on grey.
-pub fn fer_frame(face48: &image::GrayImage, face_px: u32, at: (u32, u32)) -> Sample {
-    let rgb = image::DynamicImage::ImageLuma8(face48.clone()).to_rgb8();
-    let up = imageops::resize(&rgb, face_px, face_px, imageops::FilterType::CatmullRom);
-    let pad = face_px / 3;
-    let mut ctx = RgbImage::new(face_px + 2 * pad, face_px + 2 * pad);
-    for (x, y, p) in ctx.enumerate_pixels_mut() {
-        let sx = (x as i64 - pad as i64).clamp(0, face_px as i64 - 1) as u32;
-        let sy = (y as i64 - pad as i64).clamp(0, face_px as i64 - 1) as u32;
-        *p = *up.get_pixel(sx, sy);
-    }
-    let mut frame = RgbImage::from_pixel(FRAME_W, FRAME_H, Rgb([110, 110, 110]));
-    imageops::overlay(
-        &mut frame,
-        &ctx,
-        at.0 as i64 - pad as i64,
-        at.1 as i64 - pad as i64,
-    );
-    Sample {
-        frame,
-        face: BBox::new(at.0 as f32, at.1 as f32, face_px as f32, face_px as f32),
-        label: format!("fer face={face_px}px"),
-    }
-}
-
 /// A detection counts when it overlaps the true face box with IoU ≥ 0.3 (detector boxes are
 /// tighter or looser than hand-placed ones; 0.3 still rules out a box on the wrong thing).
 pub fn hit(found: &[BBox], truth: &BBox) -> bool {

@@ -184,3 +184,79 @@ def test_blur_tuning_keeps_the_best_validation_sigma(tiny_fer: Path) -> None:
     assert len(scores) == 9 and "2.00" in scores
     assert all(1.6 <= float(k) <= 2.6 for k in scores)
     assert scores[f"{sigma:.2f}"] == max(scores.values())
+
+
+def _tarball(path: Path, value: int, mtime: int) -> None:
+    """A FER-shaped tarball whose one train image is flat `value` grey."""
+    import os
+    import tarfile
+
+    src = path.parent / f"src{value}"
+    img_dir = src / "fer2013" / "train" / "angry"
+    img_dir.mkdir(parents=True)
+    Image.fromarray(np.full((48, 48), value, np.uint8), "L").save(img_dir / "Training_1.png")
+    (src / "fer2013" / "test").mkdir()
+    with tarfile.open(path, "w:gz") as tar:
+        tar.add(src / "fer2013", arcname="fer2013")
+    os.utime(path, (mtime, mtime))
+
+
+def test_a_replaced_tarball_is_unpacked_again(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    tarball = tmp_path / "fer2013.tar.gz"
+    _tarball(tarball, 10, 1_000_000)
+    first = fer.unpack_cached(tarball, cache)
+    img = first / "train" / "angry" / "Training_1.png"
+    assert np.asarray(Image.open(img)).max() == 10
+    assert fer.unpack_cached(tarball, cache) == first  # unchanged: reused
+    # Version 2 under the same file names: the cache must notice, not keep the old images.
+    tarball.unlink()
+    _tarball(tarball, 200, 2_000_000)
+    second = fer.unpack_cached(tarball, cache)
+    assert second == first
+    assert np.asarray(Image.open(img)).max() == 200
+    assert not [p for p in cache.iterdir() if p.name.startswith(".fer2013-")], "no temp left"
+
+
+def test_npz_cache_notices_new_images_under_the_same_names(tiny_fer: Path) -> None:
+    before = fer.load_split(tiny_fer, "PublicTest")
+    p = Path(before.paths[0])
+    Image.fromarray(np.full((48, 48), 255, np.uint8), "L").save(p, quality=100)
+    after = fer.load_split(tiny_fer, "PublicTest")
+    assert after.images[0].min() > 240
+    assert not np.array_equal(after.images[0], before.images[0])
+
+
+def test_a_blurred_train_set_is_refused_unless_blur_is_asked_for(
+    tiny_fer: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from PIL import ImageFilter
+
+    for p in (tiny_fer / "train").rglob("*.jpg"):
+        Image.open(p).filter(ImageFilter.GaussianBlur(3)).save(p)
+    args = ["--data", str(tiny_fer), "--epochs", "1", "--batch-size", "16", "--run-dir",
+            str(tmp_path / "run"), "--out", str(tmp_path / "m.pt"), "--device", "cpu",
+            "--max-steps", "1", "--quantize", "none"]
+    assert train_main(args) == 2
+    err = capsys.readouterr().err
+    assert "not equally sharp" in err and "--input-blur" in err
+    # Asked for explicitly, it trains (and bakes the matching blur into the export).
+    assert train_main(args + ["--input-blur", "auto"]) == 0
+    assert load_exported(tmp_path / "m.pt").input_blur_sigma() > 0
+
+
+def test_fast_attention_computes_the_same_net() -> None:
+    from training.export import FastChannelAttention, FastSpatialAttention, fast_attention
+
+    torch.manual_seed(0)
+    net = build_model("s2").eval()
+    fast = fast_attention(net)
+    kinds = {type(m) for m in fast.modules()}
+    assert FastChannelAttention in kinds and FastSpatialAttention in kinds
+    x = torch.rand(3, 1, 48, 48)
+    with torch.no_grad():
+        assert torch.allclose(net(x), fast(x), atol=1e-4)
+    # Scripted inside the export as well.
+    scripted = torch.jit.script(ExportedClassifier(fast, tta_flip=True))
+    with torch.no_grad():
+        assert torch.allclose(scripted(x), ExportedClassifier(net, tta_flip=True)(x), atol=1e-4)

@@ -1,6 +1,8 @@
 //! `emotune eval`: accuracy, macro-F1, per-class precision/recall/F1 and 4-class accuracy on a
 //! FER-2013 folder, with the same definitions as training/metrics.py.
 
+pub mod scene;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 

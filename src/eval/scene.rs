@@ -1,0 +1,243 @@
+//! `emotune eval --through-detector`: each FER-2013 test face is upscaled into a textured
+//! 640×480 frame, found by the app's detector (a full scan with the live pipeline's settings),
+//! cropped by the app's crop code and classified. Measures what the app loses between a
+//! dataset crop and a face in a room.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use super::{EvalReport, report};
+use crate::capture::load_rgb;
+use crate::emotion::Emotion;
+use crate::error::Result;
+use crate::vision::preprocess::{FaceCrop, FaceInput, face_input, luma, whole_image_input};
+use crate::vision::scene::fer_scene;
+use crate::vision::testset::hit;
+use crate::vision::{BBox, DetectorSettings, EmotionClassifier, FaceDetector};
+
+/// Detection numbers of one run, and the accuracy they cost.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct DetectorStats {
+    pub frames: u64,
+    pub detected: u64,
+    pub detection_rate: f64,
+    /// Detections that hit no true face (IoU < 0.3), over all frames.
+    pub false_positives: u64,
+    /// Accuracy with every missed face counted as wrong.
+    pub accuracy_all_frames: f64,
+    /// The same test images classified whole, without detector or crop.
+    pub direct_accuracy: f64,
+    /// Direct accuracy on the detected subset only (isolates the crop's effect).
+    pub direct_accuracy_detected: f64,
+    pub crop: FaceCrop,
+}
+
+/// The usual report (over the detected faces) plus the detector's numbers.
+#[derive(Debug, Clone, Serialize)]
+pub struct SceneReport {
+    #[serde(flatten)]
+    pub report: EvalReport,
+    pub through_detector: DetectorStats,
+}
+
+impl SceneReport {
+    pub fn to_text(&self) -> String {
+        let d = &self.through_detector;
+        format!(
+            "through the detector: {} frames, detected {} ({:.2} %), false positives {}\n\
+             crop: margin {:.2}, shift_y {:+.2}, aspect {:.2}\n\
+             direct accuracy {:.2} % (detected subset {:.2} %), through the detector {:.2} % \
+             (misses counted wrong: {:.2} %)\n\n{}",
+            d.frames,
+            d.detected,
+            d.detection_rate * 100.0,
+            d.false_positives,
+            d.crop.margin,
+            d.crop.shift_y,
+            d.crop.aspect,
+            d.direct_accuracy * 100.0,
+            d.direct_accuracy_detected * 100.0,
+            self.report.accuracy * 100.0,
+            d.accuracy_all_frames * 100.0,
+            self.report.to_text()
+        )
+    }
+}
+
+/// What one test image became: its direct input, and one input per crop if it was found.
+struct Outcome {
+    label: Emotion,
+    direct: FaceInput,
+    found: Option<Vec<FaceInput>>,
+    false_positives: u64,
+}
+
+/// The crops `--tune-crop` tries: margin × vertical shift × aspect.
+pub fn crop_grid() -> Vec<FaceCrop> {
+    let mut grid = Vec::new();
+    for margin in [0.0, 0.1, 0.2, 0.3, 0.4] {
+        for shift_y in [-0.1, -0.05, 0.0, 0.05, 0.1] {
+            for aspect in [1.0, 1.15, 1.3] {
+                grid.push(FaceCrop {
+                    margin,
+                    shift_y,
+                    aspect,
+                });
+            }
+        }
+    }
+    grid
+}
+
+fn outcome(
+    det: &mut FaceDetector,
+    path: &PathBuf,
+    label: Emotion,
+    seed: u64,
+    crops: &[FaceCrop],
+) -> Result<Outcome> {
+    let face = luma(&load_rgb(path)?);
+    let direct = whole_image_input(&face);
+    let scene = fer_scene(&face, seed);
+    let gray = luma(&scene.frame);
+    let boxes: Vec<BBox> = det.detect(&gray).into_iter().map(|d| d.bbox).collect();
+    let best = boxes
+        .iter()
+        .filter(|b| hit(&[**b], &scene.face))
+        .max_by(|a, b| a.iou(&scene.face).total_cmp(&b.iou(&scene.face)));
+    let false_positives = boxes.iter().filter(|b| !hit(&[**b], &scene.face)).count() as u64;
+    Ok(Outcome {
+        label,
+        direct,
+        found: best.map(|b| crops.iter().map(|c| face_input(&gray, b, c)).collect()),
+        false_positives,
+    })
+}
+
+/// Runs every image in `items` through a scene, the detector and each crop of `crops`; one
+/// report per crop, in the same order. Image `i` of `items` always gets the same scene.
+pub fn evaluate_through_detector(
+    clf: &EmotionClassifier,
+    items: &[(PathBuf, Emotion)],
+    detector: DetectorSettings,
+    crops: &[FaceCrop],
+    threads: usize,
+    mut progress: impl FnMut(usize),
+) -> Result<Vec<SceneReport>> {
+    let threads = threads.max(1);
+    let mut labels = Vec::with_capacity(items.len());
+    let mut direct = Vec::with_capacity(items.len());
+    // Per crop: (label, logits) of the detected faces.
+    let mut through: Vec<(Vec<Emotion>, Vec<[f32; Emotion::COUNT]>)> =
+        vec![(Vec::new(), Vec::new()); crops.len()];
+    let mut detected_mask = Vec::with_capacity(items.len());
+    let mut false_positives = 0;
+    const CHUNK: usize = 128;
+    for (c, chunk) in items.chunks(CHUNK).enumerate() {
+        let per = chunk.len().div_ceil(threads);
+        let outcomes: Vec<Result<Outcome>> = std::thread::scope(|s| {
+            let handles: Vec<_> = chunk
+                .chunks(per.max(1))
+                .enumerate()
+                .map(|(t, part)| {
+                    s.spawn(move || {
+                        // rustface's detector is not Send: one per thread, built here.
+                        let mut det = match FaceDetector::new(detector) {
+                            Ok(d) => d,
+                            Err(e) => return vec![Err(e)],
+                        };
+                        part.iter()
+                            .enumerate()
+                            .map(|(i, (path, label))| {
+                                let seed = (c * CHUNK + t * per + i) as u64;
+                                outcome(&mut det, path, *label, seed, crops)
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| match h.join() {
+                    Ok(v) => v,
+                    Err(_) => vec![Err(crate::error::Error::Invalid(
+                        "a detection thread panicked".into(),
+                    ))],
+                })
+                .collect()
+        });
+        let outcomes = outcomes.into_iter().collect::<Result<Vec<_>>>()?;
+        let direct_inputs: Vec<FaceInput> = outcomes.iter().map(|o| o.direct.clone()).collect();
+        direct.extend(clf.logits(&direct_inputs)?);
+        for (k, (crop_labels, crop_logits)) in through.iter_mut().enumerate() {
+            let found: Vec<(Emotion, FaceInput)> = outcomes
+                .iter()
+                .filter_map(|o| o.found.as_ref().map(|f| (o.label, f[k].clone())))
+                .collect();
+            let inputs: Vec<FaceInput> = found.iter().map(|(_, f)| f.clone()).collect();
+            crop_labels.extend(found.iter().map(|(l, _)| *l));
+            crop_logits.extend(clf.logits(&inputs)?);
+        }
+        for o in &outcomes {
+            labels.push(o.label);
+            detected_mask.push(o.found.is_some());
+            false_positives += o.false_positives;
+        }
+        progress(labels.len());
+    }
+    let direct_report = report(&labels, &direct);
+    let (sub_labels, sub_logits): (Vec<Emotion>, Vec<[f32; Emotion::COUNT]>) = labels
+        .iter()
+        .zip(&direct)
+        .zip(&detected_mask)
+        .filter(|(_, found)| **found)
+        .map(|((l, g), _)| (*l, *g))
+        .unzip();
+    let direct_detected = report(&sub_labels, &sub_logits);
+    let frames = labels.len() as u64;
+    Ok(crops
+        .iter()
+        .zip(through)
+        .map(|(crop, (l, g))| {
+            let r = report(&l, &g);
+            let detected = r.n;
+            let correct = r.accuracy * detected as f64;
+            SceneReport {
+                through_detector: DetectorStats {
+                    frames,
+                    detected,
+                    detection_rate: ratio(detected as f64, frames),
+                    false_positives,
+                    accuracy_all_frames: ratio(correct, frames),
+                    direct_accuracy: direct_report.accuracy,
+                    direct_accuracy_detected: direct_detected.accuracy,
+                    crop: *crop,
+                },
+                report: r,
+            }
+        })
+        .collect())
+}
+
+fn ratio(a: f64, b: u64) -> f64 {
+    if b == 0 { 0.0 } else { a / b as f64 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_grid_contains_the_plain_square_and_no_duplicates() {
+        let g = crop_grid();
+        assert!(g.contains(&FaceCrop {
+            margin: 0.0,
+            shift_y: 0.0,
+            aspect: 1.0
+        }));
+        for (i, a) in g.iter().enumerate() {
+            assert!(!g[i + 1..].contains(a), "{a:?} twice");
+        }
+    }
+}
