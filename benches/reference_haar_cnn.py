@@ -6,7 +6,7 @@ resized to 48x48 and classified by a CNN one face at a time (emotune's own expor
 one libtorch thread, so the comparison is about the pipeline around the network). Frames are decoded
 into memory first, as `emotune bench` does.
 
-    pip install opencv-python-headless    # once, into the torch venv
+    pip install "opencv-python-headless<5"    # once, into the torch venv (5.x dropped the Haar cascades)
     python benches/reference_haar_cnn.py SETS_DIR [--model models/emotion_resnet18_cbam.pt] [--json]
 
 SETS_DIR is what `cargo run --release --example benchsets -- SETS_DIR` writes: one folder per
@@ -26,8 +26,10 @@ import torch
 
 try:
     import cv2
-except ImportError:  # pragma: no cover - a clear message instead of a traceback
-    sys.exit("benches/reference_haar_cnn.py needs OpenCV: pip install opencv-python-headless")
+
+    cv2.CascadeClassifier  # noqa: B018 - OpenCV 5 moved the Haar cascades out
+except (ImportError, AttributeError):  # pragma: no cover - a clear message instead of a traceback
+    sys.exit("benches/reference_haar_cnn.py needs OpenCV 4: pip install 'opencv-python-headless<5'")
 
 
 def iou(a, b) -> float:

@@ -240,9 +240,11 @@ impl BenchReport {
             self.faces_per_frame,
             self.full_scans
         );
-        if let (Some(t), Some(fp), Some(m)) =
-            (self.truth_faces_per_frame, self.false_positives, self.missed)
-        {
+        if let (Some(t), Some(fp), Some(m)) = (
+            self.truth_faces_per_frame,
+            self.false_positives,
+            self.missed,
+        ) {
             s += &format!(" (truth {t:.2}/frame), {fp} false positives, {m} missed");
         }
         s

@@ -178,8 +178,12 @@ pub fn eval(o: &EvalOptions) -> anyhow::Result<()> {
     }
     let clf = load_classifier(o.model, all_cores())?;
     let mut items = eval::list_labelled(o.data, o.split)?;
-    if let Some(n) = o.limit {
-        items.truncate(n.max(1));
+    if let Some(n) = o.limit.filter(|&n| n > 0 && n < items.len()) {
+        // Spread over the sorted list, so every class keeps its share.
+        let step = items.len() as f64 / n as f64;
+        items = (0..n)
+            .map(|i| items[(i as f64 * step) as usize].clone())
+            .collect();
     }
     let bar = progress_bar(items.len());
     let (report, title, text, json) = if o.through_detector {
@@ -244,10 +248,7 @@ fn print_crop_ranking(reports: &[eval::scene::SceneReport], json: bool) -> anyho
     if json {
         let rows: Vec<_> = reports.iter().map(|r| &r.through_detector).collect();
         let acc: Vec<f64> = reports.iter().map(|r| r.report.accuracy).collect();
-        println!(
-            "{}",
-            serde_json::json!({"crops": rows, "accuracy": acc})
-        );
+        println!("{}", serde_json::json!({"crops": rows, "accuracy": acc}));
         return Ok(());
     }
     if let Some(r) = reports.first() {
@@ -261,7 +262,10 @@ fn print_crop_ranking(reports: &[eval::scene::SceneReport], json: bool) -> anyho
             d.direct_accuracy_detected * 100.0
         );
     }
-    println!("{:>7} {:>8} {:>7} {:>9}", "margin", "shift_y", "aspect", "accuracy");
+    println!(
+        "{:>7} {:>8} {:>7} {:>9}",
+        "margin", "shift_y", "aspect", "accuracy"
+    );
     for r in reports {
         let c = r.through_detector.crop;
         println!(

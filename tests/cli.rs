@@ -189,11 +189,17 @@ fn eval_on_private_test_agrees_with_the_python_evaluation() {
     let v: serde_json::Value = serde_json::from_str(stdout.trim()).expect("JSON");
     assert_eq!(v["n"], 3589);
     assert_eq!(v["n"], python["n"]);
-    for key in ["accuracy", "macro_f1", "accuracy_4class"] {
+    // Accuracy within 0.3 points. Macro-F1 weighs the 55 disgust faces like the 879 happy
+    // ones: one borderline disgust face moves it by ~0.2 points, so it gets 0.5.
+    for (key, tol) in [
+        ("accuracy", 0.003),
+        ("macro_f1", 0.005),
+        ("accuracy_4class", 0.003),
+    ] {
         let rust = v[key].as_f64().expect(key);
         let py = python[key].as_f64().expect(key);
         assert!(
-            (rust - py).abs() <= 0.003,
+            (rust - py).abs() <= tol,
             "{key}: Rust {rust:.4} vs Python {py:.4}"
         );
     }
@@ -274,4 +280,96 @@ fn which(cmd: &str) -> Result<std::path::PathBuf, ()> {
                 .find(|p| p.is_file())
         })
         .ok_or(())
+}
+
+/// Writes `n` frames of `kind` with their truth.json into `dir/<set name>`.
+fn write_set(dir: &std::path::Path, kind: emotune::vision::scene::SetKind, n: u32) {
+    use emotune::vision::scene::{set_frame, set_room};
+    use emotune::vision::testset::ASTRONAUT_FACE;
+    let portrait = image::open(astronaut()).expect("fixture").to_rgb8();
+    let set = dir.join(kind.name());
+    std::fs::create_dir_all(&set).expect("set dir");
+    let room = set_room(kind, 5);
+    let mut truth = Vec::new();
+    for i in 0..n {
+        let f = set_frame(kind, &portrait, ASTRONAUT_FACE, &room, i, 5);
+        let name = format!("{i:04}.png");
+        f.frame.save(set.join(&name)).expect("frame");
+        let faces: Vec<_> = f.faces.iter().map(|b| b.to_array()).collect();
+        truth.push(serde_json::json!({"file": name, "faces": faces}));
+    }
+    let doc = serde_json::json!({ "frames": truth });
+    std::fs::write(set.join("truth.json"), doc.to_string()).expect("truth");
+}
+
+#[test]
+fn bench_on_textured_rooms_reports_one_box_per_face_and_no_false_positives() {
+    use emotune::vision::scene::{SetKind, Texture};
+    let dir = temp_dir("sets");
+    write_set(&dir, SetKind::Move(Texture::Clutter), 40);
+    write_set(&dir, SetKind::Cold, 20);
+    let (out, stdout, stderr) = run(emotune().args(["bench", "--json", "--source"]).arg(&dir));
+    assert!(out.status.success(), "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(stdout.trim()).expect("one JSON document");
+    let sets = v["sets"].as_array().expect("one report per set");
+    assert_eq!(sets.len(), 2, "{v}");
+    for s in sets {
+        assert_eq!(s["false_positives"], 0, "{s}");
+        assert_eq!(s["truth_faces_per_frame"], 1.0, "{s}");
+    }
+    let by_name = |n: &str| sets.iter().find(|s| s["set"] == n).expect(n);
+    let moving = by_name("move-clutter");
+    assert_eq!(moving["frames"], 40);
+    // One face in every frame: one box in every frame, none doubled.
+    assert_eq!(moving["faces_per_frame"], 1.0, "{moving}");
+    assert_eq!(moving["missed"], 0, "{moving}");
+    let cold = by_name("cold");
+    assert!(cold["faces_per_frame"].as_f64() >= Some(0.85), "{cold}");
+}
+
+#[test]
+fn eval_through_the_detector_finds_the_faces_and_keeps_the_accuracy() {
+    let Some(data) = fer2013() else {
+        eprintln!("SKIPPED: FER-2013 not found (set FER2013_DIR or keep ../shared/datasets)");
+        return;
+    };
+    let (out, stdout, stderr) = run(emotune()
+        .args([
+            "eval",
+            "--json",
+            "--through-detector",
+            "--split",
+            "PrivateTest",
+        ])
+        .args(["--limit", "400", "--data"])
+        .arg(&data));
+    assert!(out.status.success(), "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(stdout.trim()).expect("JSON");
+    let d = &v["through_detector"];
+    assert_eq!(d["frames"], 400, "{v}");
+    // rustface finds ~85 % of FER-2013's faces (README: the rest score below its threshold).
+    assert!(d["detection_rate"].as_f64() >= Some(0.8), "{d}");
+    assert!(d["false_positives"].as_u64() <= Some(8), "{d}");
+    // The tuned crop keeps what the classifier sees close to the dataset's own framing.
+    let (through, direct) = (
+        v["accuracy"].as_f64(),
+        d["direct_accuracy_detected"].as_f64(),
+    );
+    assert!(
+        matches!((through, direct), (Some(t), Some(g)) if (t - g).abs() <= 0.06),
+        "through {through:?} vs direct {direct:?}"
+    );
+    // Tuning looks at PublicTest only.
+    let (out, _, stderr) = run(emotune()
+        .args([
+            "eval",
+            "--through-detector",
+            "--tune-crop",
+            "--split",
+            "PrivateTest",
+        ])
+        .arg("--data")
+        .arg(&data));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr.contains("PublicTest"), "{stderr}");
 }

@@ -7,7 +7,7 @@ use emotune::vision::testset::{ASTRONAUT_FACE, hit, portrait_variants};
 use emotune::vision::{DetectorSettings, FaceDetector};
 
 #[test]
-fn default_settings_find_at_least_95_percent_of_portrait_faces() {
+fn default_settings_find_at_least_98_percent_of_portrait_faces() {
     let portrait = image::open(common::astronaut()).expect("fixture").to_rgb8();
     let set = portrait_variants(&portrait, ASTRONAUT_FACE);
     assert_eq!(set.len(), 90);
@@ -24,8 +24,9 @@ fn default_settings_find_at_least_95_percent_of_portrait_faces() {
         }
     }
     let rate = 1.0 - missed.len() as f64 / set.len() as f64;
+    eprintln!("portrait set: {:.1} % detected", rate * 100.0);
     assert!(
-        rate >= 0.95,
+        rate >= 0.98,
         "detection rate {:.1} %; missed: {missed:#?}",
         rate * 100.0
     );

@@ -12,8 +12,8 @@ use image::RgbImage;
 
 use crate::emotion::{Emotion, EmotionScores};
 use crate::error::Result;
-use crate::vision::preprocess::{FaceCrop, face_input, luma};
 use crate::vision::detector::suppress_overlaps;
+use crate::vision::preprocess::{FaceCrop, face_input, luma};
 use crate::vision::{BBox, DetectorSettings, EmotionClassifier, FaceDetector};
 pub use mood::{MoodSettings, MoodStabilizer, MoodState};
 pub use tracking::{Observation, Tracker, TrackerSettings};
@@ -291,9 +291,8 @@ impl Pipeline {
 
 /// Same face: IoU ≥ 0.3 or either centre inside the other box.
 fn overlaps(a: &BBox, b: &BBox) -> bool {
-    let inside = |p: (f32, f32), o: &BBox| {
-        p.0 >= o.x && p.0 <= o.x + o.w && p.1 >= o.y && p.1 <= o.y + o.h
-    };
+    let inside =
+        |p: (f32, f32), o: &BBox| p.0 >= o.x && p.0 <= o.x + o.w && p.1 >= o.y && p.1 <= o.y + o.h;
     a.iou(b) >= 0.3 || inside(a.center(), b) || inside(b.center(), a)
 }
 

@@ -68,7 +68,8 @@ pub struct Observation {
 fn continues(track: &BBox, det: &BBox, min_iou: f32) -> Option<f32> {
     let iou = track.iou(det);
     let (cx, cy) = det.center();
-    let inside = cx >= track.x && cx <= track.x + track.w && cy >= track.y && cy <= track.y + track.h;
+    let inside =
+        cx >= track.x && cx <= track.x + track.w && cy >= track.y && cy <= track.y + track.h;
     (iou >= min_iou || inside).then_some(iou)
 }
 

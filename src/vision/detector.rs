@@ -128,7 +128,13 @@ fn job(gray: &GrayImage, scale: f32, settings: DetectorSettings) -> Job {
     let (w, h) = gray.dimensions();
     let (sw, sh) = ((w as f32 * scale) as u32, (h as f32 * scale) as u32);
     let mut pixels = Vec::new();
-    downscale_into(gray, BBox::new(0.0, 0.0, w as f32, h as f32), sw, sh, &mut pixels);
+    downscale_into(
+        gray,
+        BBox::new(0.0, 0.0, w as f32, h as f32),
+        sw,
+        sh,
+        &mut pixels,
+    );
     Job {
         pixels,
         width: sw,
@@ -188,8 +194,25 @@ impl FaceDetector {
         let full = BBox::new(0.0, 0.0, w as f32, h as f32);
         let scale = self.settings.scan_scale(h);
         let step = self.settings.pyramid_factor;
-        let coarse = job(gray, scale * step, self.settings);
-        let split = coarse.width.min(coarse.height) as f32 >= WINDOW;
+        let (sw, sh) = (
+            (w as f32 * scale).round() as u32,
+            (h as f32 * scale).round() as u32,
+        );
+        downscale_into(gray, full, sw, sh, &mut self.scratch);
+        // The helper's image is the pyramid's second level exactly as rustface would make it
+        // from the first (bilinear): with an area-averaged one the smallest faces were missed.
+        let (cw, ch) = (
+            (sw as f32 * step * step) as u32,
+            (sh as f32 * step * step) as u32,
+        );
+        let coarse = Job {
+            pixels: pyramid_resize(&self.scratch, sw, sh, cw, ch),
+            width: cw,
+            height: ch,
+            scale: cw as f32 / w as f32,
+            settings: self.settings,
+        };
+        let split = cw.min(ch) as f32 >= WINDOW;
         let sent = split
             && self.helper.as_mut().is_some_and(|hp| {
                 hp.drain();
@@ -200,8 +223,12 @@ impl FaceDetector {
         }
         // This thread: the first pyramid level only (faces below one pyramid step above the
         // window); the helper: every coarser level, from the frame scaled one step further.
-        let first_level_only = (WINDOW / step).ceil() as u32 - 1;
-        let mut dets = self.detect_region(gray, full, scale, first_level_only);
+        let first_levels = (WINDOW / (step * step)).ceil() as u32 - 1;
+        let faces = self.scan_scratch(sw, sh, first_levels);
+        let mut dets: Vec<Detection> = faces
+            .iter()
+            .map(|f| to_detection(f, full, sw as f32 / w as f32))
+            .collect();
         match self.helper.as_ref().map(|hp| hp.results.recv()) {
             Some(Ok(more)) => dets.extend(more),
             // The helper is gone (it cannot normally fail): scan the coarse levels here.
@@ -295,7 +322,10 @@ impl FaceDetector {
         }
         downscale_into(gray, region, sw, sh, &mut self.scratch);
         let faces = self.scan_scratch(sw, sh, max_face);
-        let dets = faces.iter().map(|f| to_detection(f, region, scale)).collect();
+        let dets = faces
+            .iter()
+            .map(|f| to_detection(f, region, scale))
+            .collect();
         suppress_overlaps(dets)
     }
 
@@ -335,6 +365,31 @@ fn to_detection(f: &rustface::FaceInfo, region: BBox, scale: f32) -> Detection {
     }
 }
 
+/// rustface's own pyramid resize (bilinear, its rounding), so a level made here is the level
+/// rustface would make.
+fn pyramid_resize(src: &[u8], sw: u32, sh: u32, w: u32, h: u32) -> Vec<u8> {
+    if sw < 2 || sh < 2 {
+        return vec![0; (w * h) as usize];
+    }
+    let (fx, fy) = (f64::from(sw) / f64::from(w), f64::from(sh) / f64::from(h));
+    let mut out = Vec::with_capacity((w * h) as usize);
+    for y in 0..h {
+        let ys = fy * f64::from(y);
+        let y0 = (ys as u32).min(sh - 2);
+        let wy = ys - f64::from(y0);
+        for x in 0..w {
+            let xs = fx * f64::from(x);
+            let x0 = (xs as u32).min(sw - 2);
+            let wx = xs - f64::from(x0);
+            let at = |xx: u32, yy: u32| f64::from(src[(yy * sw + xx) as usize]);
+            let top = (1.0 - wx) * at(x0, y0) + wx * at(x0 + 1, y0);
+            let bot = (1.0 - wx) * at(x0, y0 + 1) + wx * at(x0 + 1, y0 + 1);
+            out.push(((1.0 - wy) * top + wy * bot) as u8);
+        }
+    }
+    out
+}
+
 /// One box per face: detections overlapping a stronger one (IoU ≥ 0.3, or centre inside it)
 /// are dropped. rustface suppresses within a pyramid level; boxes of one face found at two
 /// levels, or by two tracks' windows, survive that.
@@ -345,7 +400,8 @@ pub fn suppress_overlaps(mut dets: Vec<Detection>) -> Vec<Detection> {
         let (cx, cy) = d.bbox.center();
         let dup = kept.iter().any(|k| {
             let b = &k.bbox;
-            let inside = |x: f32, y: f32, o: &BBox| x >= o.x && x <= o.x + o.w && y >= o.y && y <= o.y + o.h;
+            let inside =
+                |x: f32, y: f32, o: &BBox| x >= o.x && x <= o.x + o.w && y >= o.y && y <= o.y + o.h;
             let (kx, ky) = b.center();
             k.bbox.iou(&d.bbox) >= 0.3 || inside(cx, cy, b) || inside(kx, ky, &d.bbox)
         });
@@ -419,7 +475,11 @@ mod tests {
             score,
         };
         // A big and a small box on one face (IoU 0.16, centre inside), and a separate face.
-        let kept = suppress_overlaps(vec![d(0.0, 100.0, 5.0), d(30.0, 40.0, 9.0), d(300.0, 80.0, 4.0)]);
+        let kept = suppress_overlaps(vec![
+            d(0.0, 100.0, 5.0),
+            d(30.0, 40.0, 9.0),
+            d(300.0, 80.0, 4.0),
+        ]);
         assert_eq!(kept.len(), 2);
         assert_eq!(kept[0].score, 9.0, "the stronger box wins");
         assert_eq!(kept[1].bbox.x, 300.0);

@@ -117,8 +117,11 @@ pub struct FaceCrop {
 
 impl Default for FaceCrop {
     fn default() -> Self {
+        // Tuned through the detector on all 3,589 PublicTest frames (README): rustface's own
+        // square box, no margin, was best (63.65 % against 63.0 at +10 %, 62.5 at +20 %,
+        // 62.1 when 15 % taller); the previous default added 15 %.
         FaceCrop {
-            margin: 0.15,
+            margin: 0.0,
             shift_y: 0.0,
             aspect: 1.0,
         }

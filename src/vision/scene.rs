@@ -39,6 +39,16 @@ impl Rng {
         lo + (self.next_u64() % u64::from(hi - lo + 1)) as u32
     }
 
+    /// Two colours at least 60 grey levels apart in every channel: never a flat wall.
+    fn colour_pair(&mut self) -> ([f32; 3], [f32; 3]) {
+        let a = self.colour();
+        let b = a.map(|c| {
+            let d = self.range(60.0, 120.0);
+            if c > 127.0 { c - d } else { c + d }
+        });
+        (a, b)
+    }
+
     fn colour(&mut self) -> [f32; 3] {
         [
             self.range(20.0, 235.0),
@@ -89,7 +99,7 @@ pub fn background_of(kind: Texture, w: u32, h: u32, rng: &mut Rng) -> RgbImage {
 }
 
 fn noise(w: u32, h: u32, rng: &mut Rng) -> RgbImage {
-    let (a, b) = (rng.colour(), rng.colour());
+    let (a, b) = rng.colour_pair();
     // Lattices at 4 octaves, bilinearly interpolated and summed with halving weights.
     let octaves: Vec<(f32, Vec<f32>, usize)> = (0..4)
         .map(|o| {
@@ -111,15 +121,16 @@ fn noise(w: u32, h: u32, rng: &mut Rng) -> RgbImage {
             let top = g(ix, iy) * (1.0 - tx) + g(ix + 1, iy) * tx;
             let bot = g(ix, iy + 1) * (1.0 - tx) + g(ix + 1, iy + 1) * tx;
             v += weight * (top * (1.0 - ty) + bot * ty);
-            weight *= 0.5;
+            weight *= 0.6;
         }
-        let t = (v / 0.9375).clamp(0.0, 1.0);
+        // Weights 0.5, 0.3, 0.18, 0.108 sum to 1.088.
+        let t = (v / 1.088).clamp(0.0, 1.0);
         mix(a, b, t)
     })
 }
 
 fn stripes(w: u32, h: u32, rng: &mut Rng) -> RgbImage {
-    let (a, b) = (rng.colour(), rng.colour());
+    let (a, b) = rng.colour_pair();
     let angle = rng.range(0.0, std::f32::consts::PI);
     let period = rng.range(6.0, 40.0);
     let wobble = rng.range(0.0, 12.0);
@@ -206,17 +217,40 @@ fn rgb(c: [f32; 3]) -> Rgb<u8> {
 }
 
 /// A FER-2013 face (48×48 gray) upscaled to 160–280 px and placed at a random spot of a
-/// 640×480 textured frame, all chosen from `seed`. The true box is the pasted square: FER's own
-/// framing of the face.
-pub fn fer_scene(face48: &GrayImage, seed: u64) -> Sample {
+/// 640×480 textured frame, all chosen from `seed`. FER's crops stop at the chin and hairline;
+/// a real head carries on past them, so the crop's border is continued outward over a ring
+/// `context` × the face size wide (edge pixels repeated, fading into the room), and the room
+/// shows beyond. The true box is the pasted square: FER's own framing of the face.
+pub fn fer_scene_with(face48: &GrayImage, seed: u64, context: f32) -> Sample {
     let mut rng = Rng::new(seed.wrapping_mul(0x2545_F491_4F6C_DD1D));
     let face_px = rng.int(160, 280);
+    let pad = (context * face_px as f32) as i64;
     let x = rng.int(0, FRAME_W - face_px);
     let y = rng.int(0, FRAME_H - face_px);
     let mut frame = background(FRAME_W, FRAME_H, rng.next_u64());
     let up = imageops::resize(face48, face_px, face_px, imageops::FilterType::CatmullRom);
-    for (fx, fy, p) in up.enumerate_pixels() {
-        frame.put_pixel(x + fx, y + fy, Rgb([p.0[0]; 3]));
+    let n = face_px as i64;
+    for fy in -pad..n + pad {
+        for fx in -pad..n + pad {
+            let (px, py) = (x as i64 + fx, y as i64 + fy);
+            if px < 0 || py < 0 || px >= FRAME_W as i64 || py >= FRAME_H as i64 {
+                continue;
+            }
+            let v = up
+                .get_pixel(fx.clamp(0, n - 1) as u32, fy.clamp(0, n - 1) as u32)
+                .0[0] as f32;
+            // Distance outside the face square, as a fraction of the ring: 0 inside.
+            let out = (-fx).max(fx - (n - 1)).max(-fy).max(fy - (n - 1)).max(0) as f32;
+            let alpha = if pad == 0 {
+                1.0
+            } else {
+                1.0 - out / pad as f32
+            };
+            let dst = frame.get_pixel_mut(px as u32, py as u32);
+            for c in dst.0.iter_mut() {
+                *c = (v * alpha + *c as f32 * (1.0 - alpha)).round() as u8;
+            }
+        }
     }
     Sample {
         frame,
@@ -224,6 +258,14 @@ pub fn fer_scene(face48: &GrayImage, seed: u64) -> Sample {
         label: format!("fer scene face={face_px}px"),
     }
 }
+
+/// `fer_scene_with` and the context ring `emotune eval --through-detector` uses.
+pub fn fer_scene(face48: &GrayImage, seed: u64) -> Sample {
+    fer_scene_with(face48, seed, FER_CONTEXT)
+}
+
+/// Context ring around FER faces in through-detector frames (see `fer_scene_with`).
+pub const FER_CONTEXT: f32 = 0.15;
 
 /// Where and how a person (a portrait cut out around the face) stands in a frame.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -276,8 +318,8 @@ pub fn paste_person(frame: &mut RgbImage, portrait: &RgbImage, face: BBox, p: &P
                 continue;
             };
             let dst = frame.get_pixel_mut(x, y);
-            for k in 0..3 {
-                dst.0[k] = (c[k] * alpha + dst.0[k] as f32 * (1.0 - alpha)).round() as u8;
+            for (d, v) in dst.0.iter_mut().zip(c) {
+                *d = (v * alpha + *d as f32 * (1.0 - alpha)).round() as u8;
             }
         }
     }
@@ -370,7 +412,11 @@ pub fn set_frame(
             };
             faces.push(paste_person(&mut f, portrait, face, &p));
             // The light dims at 40 % of the set and comes back brighter (a lamp, a cloud).
-            let gain = if (96..170).contains(&i) { 0.75 } else { 1.0 + 0.1 * wave(t, 240.0, 0.0) };
+            let gain = if (96..170).contains(&i) {
+                0.75
+            } else {
+                1.0 + 0.1 * wave(t, 240.0, 0.0)
+            };
             (f, gain)
         }
         SetKind::Story => {

@@ -37,8 +37,21 @@ pub fn temp_dir(tag: &str) -> PathBuf {
     d
 }
 
+/// What identifies one copy of the tarball (training/data.py writes the same stamp).
+fn tarball_stamp(tarball: &Path) -> Option<String> {
+    let meta = std::fs::metadata(tarball).ok()?;
+    let mtime = meta
+        .modified()
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_nanos();
+    Some(format!("size={} mtime_ns={mtime}\n", meta.len()))
+}
+
 /// FER-2013 for tests: FER2013_DIR, else ../shared/datasets/fer2013.tar.gz unpacked into the
-/// cache (once). None when neither exists; callers skip and say so.
+/// cache, unpacked again whenever the tarball changes (the first shared copy had a blurred
+/// train/ under the same file names). None when neither exists; callers skip and say so.
 pub fn fer2013() -> Option<PathBuf> {
     if let Some(d) = std::env::var_os("FER2013_DIR") {
         return Some(PathBuf::from(d));
@@ -47,22 +60,37 @@ pub fn fer2013() -> Option<PathBuf> {
         .cache_dir()
         .join("emotune/datasets");
     let unpacked = cache.join("fer2013");
-    if unpacked.join("test").is_dir() {
-        return Some(unpacked);
-    }
     let tarball = repo().join("../shared/datasets/fer2013.tar.gz");
     if !tarball.is_file() {
-        return None;
+        return unpacked.join("test").is_dir().then_some(unpacked);
     }
-    std::fs::create_dir_all(&cache).ok()?;
+    let want = tarball_stamp(&tarball)?;
+    let stamp = unpacked.join(".source");
+    if unpacked.join("test").is_dir() && std::fs::read_to_string(&stamp).ok() == Some(want.clone())
+    {
+        return Some(unpacked);
+    }
+    let tmp = cache.join(format!(".fer2013-rs-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).ok()?;
     let status = Command::new("tar")
         .arg("xzf")
         .arg(&tarball)
         .arg("-C")
-        .arg(&cache)
+        .arg(&tmp)
         .status()
         .ok()?;
-    (status.success() && unpacked.join("test").is_dir()).then_some(unpacked)
+    let fresh = tmp.join("fer2013");
+    if !status.success() || !fresh.join("test").is_dir() {
+        let _ = std::fs::remove_dir_all(&tmp);
+        return None;
+    }
+    std::fs::write(fresh.join(".source"), want).ok()?;
+    let _ = std::fs::remove_dir_all(&unpacked);
+    // Another test may have won the race: either copy is the same tarball.
+    let _ = std::fs::rename(&fresh, &unpacked);
+    let _ = std::fs::remove_dir_all(&tmp);
+    unpacked.join("test").is_dir().then_some(unpacked)
 }
 
 /// Runs `cmd` as a fresh user: its own home, config and cache under `home`, no Spotify
