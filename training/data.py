@@ -235,7 +235,8 @@ def estimate_blur(train: np.ndarray, val: np.ndarray, max_sigma: float = 5.0) ->
     """
     target = sharpness(train[:4000])
     sample = val[:1000]
-    if sharpness(sample) <= 1.5 * target:
+    sharp = sharpness(sample)
+    if sharp <= target or not sharpness_mismatch(target, sharp):
         return 0.0
     lo, hi = 0.0, max_sigma
     x = to_tensor(sample) * 255.0

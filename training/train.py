@@ -16,6 +16,7 @@ import os
 import random
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -185,8 +186,11 @@ def main(argv: list[str] | None = None) -> int:
         else:
             # Re-planned (e.g. less time than hoped): the one-cycle schedule for the new length,
             # fast-forwarded to where training stands.
-            for _ in range(start_epoch * steps_per_epoch):
-                sched.step()
+            with warnings.catch_warnings():
+                # Stepping the schedule alone is the point here, not a misordered loop.
+                warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step")
+                for _ in range(start_epoch * steps_per_epoch):
+                    sched.step()
             if main_proc:
                 print(f"schedule re-planned from {planned} to {args.epochs} epochs", file=sys.stderr)
         torch.set_rng_state(ck["rng"])

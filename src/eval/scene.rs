@@ -167,22 +167,25 @@ pub fn evaluate_through_detector(
                 })
                 .collect()
         });
-        let outcomes = outcomes.into_iter().collect::<Result<Vec<_>>>()?;
-        let direct_inputs: Vec<FaceInput> = outcomes.iter().map(|o| o.direct.clone()).collect();
-        direct.extend(clf.logits(&direct_inputs)?);
-        for (k, (crop_labels, crop_logits)) in through.iter_mut().enumerate() {
-            let found: Vec<(Emotion, FaceInput)> = outcomes
-                .iter()
-                .filter_map(|o| o.found.as_ref().map(|f| (o.label, f[k].clone())))
-                .collect();
-            let inputs: Vec<FaceInput> = found.iter().map(|(_, f)| f.clone()).collect();
-            crop_labels.extend(found.iter().map(|(l, _)| *l));
-            crop_logits.extend(clf.logits(&inputs)?);
-        }
-        for o in &outcomes {
+        let mut direct_inputs = Vec::with_capacity(chunk.len());
+        // Per crop: the labels and inputs of the faces found in this chunk.
+        let mut per_crop: Vec<(Vec<Emotion>, Vec<FaceInput>)> =
+            vec![(Vec::new(), Vec::new()); crops.len()];
+        for o in outcomes {
+            let o = o?;
             labels.push(o.label);
             detected_mask.push(o.found.is_some());
             false_positives += o.false_positives;
+            direct_inputs.push(o.direct);
+            for (input, (l, inputs)) in o.found.into_iter().flatten().zip(&mut per_crop) {
+                l.push(o.label);
+                inputs.push(input);
+            }
+        }
+        direct.extend(clf.logits(&direct_inputs)?);
+        for ((l, inputs), (crop_labels, crop_logits)) in per_crop.into_iter().zip(&mut through) {
+            crop_labels.extend(l);
+            crop_logits.extend(clf.logits(&inputs)?);
         }
         progress(labels.len());
     }

@@ -14,9 +14,9 @@ use crate::emotion::{Emotion, EmotionScores};
 use crate::error::Result;
 use crate::vision::detector::suppress_overlaps;
 use crate::vision::preprocess::{FaceCrop, face_input, luma};
-use crate::vision::{BBox, DetectorSettings, EmotionClassifier, FaceDetector};
+use crate::vision::{BBox, Detection, DetectorSettings, EmotionClassifier, FaceDetector};
 pub use mood::{MoodSettings, MoodStabilizer, MoodState};
-pub use tracking::{Observation, Tracker, TrackerSettings};
+pub use tracking::{Tracker, TrackerSettings};
 
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
@@ -181,11 +181,11 @@ impl Pipeline {
     /// was just lost); else windows around the tracks, plus every `rescan_every` frames a full
     /// scan on the detector's second thread whose newcomers join when it finishes. Returns the
     /// observations and whether this thread ran a full scan.
-    fn detect(&mut self, gray: &image::GrayImage) -> (Vec<Observation>, bool) {
+    fn detect(&mut self, gray: &image::GrayImage) -> (Vec<Detection>, bool) {
         let tracking = self.tracker.tracks().iter().any(|t| t.confirmed);
         if self.force_scan || !tracking {
             self.force_scan = false;
-            return (observations(self.full_scan(gray)), true);
+            return (self.full_scan(gray), true);
         }
         let mut found = Vec::new();
         let mut lost = false;
@@ -202,8 +202,8 @@ impl Pipeline {
             let news: Vec<_> = scanned
                 .into_iter()
                 .filter(|d| {
-                    !tracks.iter().any(|t| overlaps(&t.bbox, &d.bbox))
-                        && !found.iter().any(|f| overlaps(&f.bbox, &d.bbox))
+                    !tracks.iter().any(|t| t.bbox.same_face(&d.bbox, 0.3))
+                        && !found.iter().any(|f| f.bbox.same_face(&d.bbox, 0.3))
                 })
                 .collect();
             found.extend(news);
@@ -221,15 +221,15 @@ impl Pipeline {
             found.extend(self.detector.detect(gray));
         }
         // Two tracks can re-find the same face, and a scan finds tracked ones again.
-        (observations(suppress_overlaps(found)), scan_here)
+        (suppress_overlaps(found), scan_here)
     }
 
     /// The whole frame, plus the windows of confirmed tracks the coarse scan missed (the window
     /// search is finer); one box per face.
-    fn full_scan(&mut self, gray: &image::GrayImage) -> Vec<crate::vision::Detection> {
+    fn full_scan(&mut self, gray: &image::GrayImage) -> Vec<Detection> {
         let mut found = self.detector.detect(gray);
         for t in self.tracker.tracks().iter().filter(|t| t.confirmed) {
-            if found.iter().any(|d| overlaps(&d.bbox, &t.bbox)) {
+            if found.iter().any(|d| d.bbox.same_face(&t.bbox, 0.3)) {
                 continue;
             }
             let near = self.detector.detect_around(gray, &t.bbox);
@@ -287,22 +287,6 @@ impl Pipeline {
             },
         })
     }
-}
-
-/// Same face: IoU ≥ 0.3 or either centre inside the other box.
-fn overlaps(a: &BBox, b: &BBox) -> bool {
-    let inside =
-        |p: (f32, f32), o: &BBox| p.0 >= o.x && p.0 <= o.x + o.w && p.1 >= o.y && p.1 <= o.y + o.h;
-    a.iou(b) >= 0.3 || inside(a.center(), b) || inside(b.center(), a)
-}
-
-fn observations(dets: Vec<crate::vision::Detection>) -> Vec<Observation> {
-    dets.into_iter()
-        .map(|d| Observation {
-            bbox: d.bbox,
-            score: d.score,
-        })
-        .collect()
 }
 
 #[cfg(test)]

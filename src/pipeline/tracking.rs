@@ -1,21 +1,21 @@
 //! Face tracks across frames: greedy IoU matching, per-track EMA of the emotion scores.
 
 use crate::emotion::EmotionScores;
-use crate::vision::BBox;
+use crate::vision::{BBox, Detection};
 
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct TrackerSettings {
-    /// Minimum IoU for a detection to continue a track (a detection whose centre lies inside
-    /// the track's box continues it too: fast moves shrink the IoU first).
+    /// Minimum IoU for a detection to continue a track (or either centre inside the other box,
+    /// see `BBox::same_face`).
     pub min_iou: f32,
     /// Frames a track survives without a detection (it is neither drawn nor classified then).
     pub max_misses: u32,
     /// EMA weight of each new classification (0 < alpha ≤ 1; 1 = no smoothing).
     pub alpha: f32,
     /// A new track is shown at once when its detection scores at least this; weaker ones wait
-    /// for a second sighting (texture rarely fools the cascade twice in the same place). On
-    /// the benchmark rooms true faces score 4-30 and texture at most 1.6 (README).
+    /// for a second sighting (texture rarely fools the cascade twice in the same place). In
+    /// the benchmark rooms true faces scored well above 4 and texture below 2 (README).
     pub confirm_score: f64,
 }
 
@@ -58,21 +58,6 @@ pub struct Tracker {
     next_id: u64,
 }
 
-/// One detection for the tracker: where, and how sure the detector was.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Observation {
-    pub bbox: BBox,
-    pub score: f64,
-}
-
-fn continues(track: &BBox, det: &BBox, min_iou: f32) -> Option<f32> {
-    let iou = track.iou(det);
-    let (cx, cy) = det.center();
-    let inside =
-        cx >= track.x && cx <= track.x + track.w && cy >= track.y && cy <= track.y + track.h;
-    (iou >= min_iou || inside).then_some(iou)
-}
-
 impl Tracker {
     pub fn new(settings: TrackerSettings) -> Self {
         Tracker {
@@ -94,12 +79,12 @@ impl Tracker {
     /// Feeds one frame's detections: continues tracks (greedy, best overlap first), ages the
     /// rest, drops those unseen for too long and starts tentative tracks for the unmatched.
     /// `confirm_all` shows new tracks at once (a still photo has no second frame).
-    pub fn observe(&mut self, dets: &[Observation], confirm_all: bool) {
+    pub fn observe(&mut self, dets: &[Detection], confirm_all: bool) {
         let mut pairs: Vec<(f32, usize, usize)> = Vec::new();
         for (ti, t) in self.tracks.iter().enumerate() {
             for (di, d) in dets.iter().enumerate() {
-                if let Some(iou) = continues(&t.bbox, &d.bbox, self.settings.min_iou) {
-                    pairs.push((iou, ti, di));
+                if t.bbox.same_face(&d.bbox, self.settings.min_iou) {
+                    pairs.push((t.bbox.iou(&d.bbox), ti, di));
                 }
             }
         }
@@ -172,8 +157,8 @@ mod tests {
         EmotionScores(a)
     }
 
-    fn obs(x: f32, score: f64) -> Observation {
-        Observation {
+    fn obs(x: f32, score: f64) -> Detection {
+        Detection {
             bbox: BBox::new(x, 0.0, 100.0, 100.0),
             score,
         }
@@ -196,7 +181,7 @@ mod tests {
         let mut t = Tracker::new(TrackerSettings::default());
         t.observe(&[obs(0.0, 20.0)], false);
         // IoU 0.16 (a tighter box from a different pyramid level), centre inside the track.
-        let tight = Observation {
+        let tight = Detection {
             bbox: BBox::new(30.0, 30.0, 40.0, 40.0),
             score: 20.0,
         };

@@ -43,6 +43,16 @@ impl BBox {
         if union <= 0.0 { 0.0 } else { inter / union }
     }
 
+    pub fn contains(&self, (x, y): (f32, f32)) -> bool {
+        x >= self.x && x <= self.x + self.w && y >= self.y && y <= self.y + self.h
+    }
+
+    /// The same face seen twice: IoU ≥ `min_iou`, or either centre inside the other box (a box
+    /// from another pyramid level, or after a fast move, overlaps less than it looks).
+    pub fn same_face(&self, o: &BBox, min_iou: f32) -> bool {
+        self.iou(o) >= min_iou || self.contains(o.center()) || o.contains(self.center())
+    }
+
     /// `[x, y, w, h]` rounded to whole pixels, the JSON shape of DESIGN.md.
     pub fn to_array(&self) -> [i64; 4] {
         [
@@ -100,10 +110,9 @@ fn span(a: f32, b: f32) -> (i64, i64) {
     (lo, hi)
 }
 
-/// How a detector box becomes the classifier's crop. FER-2013's faces were framed by another
-/// detector, with more forehead and chin than rustface's box, so the crop is widened, shifted
-/// and stretched to match; the defaults were tuned through the detector on PublicTest frames
-/// (`emotune eval --through-detector --tune-crop`, README).
+/// How a detector box becomes the classifier's crop: widened, shifted and stretched, because
+/// FER-2013's faces were framed by another detector. The default was tuned through the
+/// detector on PublicTest frames (`emotune eval --through-detector --tune-crop`, README).
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct FaceCrop {

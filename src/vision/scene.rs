@@ -219,12 +219,12 @@ fn rgb(c: [f32; 3]) -> Rgb<u8> {
 /// A FER-2013 face (48×48 gray) upscaled to 160–280 px and placed at a random spot of a
 /// 640×480 textured frame, all chosen from `seed`. FER's crops stop at the chin and hairline;
 /// a real head carries on past them, so the crop's border is continued outward over a ring
-/// `context` × the face size wide (edge pixels repeated, fading into the room), and the room
+/// `FER_CONTEXT` × the face size wide (edge pixels repeated, fading into the room), and the room
 /// shows beyond. The true box is the pasted square: FER's own framing of the face.
-pub fn fer_scene_with(face48: &GrayImage, seed: u64, context: f32) -> Sample {
+pub fn fer_scene(face48: &GrayImage, seed: u64) -> Sample {
     let mut rng = Rng::new(seed.wrapping_mul(0x2545_F491_4F6C_DD1D));
     let face_px = rng.int(160, 280);
-    let pad = (context * face_px as f32) as i64;
+    let pad = (FER_CONTEXT * face_px as f32) as i64;
     let x = rng.int(0, FRAME_W - face_px);
     let y = rng.int(0, FRAME_H - face_px);
     let mut frame = background(FRAME_W, FRAME_H, rng.next_u64());
@@ -259,12 +259,8 @@ pub fn fer_scene_with(face48: &GrayImage, seed: u64, context: f32) -> Sample {
     }
 }
 
-/// `fer_scene_with` and the context ring `emotune eval --through-detector` uses.
-pub fn fer_scene(face48: &GrayImage, seed: u64) -> Sample {
-    fer_scene_with(face48, seed, FER_CONTEXT)
-}
-
-/// Context ring around FER faces in through-detector frames (see `fer_scene_with`).
+/// The context ring's width around FER faces in through-detector frames, as a fraction of the
+/// face (on 300 PublicTest faces 0.15 found 85.7 % against 83.3 % without a ring; 0.25 and 0.35 no more).
 pub const FER_CONTEXT: f32 = 0.15;
 
 /// Where and how a person (a portrait cut out around the face) stands in a frame.
