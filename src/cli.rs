@@ -317,10 +317,8 @@ pub fn recommend(
     json: bool,
 ) -> anyhow::Result<i32> {
     let (settings, warning) = crate::config::Settings::load_user();
-    let (music, warnings) = crate::music::service::Music::from_env(
-        Duration::from_secs(4),
-        Some(settings.music_cache_ttl()),
-    );
+    let (music, warnings) =
+        crate::music::service::Music::from_env(Duration::from_secs(4), settings.music_cache_ttl());
     for w in warning.into_iter().chain(warnings) {
         eprintln!("warning: {w}");
     }
@@ -346,10 +344,7 @@ pub fn recommend(
             rec.emotion, rec.strategy, rec.source, rec.playlist.name
         );
         for t in &rec.tracks {
-            let dur = t
-                .duration_ms
-                .map(|ms| format!(" [{}:{:02}]", ms / 60000, ms / 1000 % 60))
-                .unwrap_or_default();
+            let dur = t.length().map(|l| format!(" [{l}]")).unwrap_or_default();
             println!("  {} - {}{dur}  {}", t.title, t.artists.join(", "), t.url);
         }
     }

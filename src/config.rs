@@ -2,15 +2,31 @@
 
 use std::path::{Path, PathBuf};
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::pipeline::PipelineSettings;
 
 /// Loads `.env` from the working directory (or a parent), if present. Values already in the
-/// environment win, so a shell export overrides the file.
-pub fn load_dotenv() {
-    let _ = dotenvy::dotenv();
+/// environment win, so a shell export overrides the file. A malformed file gives a warning that
+/// names it and the position, never the line itself (it may hold the client secret).
+pub fn load_dotenv() -> Option<String> {
+    let cwd = std::env::current_dir().ok()?;
+    let path = cwd
+        .ancestors()
+        .map(|d| d.join(".env"))
+        .find(|p| p.is_file())?;
+    match dotenvy::from_path(&path) {
+        Ok(()) => None,
+        Err(dotenvy::Error::LineParse(_, at)) => Some(format!(
+            "{}: cannot parse the line at character {at}; write one NAME=value per line \
+             (see .env.example). The settings after it were not loaded",
+            path.display()
+        )),
+        Err(e) => Some(format!("{}: {e}", path.display())),
+    }
 }
 
 /// First non-empty value among `names`.
@@ -82,18 +98,39 @@ pub fn cache_dir() -> Option<PathBuf> {
 
 impl Settings {
     /// The music cache's time to live.
-    pub fn music_cache_ttl(&self) -> std::time::Duration {
-        std::time::Duration::try_from_secs_f64(self.music_cache_hours * 3600.0)
-            .unwrap_or(crate::music::cache::DEFAULT_TTL)
+    pub fn music_cache_ttl(&self) -> Duration {
+        Duration::try_from_secs_f64(self.music_cache_hours * 3600.0)
+            .unwrap_or(Duration::from_secs(24 * 3600))
     }
 
     /// The user's settings, or the defaults (with the reason) when the file is broken.
     pub fn load_user() -> (Settings, Option<String>) {
-        match Self::default_path().as_deref().map(Settings::load) {
-            Some(Ok(s)) => (s, None),
-            Some(Err(e)) => (Settings::default(), Some(format!("{e}; using defaults"))),
+        match Self::default_path() {
+            Some(p) => Settings::load_or_keep(&p),
             None => (Settings::default(), None),
         }
+    }
+
+    /// Like `load`, but a broken file is left as it is, copied to `<name>.bak`, and the defaults
+    /// are used in memory; the warning says so (the file is only replaced if the user then
+    /// changes a setting, and the copy stays).
+    pub fn load_or_keep(path: &Path) -> (Settings, Option<String>) {
+        let e = match Settings::load(path) {
+            Ok(s) => return (s, None),
+            Err(e) => e,
+        };
+        let mut bak = path.as_os_str().to_owned();
+        bak.push(".bak");
+        let bak = PathBuf::from(bak);
+        let kept = match std::fs::copy(path, &bak) {
+            Ok(_) => format!("your file is kept, with a copy in {}", bak.display()),
+            Err(c) => format!("your file is kept (no copy: {c})"),
+        };
+        let msg = format!(
+            "{e}; using the default settings for now ({kept}). Fix the file and restart, or \
+             change a setting here to replace it"
+        );
+        (Settings::default(), Some(msg))
     }
 
     pub fn default_path() -> Option<PathBuf> {
@@ -138,12 +175,30 @@ mod tests {
         );
         let mut s = Settings::default();
         s.capture.replay_fps = 4.0;
-        s.pipeline.mood.hold = std::time::Duration::from_millis(1500);
+        s.pipeline.mood.hold = Duration::from_millis(1500);
         s.save(&path).expect("save");
         assert_eq!(Settings::load(&path).expect("load"), s);
         std::fs::write(&path, "inference_threads = \"fast\"").expect("write");
         let e = Settings::load(&path).expect_err("invalid").to_string();
         assert!(e.contains("settings.toml"), "{e}");
+    }
+
+    #[test]
+    fn a_broken_settings_file_is_kept_and_backed_up() {
+        let dir = std::env::temp_dir().join(format!("emotune-cfg-bak-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("settings.toml");
+        let broken = "inference_threads = [oops";
+        std::fs::write(&path, broken).expect("write");
+        let (s, warning) = Settings::load_or_keep(&path);
+        assert_eq!(s, Settings::default());
+        let warning = warning.expect("a warning");
+        assert!(warning.contains("settings.toml.bak"), "{warning}");
+        assert_eq!(std::fs::read_to_string(&path).expect("kept"), broken);
+        assert_eq!(
+            std::fs::read_to_string(dir.join("settings.toml.bak")).expect("copy"),
+            broken
+        );
     }
 
     #[test]

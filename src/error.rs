@@ -33,6 +33,9 @@ pub enum Error {
     #[error("camera: {0}")]
     Camera(String),
 
+    #[error("the frame source crashed ({0}); opening it again")]
+    SourceCrashed(String),
+
     #[error("{0}")]
     Invalid(String),
 }

@@ -18,4 +18,24 @@ pub mod ui;
 pub mod vision;
 
 pub use emotion::{Emotion, EmotionScores};
+
+/// Wall-clock time helpers shared by the cache, the music shuffle and file names.
+pub mod clock {
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    /// Time since the Unix epoch (zero if the clock is set before it).
+    pub fn unix_now() -> Duration {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+    }
+}
+
+/// The message of a caught panic (`panic!` with a string or a formatted message).
+pub fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}
 pub use error::{Error, Result};

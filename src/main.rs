@@ -112,11 +112,15 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    emotune::config::load_dotenv();
+    let dotenv_warning = emotune::config::load_dotenv();
     emotune::logging::init();
     let cli = Cli::parse();
+    if let Some(w) = &dotenv_warning {
+        eprintln!("warning: {w}");
+    }
     let result = match cli.command {
         None => emotune::ui::run(emotune::ui::AppOptions {
+            warnings: dotenv_warning.into_iter().collect(),
             source: cli.source,
             model: cli.model,
             screenshot: cli.screenshot,

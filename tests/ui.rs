@@ -6,7 +6,8 @@ use emotune::Emotion;
 use emotune::capture::SourceSpec;
 use emotune::music::service::Outcome;
 use emotune::music::{PlaylistRef, Recommendation, SourceKind, Strategy, Track};
-use emotune::ui::music::{MusicAction, MusicPanel};
+use emotune::ui::command::Command;
+use emotune::ui::music::MusicPanel;
 use emotune::ui::sources::SourceChooser;
 
 fn track(n: u32) -> Track {
@@ -40,32 +41,27 @@ fn panel_with_tracks() -> MusicPanel {
 }
 
 #[test]
-fn match_and_uplift_change_the_music_request() {
-    let state = (MusicPanel::default(), Vec::<MusicAction>::new());
+fn match_uplift_and_refresh_become_commands() {
+    let state = (MusicPanel::default(), Vec::<Command>::new());
     let mut h = Harness::new_ui_state(
-        |ui, (panel, sent): &mut (MusicPanel, Vec<MusicAction>)| sent.extend(panel.show(ui)),
+        |ui, (panel, sent): &mut (MusicPanel, Vec<Command>)| sent.extend(panel.show(ui)),
         state,
     );
     h.run();
     h.get_by_label("Uplift").click();
     h.run();
-    assert_eq!(
-        h.state().1,
-        vec![MusicAction::Request {
-            strategy: Strategy::Uplift,
-            refresh: false
-        }]
-    );
-    assert_eq!(h.state().0.strategy, Strategy::Uplift);
+    assert_eq!(h.state().1, vec![Command::SetStrategy(Strategy::Uplift)]);
+    // The panel only asks; the strategy changes when the app handles the command.
+    assert_eq!(h.state().0.strategy, Strategy::Match);
+    h.state_mut().0.strategy = Strategy::Uplift;
+    h.run();
     h.get_by_label("Match").click();
     h.run();
     assert_eq!(
         h.state().1.last(),
-        Some(&MusicAction::Request {
-            strategy: Strategy::Match,
-            refresh: false
-        })
+        Some(&Command::SetStrategy(Strategy::Match))
     );
+    h.state_mut().0.strategy = Strategy::Match;
     // Clicking the strategy already selected sends nothing new.
     h.get_by_label("Match").click();
     h.run();
@@ -74,10 +70,7 @@ fn match_and_uplift_change_the_music_request() {
     h.run();
     assert_eq!(
         h.state().1.last(),
-        Some(&MusicAction::Request {
-            strategy: Strategy::Match,
-            refresh: true
-        })
+        Some(&Command::RequestMusic { refresh: true })
     );
 }
 
@@ -86,7 +79,7 @@ fn clicking_a_track_sends_the_open_url_command() {
     let mut h = Harness::new_ui_state(
         |ui, panel: &mut MusicPanel| {
             for a in panel.show(ui) {
-                if let MusicAction::Open(t) = a {
+                if let Command::OpenTrack(t) = a {
                     // No Spotify app in tests: the web player link goes through egui.
                     emotune::ui::open_track(ui.ctx(), &t, false);
                 }
@@ -118,7 +111,7 @@ fn without_a_camera_the_source_chooser_is_offered() {
     let state = (SourceChooser::default(), None::<SourceSpec>);
     let mut h = Harness::new_ui_state(
         |ui, (chooser, picked): &mut (SourceChooser, Option<SourceSpec>)| {
-            if let Some(s) = chooser.show(ui, &[]) {
+            if let Some(s) = chooser.show(ui, Some(&[])) {
                 *picked = Some(s);
             }
         },
@@ -153,7 +146,7 @@ fn the_browser_walks_into_folders_and_picks_an_image_or_the_folder() {
     chooser.path = root.display().to_string();
     let mut h = Harness::new_ui_state(
         |ui, (chooser, picked): &mut (SourceChooser, Option<SourceSpec>)| {
-            if let Some(s) = chooser.show(ui, &["Test cam".into()]) {
+            if let Some(s) = chooser.show(ui, Some(&["Test cam".into()])) {
                 *picked = Some(s);
             }
         },

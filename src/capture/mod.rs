@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use image::RgbImage;
 
@@ -165,14 +165,18 @@ pub fn open_path(p: &Path, fps: f32) -> Result<Box<dyn FrameSource>> {
 pub struct Frame {
     pub image: Arc<RgbImage>,
     pub seq: u64,
-    pub captured: Instant,
 }
 
 /// Messages from a capture thread besides frames.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug)]
 pub enum CaptureEvent {
-    Error(String),
+    /// The source failed; it is asked again with a growing delay (reported once per message).
+    Error(Error),
+    /// Frames flow again after errors.
+    Recovered,
     Ended,
+    /// The source panicked; the thread is gone (the worker reopens the source).
+    Crashed,
 }
 
 #[derive(Default)]
@@ -200,7 +204,7 @@ impl Latest {
     fn event(&self, e: CaptureEvent) {
         let (m, cv) = &*self.inner;
         if let Ok(mut s) = m.lock() {
-            if e == CaptureEvent::Ended {
+            if matches!(e, CaptureEvent::Ended | CaptureEvent::Crashed) {
                 s.closed = true;
             }
             s.events.push(e);
@@ -242,6 +246,46 @@ pub struct Capture {
     thread: Option<JoinHandle<()>>,
 }
 
+/// Retry delays after a failing `next()`: doubling from 100 ms up to 5 s, so an unplugged
+/// camera is found again within seconds without spinning.
+const RETRY_FIRST: Duration = Duration::from_millis(100);
+const RETRY_MAX: Duration = Duration::from_secs(5);
+
+/// The capture thread's loop: frames into `latest` until stopped or the source ends.
+fn pump(source: &mut dyn FrameSource, latest: &Latest, stop: &AtomicBool) {
+    let mut seq = 0;
+    let mut last_error: Option<String> = None;
+    let mut retry = RETRY_FIRST;
+    while !stop.load(Ordering::Relaxed) {
+        match source.next() {
+            Ok(Next::Frame(img)) => {
+                if last_error.take().is_some() {
+                    latest.event(CaptureEvent::Recovered);
+                }
+                retry = RETRY_FIRST;
+                latest.put(Frame {
+                    image: Arc::new(img),
+                    seq,
+                });
+                seq += 1;
+            }
+            Ok(Next::Wait(d)) => std::thread::sleep(d.min(Duration::from_millis(500))),
+            Ok(Next::End) => break,
+            Err(e) => {
+                let msg = e.to_string();
+                // Report each distinct error once, then keep retrying quietly.
+                if last_error.as_deref() != Some(&msg) {
+                    tracing::warn!("{msg}");
+                    latest.event(CaptureEvent::Error(e));
+                    last_error = Some(msg);
+                }
+                std::thread::sleep(retry);
+                retry = (retry * 2).min(RETRY_MAX);
+            }
+        }
+    }
+}
+
 impl Capture {
     pub fn spawn(mut source: Box<dyn FrameSource>) -> Capture {
         let latest = Latest::default();
@@ -252,40 +296,24 @@ impl Capture {
         let thread = std::thread::Builder::new()
             .name("capture".into())
             .spawn(move || {
-                let mut seq = 0;
-                let mut last_error: Option<String> = None;
-                while !s.load(Ordering::Relaxed) {
-                    match source.next() {
-                        Ok(Next::Frame(img)) => {
-                            last_error = None;
-                            l.put(Frame {
-                                image: Arc::new(img),
-                                seq,
-                                captured: Instant::now(),
-                            });
-                            seq += 1;
-                        }
-                        Ok(Next::Wait(d)) => std::thread::sleep(d.min(Duration::from_millis(500))),
-                        Ok(Next::End) => break,
-                        Err(e) => {
-                            let msg = e.to_string();
-                            // Report each distinct error once, then keep retrying quietly.
-                            if last_error.as_deref() != Some(&msg) {
-                                tracing::warn!("{msg}");
-                                l.event(CaptureEvent::Error(msg.clone()));
-                                last_error = Some(msg);
-                            }
-                            std::thread::sleep(Duration::from_millis(500));
-                        }
+                let run = std::panic::AssertUnwindSafe(|| pump(source.as_mut(), &l, &s));
+                match std::panic::catch_unwind(run) {
+                    Ok(()) => l.event(CaptureEvent::Ended),
+                    Err(p) => {
+                        let msg = crate::panic_message(p.as_ref());
+                        tracing::error!("capture thread panicked: {msg}");
+                        l.event(CaptureEvent::Error(Error::SourceCrashed(msg)));
+                        l.event(CaptureEvent::Crashed);
                     }
                 }
-                l.event(CaptureEvent::Ended);
             })
             .ok();
         if thread.is_none() {
-            latest.event(CaptureEvent::Error(
-                "could not start the capture thread".into(),
-            ));
+            latest.event(CaptureEvent::Error(Error::Invalid(
+                "could not start the capture thread (out of threads?); close other programs and \
+                 try again"
+                    .into(),
+            )));
             latest.event(CaptureEvent::Ended);
         }
         Capture {
@@ -317,6 +345,7 @@ impl Drop for Capture {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Instant;
 
     struct Counter(u32);
 
@@ -377,7 +406,12 @@ mod tests {
         let cap = Capture::spawn(Box::new(Counter(50)));
         // Wait until the source has finished; all 50 frames were produced, one is left.
         let start = Instant::now();
-        while !cap.latest().take_events().contains(&CaptureEvent::Ended) {
+        while !cap
+            .latest()
+            .take_events()
+            .iter()
+            .any(|e| matches!(e, CaptureEvent::Ended))
+        {
             assert!(
                 start.elapsed() < Duration::from_secs(5),
                 "capture thread stalled"

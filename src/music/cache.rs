@@ -3,14 +3,12 @@
 //! stale ones only when Spotify fails.
 
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use super::{Recommendation, Strategy};
 use crate::emotion::Emotion;
-
-pub const DEFAULT_TTL: Duration = Duration::from_secs(24 * 3600);
 
 #[derive(Serialize, Deserialize)]
 struct Stored {
@@ -24,10 +22,7 @@ pub struct Cache {
 }
 
 fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    crate::clock::unix_now().as_secs()
 }
 
 impl Cache {
@@ -36,11 +31,6 @@ impl Cache {
             dir: dir.into(),
             ttl,
         }
-    }
-
-    /// `~/.cache/emotune/music` on Linux.
-    pub fn default_dir() -> Option<PathBuf> {
-        crate::config::cache_dir().map(|d| d.join("music"))
     }
 
     fn path(&self, e: Emotion, s: Strategy) -> PathBuf {
@@ -66,14 +56,26 @@ impl Cache {
     }
 
     /// The cached recommendation and its age; `fresh_only` ignores entries older than the TTL.
+    /// A corrupt entry is logged and removed (it is only a copy; the next fetch rewrites it).
     pub fn load(
         &self,
         e: Emotion,
         s: Strategy,
         fresh_only: bool,
     ) -> Option<(Recommendation, Duration)> {
-        let bytes = std::fs::read(self.path(e, s)).ok()?;
-        let doc: Stored = serde_json::from_slice(&bytes).ok()?;
+        let path = self.path(e, s);
+        let bytes = std::fs::read(&path).ok()?;
+        let doc: Stored = match serde_json::from_slice(&bytes) {
+            Ok(d) => d,
+            Err(err) => {
+                tracing::warn!(
+                    "music cache entry {} is corrupt ({err}); removed, the list is fetched again",
+                    path.display()
+                );
+                let _ = std::fs::remove_file(&path);
+                return None;
+            }
+        };
         let age = Duration::from_secs(now().saturating_sub(doc.saved_at));
         (!fresh_only || age <= self.ttl).then_some((doc.recommendation, age))
     }

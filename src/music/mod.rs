@@ -68,6 +68,14 @@ pub struct Track {
     pub album_art: Option<String>,
 }
 
+impl Track {
+    /// The track's length as m:ss.
+    pub fn length(&self) -> Option<String> {
+        self.duration_ms
+            .map(|ms| format!("{}:{:02}", ms / 60_000, ms / 1000 % 60))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PlaylistRef {
     pub name: String,

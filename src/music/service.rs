@@ -1,14 +1,15 @@
 //! The music service: Spotify → fresh cache → stale cache → offline catalog, and a thread with
 //! its own tokio runtime so the UI never waits on the network.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, channel};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use super::cache::{Cache, DEFAULT_TTL};
+use super::cache::Cache;
 use super::catalog::Catalog;
 use super::mapping::Mapping;
-use super::spotify::SpotifySource;
+use super::spotify::{SpotifyError, SpotifySource};
 use super::{Recommendation, SourceKind, SourcePreference, Strategy};
 use crate::config::SpotifyCredentials;
 use crate::emotion::Emotion;
@@ -27,7 +28,50 @@ pub struct Music {
 #[derive(Debug, Clone)]
 pub struct Outcome {
     pub recommendation: Recommendation,
-    pub notes: Vec<String>,
+    pub notes: Vec<Note>,
+}
+
+/// Why a recommendation did not come straight from Spotify. Typed so the UI can react (the
+/// credentials badge) without reading the wording.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Note {
+    #[error("{0}")]
+    Spotify(SpotifyError),
+    #[error("no Spotify credentials; using the offline catalog")]
+    NoCredentials,
+    #[error("serving a cached list from {minutes} min ago")]
+    Cached { minutes: u64 },
+}
+
+/// Why no recommendation could be given at all.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum MusicError {
+    #[error(
+        "no Spotify credentials: set RSPOTIFY_CLIENT_ID and RSPOTIFY_CLIENT_SECRET (or a .env file)"
+    )]
+    NoCredentials,
+    #[error("{0}")]
+    Spotify(SpotifyError),
+    #[error("cannot start the music runtime: {0}")]
+    Runtime(String),
+    #[error("the music thread crashed ({0}); it restarted")]
+    Panicked(String),
+}
+
+impl MusicError {
+    /// Whether Spotify refused the app's credentials (the settings badge says so).
+    pub fn is_rejection(&self) -> bool {
+        matches!(self, MusicError::Spotify(SpotifyError::Rejected(_)))
+    }
+}
+
+impl Outcome {
+    /// Whether Spotify refused the app's credentials on the way to this list.
+    pub fn credentials_rejected(&self) -> bool {
+        self.notes
+            .iter()
+            .any(|n| matches!(n, Note::Spotify(SpotifyError::Rejected(_))))
+    }
 }
 
 /// Whether Spotify credentials are usable, as the settings panel shows it.
@@ -39,10 +83,7 @@ pub enum CredentialStatus {
 }
 
 fn seed() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0)
+    crate::clock::unix_now().as_nanos() as u64
 }
 
 /// Fisher–Yates with a xorshift stream: enough to vary the list, no crypto needed.
@@ -75,10 +116,10 @@ impl Music {
 
     /// Mapping from the user's config dir (else built in), credentials from the environment /
     /// .env, cache in the user's cache dir. Returns warnings (a broken mapping file, say).
-    pub fn from_env(timeout: Duration, ttl: Option<Duration>) -> (Music, Vec<String>) {
+    pub fn from_env(timeout: Duration, ttl: Duration) -> (Music, Vec<String>) {
         let (mapping, warning) = Mapping::load(Mapping::user_path().as_deref());
         let spotify = SpotifyCredentials::from_env().map(|c| SpotifySource::from_env(&c, timeout));
-        let cache = Cache::default_dir().map(|d| Cache::new(d, ttl.unwrap_or(DEFAULT_TTL)));
+        let cache = crate::config::cache_dir().map(|d| Cache::new(d.join("music"), ttl));
         (
             Music::new(mapping, spotify, cache),
             warning.into_iter().collect(),
@@ -100,7 +141,7 @@ impl Music {
         s: Strategy,
         pref: SourcePreference,
         refresh: bool,
-    ) -> Result<Outcome, String> {
+    ) -> Result<Outcome, MusicError> {
         let entry = self.mapping.entry(e, s);
         let seed = seed();
         let mut notes = Vec::new();
@@ -140,19 +181,18 @@ impl Music {
                         notes,
                     });
                 }
-                Err(err) if pref == SourcePreference::Spotify => return Err(err.to_string()),
-                Err(err) => notes.push(err.to_string()),
+                Err(err) if pref == SourcePreference::Spotify => {
+                    return Err(MusicError::Spotify(err));
+                }
+                Err(err) => notes.push(Note::Spotify(err)),
             },
-            None if pref == SourcePreference::Spotify => {
-                return Err("no Spotify credentials: set RSPOTIFY_CLIENT_ID and RSPOTIFY_CLIENT_SECRET (or a .env file)".into());
-            }
-            None => notes.push("no Spotify credentials; using the offline catalog".into()),
+            None if pref == SourcePreference::Spotify => return Err(MusicError::NoCredentials),
+            None => notes.push(Note::NoCredentials),
         }
         if let Some((rec, age)) = self.cache.as_ref().and_then(|c| c.load(e, s, false)) {
-            notes.push(format!(
-                "serving a cached list from {} min ago",
-                age.as_secs() / 60
-            ));
+            notes.push(Note::Cached {
+                minutes: age.as_secs() / 60,
+            });
             return Ok(Outcome {
                 recommendation: sample(rec, SourceKind::Cache, seed),
                 notes,
@@ -176,7 +216,7 @@ pub struct MusicRequest {
 
 pub enum MusicEvent {
     Ready(Outcome),
-    Failed(String),
+    Failed(MusicError),
     /// Album art for a track, fetched after its list (small images, decoded off the UI thread).
     Art {
         url: String,
@@ -196,16 +236,105 @@ async fn fetch_art(client: &reqwest::Client, url: &str) -> Option<image::RgbaIma
     image::load_from_memory(&bytes).ok().map(|i| i.to_rgba8())
 }
 
+/// Each album-art URL once, in list order (a set: shuffled lists repeat art out of order).
+fn art_urls(o: &Outcome) -> Vec<String> {
+    let mut seen = HashSet::new();
+    o.recommendation
+        .tracks
+        .iter()
+        .filter_map(|t| t.album_art.clone())
+        .filter(|u| seen.insert(u.clone()))
+        .collect()
+}
+
+/// The music thread's end of the channels.
+struct Served {
+    requests: tokio::sync::mpsc::UnboundedReceiver<MusicRequest>,
+    events: Sender<MusicEvent>,
+    notify: Arc<dyn Fn() + Send + Sync>,
+}
+
+impl Served {
+    /// False when the UI has gone away.
+    fn send(&self, ev: MusicEvent) -> bool {
+        let sent = self.events.send(ev).is_ok();
+        (self.notify)();
+        sent
+    }
+
+    /// Answers requests until the UI hangs up. A newer request overtakes an older one, and
+    /// interrupts the album-art downloads of the list before it.
+    async fn serve(&mut self, music: &Music, http: Option<&reqwest::Client>) {
+        let mut next = None;
+        loop {
+            let mut req = match next.take() {
+                Some(r) => r,
+                None => match self.requests.recv().await {
+                    Some(r) => r,
+                    None => return,
+                },
+            };
+            while let Ok(newer) = self.requests.try_recv() {
+                req = newer;
+            }
+            let ev = match music
+                .recommend(
+                    req.emotion,
+                    req.strategy,
+                    SourcePreference::Auto,
+                    req.refresh,
+                )
+                .await
+            {
+                Ok(o) => MusicEvent::Ready(o),
+                Err(e) => MusicEvent::Failed(e),
+            };
+            let art = match &ev {
+                MusicEvent::Ready(o) => art_urls(o),
+                _ => Vec::new(),
+            };
+            if !self.send(ev) {
+                return;
+            }
+            let Some(client) = http else { continue };
+            for url in art {
+                let fetched = url.clone();
+                tokio::select! {
+                    image = fetch_art(client, &fetched) => {
+                        if let Some(image) = image && !self.send(MusicEvent::Art { url, image }) {
+                            return;
+                        }
+                    }
+                    newer = self.requests.recv() => {
+                        match newer {
+                            Some(r) => next = Some(r),
+                            None => return,
+                        }
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// The music thread: takes requests, answers with events, wakes the UI through `notify`.
 pub struct MusicHandle {
-    tx: Sender<MusicRequest>,
+    tx: tokio::sync::mpsc::UnboundedSender<MusicRequest>,
     rx: Receiver<MusicEvent>,
 }
 
 impl MusicHandle {
+    /// Starts the thread. A panic while serving is caught, reported as
+    /// `MusicError::Panicked` and serving resumes with the same channels.
     pub fn spawn(music: Music, notify: Arc<dyn Fn() + Send + Sync>) -> MusicHandle {
-        let (tx, req_rx) = channel::<MusicRequest>();
-        let (ev_tx, rx) = channel();
+        let (tx, requests) = tokio::sync::mpsc::unbounded_channel();
+        let (events, rx) = channel();
+        let mut served = Served {
+            requests,
+            events,
+            notify,
+        };
         let spawned = std::thread::Builder::new()
             .name("music".into())
             .spawn(move || {
@@ -215,10 +344,7 @@ impl MusicHandle {
                 {
                     Ok(rt) => rt,
                     Err(e) => {
-                        let _ = ev_tx.send(MusicEvent::Failed(format!(
-                            "cannot start the music runtime: {e}"
-                        )));
-                        notify();
+                        served.send(MusicEvent::Failed(MusicError::Runtime(e.to_string())));
                         return;
                     }
                 };
@@ -226,45 +352,18 @@ impl MusicHandle {
                     .timeout(Duration::from_secs(3))
                     .build()
                     .ok();
-                while let Ok(mut req) = req_rx.recv() {
-                    // Only the newest request matters; older ones were overtaken by the user.
-                    while let Ok(newer) = req_rx.try_recv() {
-                        req = newer;
-                    }
-                    let ev = match rt.block_on(music.recommend(
-                        req.emotion,
-                        req.strategy,
-                        SourcePreference::Auto,
-                        req.refresh,
-                    )) {
-                        Ok(o) => MusicEvent::Ready(o),
-                        Err(e) => MusicEvent::Failed(e),
-                    };
-                    let art: Vec<String> = match &ev {
-                        MusicEvent::Ready(o) => {
-                            let mut urls: Vec<String> = o
-                                .recommendation
-                                .tracks
-                                .iter()
-                                .filter_map(|t| t.album_art.clone())
-                                .collect();
-                            urls.dedup();
-                            urls
-                        }
-                        _ => Vec::new(),
-                    };
-                    if ev_tx.send(ev).is_err() {
-                        return;
-                    }
-                    notify();
-                    for url in art {
-                        if let Some(client) = &http
-                            && let Some(image) = rt.block_on(fetch_art(client, &url))
-                        {
-                            if ev_tx.send(MusicEvent::Art { url, image }).is_err() {
+                loop {
+                    let run = std::panic::AssertUnwindSafe(|| {
+                        rt.block_on(served.serve(&music, http.as_ref()))
+                    });
+                    match std::panic::catch_unwind(run) {
+                        Ok(()) => return,
+                        Err(p) => {
+                            let msg = crate::panic_message(p.as_ref());
+                            tracing::error!("music thread panicked: {msg}");
+                            if !served.send(MusicEvent::Failed(MusicError::Panicked(msg))) {
                                 return;
                             }
-                            notify();
                         }
                     }
                 }
@@ -272,6 +371,14 @@ impl MusicHandle {
         if let Err(e) = spawned {
             tracing::error!("cannot start the music thread: {e}");
         }
+        MusicHandle { tx, rx }
+    }
+
+    /// A handle on channels the caller serves itself (tests drive the UI with a fake).
+    pub fn from_channels(
+        tx: tokio::sync::mpsc::UnboundedSender<MusicRequest>,
+        rx: Receiver<MusicEvent>,
+    ) -> MusicHandle {
         MusicHandle { tx, rx }
     }
 
@@ -316,7 +423,7 @@ mod tests {
             .expect("offline");
         assert_eq!(o.recommendation.source, SourceKind::Offline);
         assert!(o.recommendation.tracks.len() >= 10);
-        assert!(o.notes[0].contains("no Spotify credentials"));
+        assert_eq!(o.notes, vec![Note::NoCredentials]);
         let err = rt
             .block_on(m.recommend(
                 Emotion::Sad,
@@ -325,6 +432,7 @@ mod tests {
                 false,
             ))
             .expect_err("no creds");
-        assert!(err.contains("RSPOTIFY_CLIENT_ID"));
+        assert_eq!(err, MusicError::NoCredentials);
+        assert!(err.to_string().contains("RSPOTIFY_CLIENT_ID"));
     }
 }

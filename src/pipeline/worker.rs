@@ -1,15 +1,17 @@
 //! The vision worker thread: owns the capture, the detector and the classifier; takes commands
 //! from the UI and sends back one `FrameResult` per processed frame. Never touched by the UI
-//! thread except through channels.
+//! thread except through channels. A panic inside it is caught, reported and the worker starts
+//! again on the same source.
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError, channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::{FrameResult, MoodState, Pipeline, PipelineSettings, Timings};
-use crate::capture::{self, Capture, CaptureEvent, SourceSpec};
+use crate::capture::{self, Capture, CaptureEvent, CaptureSettings, FrameSource, SourceSpec};
+use crate::error::{Error, Result};
 use crate::vision::EmotionClassifier;
 
 pub enum Command {
@@ -19,15 +21,46 @@ pub enum Command {
     Shutdown,
 }
 
+/// What went wrong in the worker, typed so the UI decides how to show it.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    /// The source could not be opened (the message names it and the fix).
+    #[error("{0}")]
+    Open(Error),
+    /// A running source reported a problem (camera unplugged, unreadable frame...).
+    #[error("{0}")]
+    Capture(Error),
+    /// A frame could not be analysed.
+    #[error("{0}")]
+    Frame(Error),
+    #[error("the vision worker crashed ({0}); it restarted")]
+    Panicked(String),
+    #[error(
+        "the vision worker crashed {0} times in a row and was stopped; restart emotune (and \
+         report the message above)"
+    )]
+    GaveUp(usize),
+}
+
 #[derive(Debug)]
 pub enum Event {
     Frame(Box<FrameResult>),
     SourceOpened(String),
     SourceEnded,
+    /// The source delivers again after errors (a camera plugged back in).
+    SourceRecovered,
     /// Something the user should read (camera lost, bad file, ...).
-    Error(String),
+    Error(WorkerError),
     /// The classifier could not be loaded: frames are shown without emotions.
-    ModelError(String),
+    ModelError(Error),
+}
+
+/// Opens a source by its spec; the default opens cameras and files, tests pass fakes.
+pub type Opener = Arc<dyn Fn(&SourceSpec) -> Result<Box<dyn FrameSource>> + Send + Sync>;
+
+/// The opener for real cameras, images and folders.
+pub fn default_opener(settings: CaptureSettings) -> Opener {
+    Arc::new(move |spec| capture::open(spec, &settings))
 }
 
 pub struct Worker {
@@ -40,8 +73,12 @@ pub struct WorkerConfig {
     pub model: Option<PathBuf>,
     pub settings: PipelineSettings,
     pub inference_threads: usize,
-    pub capture: crate::capture::CaptureSettings,
+    pub open: Opener,
 }
+
+/// Crashes within this window count as "in a row"; after `MAX_CRASHES` the worker stops.
+const CRASH_WINDOW: Duration = Duration::from_secs(30);
+const MAX_CRASHES: usize = 5;
 
 impl Worker {
     /// `notify` is called after each event (the UI passes `ctx.request_repaint`).
@@ -50,9 +87,18 @@ impl Worker {
         let (ev_tx, rx) = channel();
         let thread = std::thread::Builder::new()
             .name("vision".into())
-            .spawn(move || run(cfg, cmd_rx, ev_tx, notify))
+            .spawn(move || supervise(&cfg, &cmd_rx, &Events { tx: ev_tx, notify }))
             .ok();
         Worker { tx, rx, thread }
+    }
+
+    /// A worker on channels the caller serves itself (tests drive the UI with a fake).
+    pub fn from_channels(tx: Sender<Command>, rx: Receiver<Event>) -> Worker {
+        Worker {
+            tx,
+            rx,
+            thread: None,
+        }
     }
 
     pub fn send(&self, c: Command) {
@@ -74,103 +120,198 @@ impl Drop for Worker {
     }
 }
 
-fn run(
-    cfg: WorkerConfig,
-    rx: Receiver<Command>,
+struct Events {
     tx: Sender<Event>,
     notify: Arc<dyn Fn() + Send + Sync>,
-) {
-    let send = |e: Event| {
-        let _ = tx.send(e);
-        notify();
-    };
+}
+
+impl Events {
+    fn send(&self, e: Event) {
+        let _ = self.tx.send(e);
+        (self.notify)();
+    }
+}
+
+/// What survives a crash of the worker loop: the source to go back to and the user's choices.
+struct Session {
+    spec: Option<SourceSpec>,
+    paused: bool,
+    settings: PipelineSettings,
+}
+
+/// Runs the worker loop, restarting it after a panic (model reloaded, source reopened).
+fn supervise(cfg: &WorkerConfig, rx: &Receiver<Command>, events: &Events) {
     crate::vision::classifier::configure_threads(cfg.inference_threads);
-    let mut pipeline = match crate::vision::resolve_model_path(cfg.model.as_deref())
-        .and_then(|p| EmotionClassifier::load(&p))
-        .and_then(|c| Pipeline::new(c, cfg.settings))
-    {
-        Ok(p) => Some(p),
-        Err(e) => {
-            send(Event::ModelError(e.to_string()));
-            None
-        }
+    let mut session = Session {
+        spec: None,
+        paused: false,
+        settings: cfg.settings,
     };
-    let mut capture: Option<Capture> = None;
-    let mut paused = false;
-    let start = Instant::now();
-    let mut seq = 0u64;
+    let mut crashes: Vec<Instant> = Vec::new();
     loop {
-        let cmd = if capture.is_none() || paused {
-            rx.recv_timeout(Duration::from_millis(100))
-                .map_err(|e| match e {
-                    std::sync::mpsc::RecvTimeoutError::Timeout => TryRecvError::Empty,
-                    std::sync::mpsc::RecvTimeoutError::Disconnected => TryRecvError::Disconnected,
-                })
-        } else {
-            rx.try_recv()
+        let run = std::panic::AssertUnwindSafe(|| Loop::start(cfg, events, &mut session).run(rx));
+        let Err(p) = std::panic::catch_unwind(run) else {
+            return;
         };
-        match cmd {
-            Ok(Command::Shutdown) | Err(TryRecvError::Disconnected) => return,
-            Ok(Command::Pause(p)) => paused = p,
-            Ok(Command::Settings(s)) => {
-                if let Some(p) = pipeline.as_mut() {
+        let msg = crate::panic_message(p.as_ref());
+        tracing::error!("vision worker panicked: {msg}");
+        crashes.retain(|t| t.elapsed() < CRASH_WINDOW);
+        crashes.push(Instant::now());
+        if crashes.len() >= MAX_CRASHES {
+            events.send(Event::Error(WorkerError::GaveUp(crashes.len())));
+            return;
+        }
+        events.send(Event::Error(WorkerError::Panicked(msg)));
+    }
+}
+
+/// One life of the worker loop.
+struct Loop<'a> {
+    cfg: &'a WorkerConfig,
+    events: &'a Events,
+    session: &'a mut Session,
+    pipeline: Option<Pipeline>,
+    capture: Option<Capture>,
+    start: Instant,
+    seq: u64,
+}
+
+impl<'a> Loop<'a> {
+    fn start(cfg: &'a WorkerConfig, events: &'a Events, session: &'a mut Session) -> Loop<'a> {
+        let pipeline = match crate::vision::resolve_model_path(cfg.model.as_deref())
+            .and_then(|p| EmotionClassifier::load(&p))
+            .and_then(|c| Pipeline::new(c, session.settings))
+        {
+            Ok(p) => Some(p),
+            Err(e) => {
+                events.send(Event::ModelError(e));
+                None
+            }
+        };
+        let mut lp = Loop {
+            cfg,
+            events,
+            session,
+            pipeline,
+            capture: None,
+            start: Instant::now(),
+            seq: 0,
+        };
+        if let Some(spec) = lp.session.spec.take() {
+            lp.open(spec);
+        }
+        lp
+    }
+
+    fn run(mut self, rx: &Receiver<Command>) {
+        loop {
+            let idle = self.capture.is_none() || self.session.paused;
+            let cmd = if idle {
+                rx.recv_timeout(Duration::from_millis(100))
+                    .map_err(|e| match e {
+                        RecvTimeoutError::Timeout => TryRecvError::Empty,
+                        RecvTimeoutError::Disconnected => TryRecvError::Disconnected,
+                    })
+            } else {
+                rx.try_recv()
+            };
+            match cmd {
+                Ok(Command::Shutdown) | Err(TryRecvError::Disconnected) => return,
+                Ok(c) => self.command(c),
+                Err(TryRecvError::Empty) => {}
+            }
+            if !self.session.paused {
+                self.step();
+            }
+        }
+    }
+
+    fn command(&mut self, c: Command) {
+        match c {
+            Command::Pause(p) => self.session.paused = p,
+            Command::Settings(s) => {
+                self.session.settings = s;
+                if let Some(p) = self.pipeline.as_mut() {
                     p.set_settings(s);
                 }
             }
-            Ok(Command::SetSource(spec)) => {
-                capture = None;
-                if let Some(p) = pipeline.as_mut() {
-                    p.reset();
-                }
-                match capture::open(&spec, &cfg.capture) {
-                    Ok(src) => {
-                        let c = Capture::spawn(src);
-                        send(Event::SourceOpened(c.name.clone()));
-                        capture = Some(c);
-                    }
-                    Err(e) => send(Event::Error(e.to_string())),
-                }
+            Command::SetSource(spec) => self.open(spec),
+            Command::Shutdown => {}
+        }
+    }
+
+    /// Opens `spec`; it is remembered for a restart only once it opened (a source that panics
+    /// while opening is not reopened forever).
+    fn open(&mut self, spec: SourceSpec) {
+        self.capture = None;
+        self.session.spec = None;
+        if let Some(p) = self.pipeline.as_mut() {
+            p.reset();
+        }
+        match (self.cfg.open)(&spec) {
+            Ok(src) => {
+                let c = Capture::spawn(src);
+                self.events.send(Event::SourceOpened(c.name.clone()));
+                self.capture = Some(c);
+                self.session.spec = Some(spec);
             }
-            Err(TryRecvError::Empty) => {}
+            Err(e) => self.events.send(Event::Error(WorkerError::Open(e))),
         }
-        let Some(cap) = capture.as_ref() else {
-            continue;
+    }
+
+    /// Takes the newest frame (if any) through the pipeline.
+    fn step(&mut self) {
+        let Some(cap) = self.capture.as_ref() else {
+            return;
         };
-        if paused {
-            continue;
-        }
+        let mut crashed = false;
         for ev in cap.latest().take_events() {
             match ev {
-                CaptureEvent::Error(m) => send(Event::Error(m)),
-                CaptureEvent::Ended => send(Event::SourceEnded),
+                CaptureEvent::Error(e) => self.events.send(Event::Error(WorkerError::Capture(e))),
+                CaptureEvent::Recovered => self.events.send(Event::SourceRecovered),
+                CaptureEvent::Ended => self.events.send(Event::SourceEnded),
+                CaptureEvent::Crashed => crashed = true,
             }
         }
-        let Some(frame) = cap.latest().wait(Duration::from_millis(50)) else {
-            continue;
-        };
-        let at = start.elapsed();
-        let result = match pipeline.as_mut() {
-            Some(p) if cap.still => p.process_still(frame.image),
-            Some(p) => p.process(frame.image, at),
-            None => Ok(FrameResult {
-                frame: frame.image,
-                index: seq,
-                at,
-                faces: Vec::new(),
-                group: None,
-                mood: MoodState {
-                    stable: None,
-                    candidate: None,
-                    settled: 0.0,
-                    changed: false,
-                },
-                timings: Timings::default(),
-            }),
-        };
-        seq += 1;
-        match result {
-            Ok(r) => send(Event::Frame(Box::new(r))),
-            Err(e) => send(Event::Error(e.to_string())),
+        if crashed {
+            // The capture thread is gone; open the same source again once.
+            if let Some(spec) = self.session.spec.clone() {
+                self.open(spec);
+            }
+            return;
         }
+        let still = cap.still;
+        let Some(frame) = cap.latest().wait(Duration::from_millis(50)) else {
+            return;
+        };
+        let at = self.start.elapsed();
+        let result = match self.pipeline.as_mut() {
+            Some(p) if still => p.process_still(frame.image),
+            Some(p) => p.process(frame.image, at),
+            None => Ok(bare_result(frame.image, self.seq, at)),
+        };
+        self.seq += 1;
+        match result {
+            Ok(r) => self.events.send(Event::Frame(Box::new(r))),
+            Err(e) => self.events.send(Event::Error(WorkerError::Frame(e))),
+        }
+    }
+}
+
+/// A frame shown without analysis (no model loaded).
+fn bare_result(frame: Arc<image::RgbImage>, index: u64, at: Duration) -> FrameResult {
+    FrameResult {
+        frame,
+        index,
+        at,
+        faces: Vec::new(),
+        group: None,
+        mood: MoodState {
+            stable: None,
+            candidate: None,
+            settled: 0.0,
+            changed: false,
+        },
+        timings: Timings::default(),
     }
 }

@@ -3,19 +3,10 @@
 
 use egui::{Color32, RichText};
 
-use crate::music::service::Outcome;
-use crate::music::{SourceKind, Strategy, Track};
-
-/// What the panel asks the app to do.
-#[derive(Debug, Clone, PartialEq)]
-pub enum MusicAction {
-    /// New music for the current mood with this strategy (`refresh`: skip the cache).
-    Request {
-        strategy: Strategy,
-        refresh: bool,
-    },
-    Open(Track),
-}
+use super::ERROR_COLOR;
+use super::command::Command;
+use crate::music::service::{MusicError, Outcome};
+use crate::music::{SourceKind, Strategy};
 
 #[derive(Default)]
 pub struct MusicPanel {
@@ -26,7 +17,7 @@ pub struct MusicPanel {
     pub pinned: bool,
     pub current: Option<Outcome>,
     pub loading: bool,
-    pub error: Option<String>,
+    pub error: Option<MusicError>,
 }
 
 fn source_label(s: SourceKind) -> (&'static str, Color32) {
@@ -37,11 +28,6 @@ fn source_label(s: SourceKind) -> (&'static str, Color32) {
     }
 }
 
-fn duration(ms: Option<u64>) -> String {
-    ms.map(|ms| format!("{}:{:02}", ms / 60_000, ms / 1000 % 60))
-        .unwrap_or_default()
-}
-
 impl MusicPanel {
     pub fn add_art(&mut self, ctx: &egui::Context, url: String, img: &image::RgbaImage) {
         let size = [img.width() as usize, img.height() as usize];
@@ -50,15 +36,9 @@ impl MusicPanel {
         self.art.insert(url, tex);
     }
 
-    pub fn toggle_strategy(&mut self) -> MusicAction {
-        self.strategy = self.strategy.toggled();
-        MusicAction::Request {
-            strategy: self.strategy,
-            refresh: false,
-        }
-    }
-
-    pub fn show(&mut self, ui: &mut egui::Ui) -> Vec<MusicAction> {
+    /// The panel; what the user asks for comes back as commands (the strategy changes when the
+    /// app handles `SetStrategy`).
+    pub fn show(&mut self, ui: &mut egui::Ui) -> Vec<Command> {
         let mut actions = Vec::new();
         ui.horizontal(|ui| {
             ui.heading("Music");
@@ -74,11 +54,7 @@ impl MusicPanel {
                     .clicked()
                     && self.strategy != s
                 {
-                    self.strategy = s;
-                    actions.push(MusicAction::Request {
-                        strategy: s,
-                        refresh: false,
-                    });
+                    actions.push(Command::SetStrategy(s));
                 }
             }
             if ui
@@ -86,10 +62,7 @@ impl MusicPanel {
                 .on_hover_text("R: a new list")
                 .clicked()
             {
-                actions.push(MusicAction::Request {
-                    strategy: self.strategy,
-                    refresh: true,
-                });
+                actions.push(Command::RequestMusic { refresh: true });
             }
             ui.toggle_value(&mut self.pinned, "Pin")
                 .on_hover_text("keep this list while the mood changes");
@@ -98,7 +71,7 @@ impl MusicPanel {
             }
         });
         if let Some(e) = &self.error {
-            ui.colored_label(Color32::from_rgb(220, 80, 60), e);
+            ui.colored_label(ERROR_COLOR, e.to_string());
         }
         let Some(o) = &self.current else {
             ui.label(if self.loading {
@@ -115,7 +88,7 @@ impl MusicPanel {
             ui.label(RichText::new(format!("via {name}")).color(color));
         });
         for n in &o.notes {
-            ui.label(RichText::new(n).small().color(Color32::GRAY));
+            ui.label(RichText::new(n.to_string()).small().color(Color32::GRAY));
         }
         egui::ScrollArea::vertical()
             .id_salt("tracks")
@@ -125,10 +98,10 @@ impl MusicPanel {
                         "{} — {}  {}",
                         t.title,
                         t.artists.join(", "),
-                        duration(t.duration_ms)
+                        t.length().unwrap_or_default()
                     );
                     if ui.link(text).on_hover_text(&t.url).clicked() {
-                        actions.push(MusicAction::Open(t.clone()));
+                        actions.push(Command::OpenTrack(t.clone()));
                     }
                 }
             });

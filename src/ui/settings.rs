@@ -3,68 +3,38 @@
 
 use std::time::Duration;
 
+use super::command::Command;
 use crate::config::Settings;
 use crate::music::Strategy;
 use crate::music::service::CredentialStatus;
 
-/// What changed, for the app to apply.
-#[derive(Debug, Default, PartialEq)]
-pub struct SettingsChange {
-    pub pipeline: bool,
-    /// Anything else that needs saving (takes effect at the next start).
-    pub other: bool,
-    pub strategy: Option<Strategy>,
-}
-
+/// Edits `settings` in place and says what changed, as commands for the app.
 pub fn show(
     ui: &mut egui::Ui,
     settings: &mut Settings,
     strategy: Strategy,
     mapping_info: &str,
     creds: CredentialStatus,
-) -> SettingsChange {
-    let mut change = SettingsChange::default();
+) -> Vec<Command> {
+    let mut cmds = Vec::new();
     egui::Grid::new("settings").num_columns(2).spacing([12.0, 8.0]).show(ui, |ui| {
         ui.label("Strategy");
         ui.horizontal(|ui| {
             for s in [Strategy::Match, Strategy::Uplift] {
                 if ui.selectable_label(strategy == s, s.name()).clicked() && s != strategy {
-                    change.strategy = Some(s);
+                    cmds.push(Command::SetStrategy(s));
                 }
             }
         });
         ui.end_row();
-        let p = &mut settings.pipeline;
-        ui.label("Mood hold time");
-        let mut hold = p.mood.hold.as_secs_f32();
-        if ui.add(egui::Slider::new(&mut hold, 0.5..=10.0).suffix(" s")).changed() {
-            p.mood.hold = Duration::from_secs_f32(hold);
-            change.pipeline = true;
-        }
-        ui.end_row();
-        ui.label("Smoothing");
-        // Shown as "more smoothing" to the right: alpha is the weight of each new frame.
-        let mut smooth = 1.0 - p.tracker.alpha;
-        if ui.add(egui::Slider::new(&mut smooth, 0.0..=0.95)).changed() {
-            p.tracker.alpha = (1.0 - smooth).max(0.05);
-            change.pipeline = true;
-        }
-        ui.end_row();
-        ui.label("Smallest face");
-        let mut pct = p.detector.min_face_height * 100.0;
-        let slider = egui::Slider::new(&mut pct, 5.0..=50.0).suffix(" % of the height");
-        if ui.add(slider).on_hover_text("smaller finds faces further away, but scans slower").changed() {
-            p.detector.min_face_height = pct / 100.0;
-            change.pipeline = true;
-        }
-        ui.end_row();
+        cmds.extend(pipeline_rows(ui, settings));
         ui.label("Music cache");
         if ui
             .add(egui::DragValue::new(&mut settings.music_cache_hours).range(0.0..=168.0).suffix(" h"))
             .on_hover_text("applies at the next start")
             .changed()
         {
-            change.other = true;
+            cmds.push(Command::SettingsEdited);
         }
         ui.end_row();
         ui.label("Mapping file");
@@ -78,5 +48,46 @@ pub fn show(
         });
         ui.end_row();
     });
-    change
+    cmds
+}
+
+/// Mood hold, smoothing and face size: grid rows that change the running pipeline.
+fn pipeline_rows(ui: &mut egui::Ui, settings: &mut Settings) -> Option<Command> {
+    let mut changed = false;
+    let p = &mut settings.pipeline;
+    let label = ui.label("Mood hold time");
+    let mut hold = p.mood.hold.as_secs_f32();
+    let slider = egui::Slider::new(&mut hold, 0.5..=10.0).suffix(" s");
+    if ui.add(slider).labelled_by(label.id).changed() {
+        p.mood.hold = Duration::from_secs_f32(hold);
+        changed = true;
+    }
+    ui.end_row();
+    let label = ui.label("Smoothing");
+    // Shown as "more smoothing" to the right: alpha is the weight of each new frame.
+    let mut smooth = 1.0 - p.tracker.alpha;
+    if ui
+        .add(egui::Slider::new(&mut smooth, 0.0..=0.95))
+        .labelled_by(label.id)
+        .changed()
+    {
+        p.tracker.alpha = (1.0 - smooth).max(0.05);
+        changed = true;
+    }
+    ui.end_row();
+    let label = ui.label("Smallest face");
+    let mut pct = p.detector.min_face_height * 100.0;
+    let slider = egui::Slider::new(&mut pct, 5.0..=50.0).suffix(" % of the height");
+    let hint = "smaller finds faces further away, but scans slower";
+    if ui
+        .add(slider)
+        .labelled_by(label.id)
+        .on_hover_text(hint)
+        .changed()
+    {
+        p.detector.min_face_height = pct / 100.0;
+        changed = true;
+    }
+    ui.end_row();
+    changed.then_some(Command::PipelineEdited)
 }

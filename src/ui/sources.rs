@@ -15,19 +15,26 @@ pub struct SourceChooser {
 }
 
 impl SourceChooser {
-    /// `cameras`: names of the cameras found. Returns the source the user picked.
-    pub fn show(&mut self, ui: &mut egui::Ui, cameras: &[String]) -> Option<SourceSpec> {
+    /// `cameras`: names of the cameras found (None while still looking). Returns the source
+    /// the user picked.
+    pub fn show(&mut self, ui: &mut egui::Ui, cameras: Option<&[String]>) -> Option<SourceSpec> {
         let mut picked = None;
-        ui.heading(if cameras.is_empty() {
-            "No camera found"
-        } else {
-            "Choose a source"
-        });
-        if cameras.is_empty() {
-            ui.label(
-                "Connect a webcam and restart, or analyse a photo or a folder of photos instead.",
-            );
+        match cameras {
+            None => {
+                ui.heading("Looking for cameras…");
+            }
+            Some([]) => {
+                ui.heading("No camera found");
+                ui.label(
+                    "Connect a webcam and restart, or analyse a photo or a folder of photos \
+                     instead.",
+                );
+            }
+            Some(_) => {
+                ui.heading("Choose a source");
+            }
         }
+        let cameras = cameras.unwrap_or_default();
         ui.label("Open an image (analysed once) or a folder of images (replayed as video), or drop a photo on the window.");
         ui.horizontal(|ui| {
             let label = ui.label("Image or folder:");
@@ -120,7 +127,7 @@ impl Browser {
             });
             match &self.listing {
                 Err(message) => {
-                    ui.colored_label(egui::Color32::from_rgb(220, 80, 60), message);
+                    ui.colored_label(super::ERROR_COLOR, message);
                 }
                 Ok(listing) => {
                     if !listing.images.is_empty() {

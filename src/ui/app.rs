@@ -1,0 +1,550 @@
+//! The window: its state (saved settings apart from what lives only while it runs), the events
+//! it takes from the worker and music threads, the commands it handles, and the panels.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::mpsc::Receiver;
+use std::time::Instant;
+
+use egui::RichText;
+
+use super::autoquit::AutoQuit;
+use super::command::{self, Command};
+use super::music::MusicPanel;
+use super::sources::SourceChooser;
+use super::timeline::Timeline;
+use super::{ERROR_COLOR, emotions, settings, video};
+use crate::capture::SourceSpec;
+use crate::config::Settings;
+use crate::emotion::Emotion;
+use crate::music::SourceKind;
+use crate::music::service::{CredentialStatus, MusicEvent, MusicHandle, MusicRequest};
+use crate::pipeline::worker::{Command as WorkerCommand, Event, Worker, WorkerError};
+use crate::pipeline::{FrameResult, TimingWindow};
+
+/// The threads the window talks to. Passed in, so tests can drive the window with fakes.
+pub struct Handles {
+    pub worker: Worker,
+    pub music: MusicHandle,
+    pub probe: Receiver<Probe>,
+}
+
+/// Facts about the machine that take a while to find (cameras, the Spotify app), found on a
+/// thread of their own so the window opens at once.
+#[derive(Debug, Clone, Default)]
+pub struct Probe {
+    pub cameras: Vec<String>,
+    pub spotify_app: bool,
+}
+
+impl Probe {
+    pub fn spawn(notify: Arc<dyn Fn() + Send + Sync>) -> Receiver<Probe> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let spawned = std::thread::Builder::new()
+            .name("probe".into())
+            .spawn(move || {
+                let cameras = crate::capture::list_cameras()
+                    .map(|c| {
+                        c.into_iter()
+                            .map(|c| format!("{} ({})", c.name, c.index))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let spotify_app = crate::music::spotify_app_registered();
+                let _ = tx.send(Probe {
+                    cameras,
+                    spotify_app,
+                });
+                notify();
+            });
+        if let Err(e) = spawned {
+            tracing::warn!("cannot probe for cameras: {e}");
+        }
+        rx
+    }
+}
+
+/// What the window starts from.
+pub struct Startup {
+    pub settings: Settings,
+    pub settings_path: Option<PathBuf>,
+    /// `--source`; without it the first camera, once the probe finds one.
+    pub source: Option<SourceSpec>,
+    /// Problems found while loading settings, `.env` and the mapping.
+    pub warnings: Vec<String>,
+    pub creds: CredentialStatus,
+    pub mapping_info: String,
+    pub autoquit: Option<AutoQuit>,
+}
+
+/// Something the status line reports; turned into text only when drawn.
+#[derive(Debug, thiserror::Error)]
+pub enum Notice {
+    #[error("{0}")]
+    Worker(WorkerError),
+    #[error("{0}")]
+    Startup(String),
+    #[error("cannot write {}: {error}", path.display())]
+    Export {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("{0}")]
+    Settings(crate::Error),
+}
+
+/// Saved between runs.
+struct Persisted {
+    settings: Settings,
+    path: Option<PathBuf>,
+    dirty: bool,
+}
+
+/// Frames per second over the last two seconds.
+#[derive(Default)]
+struct FrameRate(std::collections::VecDeque<Instant>);
+
+impl FrameRate {
+    fn tick(&mut self, now: Instant) {
+        self.0.push_back(now);
+        while self
+            .0
+            .front()
+            .is_some_and(|t| now.duration_since(*t).as_secs_f32() > 2.0)
+        {
+            self.0.pop_front();
+        }
+    }
+
+    fn fps(&self) -> f32 {
+        match (self.0.front(), self.0.back()) {
+            (Some(a), Some(b)) if self.0.len() > 1 => {
+                (self.0.len() - 1) as f32 / b.duration_since(*a).as_secs_f32().max(1e-3)
+            }
+            _ => 0.0,
+        }
+    }
+}
+
+/// What exists only while the window runs.
+struct Runtime {
+    last: Option<FrameResult>,
+    source_name: Option<String>,
+    /// The source asked for before the first one opened (`--source`, or camera 0).
+    source_asked: bool,
+    paused: bool,
+    /// None until the probe answers.
+    cameras: Option<Vec<String>>,
+    spotify_app: bool,
+    creds: CredentialStatus,
+    mapping_info: String,
+    notice: Option<Notice>,
+    model_error: Option<crate::Error>,
+    info: Option<String>,
+    rate: FrameRate,
+    timings: TimingWindow,
+    started: Instant,
+}
+
+/// Which parts of the window are open.
+#[derive(Default)]
+struct View {
+    chooser: bool,
+    settings: bool,
+    feed_only: bool,
+}
+
+pub struct EmotuneApp {
+    handles: Handles,
+    saved: Persisted,
+    rt: Runtime,
+    view: View,
+    panel: MusicPanel,
+    feed: video::Feed,
+    timeline: Timeline,
+    chooser: SourceChooser,
+    autoquit: Option<AutoQuit>,
+}
+
+impl EmotuneApp {
+    pub fn new(start: Startup, handles: Handles) -> Self {
+        let source_asked = start.source.is_some();
+        if let Some(s) = start.source {
+            handles.worker.send(WorkerCommand::SetSource(s));
+        }
+        EmotuneApp {
+            handles,
+            saved: Persisted {
+                settings: start.settings,
+                path: start.settings_path,
+                dirty: false,
+            },
+            rt: Runtime {
+                last: None,
+                source_name: None,
+                source_asked,
+                paused: false,
+                cameras: None,
+                spotify_app: false,
+                creds: start.creds,
+                mapping_info: start.mapping_info,
+                notice: start.warnings.into_iter().next().map(Notice::Startup),
+                model_error: None,
+                info: None,
+                rate: FrameRate::default(),
+                timings: TimingWindow::default(),
+                started: Instant::now(),
+            },
+            view: View::default(),
+            panel: MusicPanel::default(),
+            feed: video::Feed::default(),
+            timeline: Timeline::default(),
+            chooser: SourceChooser::default(),
+            autoquit: start.autoquit,
+        }
+    }
+
+    /// Draws the whole window and handles what the user did in it.
+    pub fn show(&mut self, ui: &mut egui::Ui) {
+        let ctx = ui.ctx().clone();
+        self.poll(&ctx);
+        if let Some(a) = &mut self.autoquit {
+            a.tick(&ctx);
+        }
+        let mut cmds = command::from_keys(&ctx);
+        cmds.extend(command::from_drop(&ctx));
+        cmds.extend(self.toolbar(ui));
+        egui::Panel::bottom("status").show(ui, |ui| self.status_bar(ui));
+        if !self.view.feed_only {
+            cmds.extend(self.timeline_panel(ui));
+            cmds.extend(self.side_panel(ui));
+        }
+        if self.view.settings {
+            cmds.extend(self.settings_window(&ctx));
+        }
+        cmds.extend(self.central(ui));
+        for c in cmds {
+            self.handle(&ctx, c);
+        }
+    }
+
+    /// The one place commands are carried out.
+    fn handle(&mut self, ctx: &egui::Context, cmd: Command) {
+        let worker = &self.handles.worker;
+        match cmd {
+            Command::SetSource(spec) => worker.send(WorkerCommand::SetSource(spec)),
+            Command::TogglePause => {
+                self.rt.paused = !self.rt.paused;
+                worker.send(WorkerCommand::Pause(self.rt.paused));
+            }
+            Command::ToggleChooser => self.view.chooser = !self.view.chooser,
+            Command::ToggleSettings if !self.view.settings => self.view.settings = true,
+            Command::ToggleSettings | Command::CloseSettings => {
+                self.view.settings = false;
+                self.save_settings();
+            }
+            Command::ToggleFeedOnly => self.view.feed_only = !self.view.feed_only,
+            Command::RequestMusic { refresh } => self.request_music(refresh),
+            Command::SetStrategy(s) => {
+                self.panel.strategy = s;
+                self.request_music(false);
+            }
+            Command::ToggleStrategy => {
+                self.panel.strategy = self.panel.strategy.toggled();
+                self.request_music(false);
+            }
+            Command::OpenTrack(t) => super::open_track(ctx, &t, self.rt.spotify_app),
+            Command::ExportTimeline => self.export_timeline(),
+            Command::PipelineEdited => {
+                self.saved.dirty = true;
+                worker.send(WorkerCommand::Settings(self.saved.settings.pipeline));
+            }
+            Command::SettingsEdited => self.saved.dirty = true,
+        }
+    }
+
+    fn request_music(&mut self, refresh: bool) {
+        let emotion = self
+            .rt
+            .last
+            .as_ref()
+            .and_then(|r| r.mood.stable)
+            .unwrap_or(Emotion::Neutral);
+        self.panel.loading = true;
+        self.handles.music.request(MusicRequest {
+            emotion,
+            strategy: self.panel.strategy,
+            refresh,
+        });
+    }
+
+    fn poll(&mut self, ctx: &egui::Context) {
+        for ev in self.handles.worker.poll() {
+            self.on_worker(ctx, ev);
+        }
+        for ev in self.handles.music.poll() {
+            self.on_music(ctx, ev);
+        }
+        if let Ok(p) = self.handles.probe.try_recv() {
+            self.on_probe(p);
+        }
+    }
+
+    fn on_worker(&mut self, ctx: &egui::Context, ev: Event) {
+        match ev {
+            Event::Frame(r) => {
+                self.feed.upload(ctx, &r.frame);
+                self.rt.rate.tick(Instant::now());
+                if let Some(g) = r.group {
+                    self.timeline.push(r.at.as_secs_f64(), g, r.mood.stable);
+                }
+                let settled = r.mood.changed && r.mood.stable.is_some();
+                self.rt.timings.push(r.timings);
+                self.rt.last = Some(*r);
+                // Debounce: new music only when the *stable* mood changes (and not pinned).
+                if settled && !self.panel.pinned {
+                    self.request_music(false);
+                }
+            }
+            Event::SourceOpened(name) => {
+                self.rt.source_name = Some(name);
+                self.view.chooser = false;
+                if matches!(self.rt.notice, Some(Notice::Worker(_))) {
+                    self.rt.notice = None;
+                }
+            }
+            Event::SourceRecovered => {
+                if matches!(
+                    self.rt.notice,
+                    Some(Notice::Worker(WorkerError::Capture(_)))
+                ) {
+                    self.rt.notice = None;
+                }
+            }
+            Event::SourceEnded => {}
+            Event::Error(e) => self.rt.notice = Some(Notice::Worker(e)),
+            Event::ModelError(e) => self.rt.model_error = Some(e),
+        }
+    }
+
+    fn on_music(&mut self, ctx: &egui::Context, ev: MusicEvent) {
+        match ev {
+            MusicEvent::Art { url, image } => self.panel.add_art(ctx, url, &image),
+            MusicEvent::Ready(o) => {
+                self.panel.loading = false;
+                if o.credentials_rejected() {
+                    self.rt.creds = CredentialStatus::Rejected;
+                } else if o.recommendation.source == SourceKind::Spotify {
+                    self.rt.creds = CredentialStatus::Present;
+                }
+                self.panel.error = None;
+                self.panel.current = Some(o);
+            }
+            MusicEvent::Failed(e) => {
+                self.panel.loading = false;
+                if e.is_rejection() {
+                    self.rt.creds = CredentialStatus::Rejected;
+                }
+                self.panel.error = Some(e);
+            }
+        }
+    }
+
+    fn on_probe(&mut self, p: Probe) {
+        self.rt.spotify_app = p.spotify_app;
+        if !self.rt.source_asked && !p.cameras.is_empty() {
+            self.rt.source_asked = true;
+            self.handles
+                .worker
+                .send(WorkerCommand::SetSource(SourceSpec::Camera(0)));
+        }
+        self.rt.cameras = Some(p.cameras);
+    }
+
+    fn export_timeline(&mut self) {
+        let dir = directories::UserDirs::new()
+            .and_then(|u| {
+                u.document_dir()
+                    .map(|d| d.to_path_buf())
+                    .or_else(|| Some(u.home_dir().to_path_buf()))
+            })
+            .unwrap_or_else(|| PathBuf::from("."));
+        let stamp = crate::clock::unix_now().as_secs();
+        let path = dir.join(format!("emotune-mood-{stamp}.csv"));
+        match self.timeline.export(&path) {
+            Ok(()) => self.rt.info = Some(format!("timeline saved to {}", path.display())),
+            Err(error) => self.rt.notice = Some(Notice::Export { path, error }),
+        }
+    }
+
+    fn save_settings(&mut self) {
+        if !self.saved.dirty {
+            return;
+        }
+        if let Some(p) = &self.saved.path
+            && let Err(e) = self.saved.settings.save(p)
+        {
+            self.rt.notice = Some(Notice::Settings(e));
+        }
+        self.saved.dirty = false;
+    }
+
+    fn toolbar(&self, ui: &mut egui::Ui) -> Vec<Command> {
+        let mut cmds = Vec::new();
+        egui::Panel::top("toolbar").show(ui, |ui| {
+            ui.horizontal(|ui| {
+                ui.label(RichText::new("emotune").strong());
+                if ui.button("Source…").clicked() {
+                    cmds.push(Command::ToggleChooser);
+                }
+                let pause = if self.rt.paused { "Resume" } else { "Pause" };
+                if ui.button(pause).on_hover_text("Space").clicked() {
+                    cmds.push(Command::TogglePause);
+                }
+                if ui
+                    .selectable_label(self.view.settings, "Settings")
+                    .clicked()
+                {
+                    cmds.push(Command::ToggleSettings);
+                }
+                if ui
+                    .selectable_label(self.view.feed_only, "Feed only")
+                    .on_hover_text("F")
+                    .clicked()
+                {
+                    cmds.push(Command::ToggleFeedOnly);
+                }
+            });
+        });
+        cmds
+    }
+
+    fn status_bar(&self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            ui.label(self.rt.source_name.as_deref().unwrap_or("no source"));
+            ui.separator();
+            ui.label(format!("{:.1} FPS", self.rt.rate.fps()));
+            if let Some(t) = self.rt.timings.median() {
+                ui.separator();
+                ui.label(format!(
+                    "detect {:.1} ms · inference {:.1} ms",
+                    t.detect.as_secs_f64() * 1e3,
+                    t.classify.as_secs_f64() * 1e3
+                ))
+                .on_hover_text(format!(
+                    "median of the last {} frames; a full-frame face scan runs every {} frames",
+                    TimingWindow::LEN,
+                    self.saved.settings.pipeline.rescan_every
+                ));
+            }
+            ui.separator();
+            ui.label(
+                match self.panel.current.as_ref().map(|o| o.recommendation.source) {
+                    Some(SourceKind::Spotify) => "music: Spotify",
+                    Some(SourceKind::Cache) => "music: cache",
+                    Some(SourceKind::Offline) => "music: offline catalog",
+                    None => "music: –",
+                },
+            );
+            if self.rt.paused {
+                ui.separator();
+                ui.label(RichText::new("paused (Space)").strong());
+            }
+            if let Some(i) = &self.rt.info {
+                ui.separator();
+                ui.label(i);
+            }
+            if let Some(n) = &self.rt.notice {
+                ui.separator();
+                ui.colored_label(ERROR_COLOR, n.to_string());
+            }
+        });
+    }
+
+    fn timeline_panel(&self, ui: &mut egui::Ui) -> Vec<Command> {
+        let mut cmds = Vec::new();
+        egui::Panel::bottom("timeline")
+            .default_size(190.0)
+            .show(ui, |ui| {
+                ui.horizontal(|ui| {
+                    ui.label(RichText::new("Mood timeline").strong());
+                    let export = egui::Button::new("Export CSV");
+                    if ui.add_enabled(!self.timeline.is_empty(), export).clicked() {
+                        cmds.push(Command::ExportTimeline);
+                    }
+                });
+                self.timeline.show(ui);
+            });
+        cmds
+    }
+
+    fn side_panel(&mut self, ui: &mut egui::Ui) -> Vec<Command> {
+        let mut cmds = Vec::new();
+        egui::Panel::right("side")
+            .default_size(340.0)
+            .show(ui, |ui| {
+                if let Some(e) = &self.rt.model_error {
+                    ui.colored_label(ERROR_COLOR, format!("Emotion model unavailable: {e}"));
+                    ui.separator();
+                }
+                emotions::show(ui, self.rt.last.as_ref());
+                let minute = (self.rt.started.elapsed().as_secs() / 60) as usize;
+                let mood = self.rt.last.as_ref().and_then(|r| r.mood.stable);
+                if let Some(fact) = mood.and_then(|m| super::fun_fact(m, minute)) {
+                    ui.label(RichText::new(fact).italics().small());
+                }
+                ui.separator();
+                cmds = self.panel.show(ui);
+            });
+        cmds
+    }
+
+    fn settings_window(&mut self, ctx: &egui::Context) -> Vec<Command> {
+        let mut open = true;
+        let mut cmds = Vec::new();
+        egui::Window::new("Settings")
+            .open(&mut open)
+            .show(ctx, |ui| {
+                cmds = settings::show(
+                    ui,
+                    &mut self.saved.settings,
+                    self.panel.strategy,
+                    &self.rt.mapping_info,
+                    self.rt.creds,
+                );
+            });
+        if !open {
+            cmds.push(Command::CloseSettings);
+        }
+        cmds
+    }
+
+    fn central(&mut self, ui: &mut egui::Ui) -> Vec<Command> {
+        let mut cmds = Vec::new();
+        egui::CentralPanel::default().show(ui, |ui| {
+            if self.view.chooser || self.rt.source_name.is_none() {
+                if let Some(spec) = self.chooser.show(ui, self.rt.cameras.as_deref()) {
+                    cmds.push(Command::SetSource(spec));
+                }
+                if let Some(n) = &self.rt.notice {
+                    ui.colored_label(ERROR_COLOR, n.to_string());
+                }
+            } else {
+                self.feed.show(ui, self.rt.last.as_ref());
+            }
+        });
+        cmds
+    }
+}
+
+impl eframe::App for EmotuneApp {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        self.show(ui);
+    }
+}
+
+impl Drop for EmotuneApp {
+    fn drop(&mut self) {
+        self.save_settings();
+    }
+}

@@ -1,0 +1,223 @@
+//! The whole window driven through egui_kittest, with the worker, music and probe threads
+//! replaced by channels the test holds.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, Sender, channel};
+
+use egui::accesskit::Role;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+
+use super::*;
+use crate::error::Error;
+use crate::music::service::{MusicError, MusicEvent, MusicHandle, MusicRequest};
+use crate::music::spotify::SpotifyError;
+use crate::pipeline::worker::{Command as WorkerCommand, Event, Worker, WorkerError};
+
+/// The test's ends of the window's channels.
+struct Fakes {
+    worker_cmds: Receiver<WorkerCommand>,
+    worker_events: Sender<Event>,
+    music_requests: tokio::sync::mpsc::UnboundedReceiver<MusicRequest>,
+    music_events: Sender<MusicEvent>,
+    probe: Sender<Probe>,
+}
+
+impl Fakes {
+    /// Commands the window sent to the worker since the last call.
+    fn sent(&self) -> Vec<WorkerCommand> {
+        self.worker_cmds.try_iter().collect()
+    }
+}
+
+fn window(source: Option<SourceSpec>) -> (EmotuneApp, Fakes) {
+    let (cmd_tx, worker_cmds) = channel();
+    let (worker_events, ev_rx) = channel();
+    let (req_tx, music_requests) = tokio::sync::mpsc::unbounded_channel();
+    let (music_events, music_rx) = channel();
+    let (probe, probe_rx) = channel();
+    let start = Startup {
+        settings: Settings::default(),
+        settings_path: None,
+        source,
+        warnings: Vec::new(),
+        creds: CredentialStatus::Present,
+        mapping_info: "built-in".into(),
+        autoquit: None,
+    };
+    let handles = Handles {
+        worker: Worker::from_channels(cmd_tx, ev_rx),
+        music: MusicHandle::from_channels(req_tx, music_rx),
+        probe: probe_rx,
+    };
+    let fakes = Fakes {
+        worker_cmds,
+        worker_events,
+        music_requests,
+        music_events,
+        probe,
+    };
+    (EmotuneApp::new(start, handles), fakes)
+}
+
+fn harness(app: EmotuneApp) -> Harness<'static, EmotuneApp> {
+    Harness::builder()
+        .with_size(egui::vec2(1100.0, 700.0))
+        .build_ui_state(|ui, app: &mut EmotuneApp| app.show(ui), app)
+}
+
+#[derive(Debug)]
+struct Dropped(PathBuf);
+
+impl egui::DroppedFile for Dropped {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        std::fs::read(&self.0).map_err(|e| e.to_string())
+    }
+}
+
+fn drop_file(h: &mut Harness<'_, EmotuneApp>, path: &Path) {
+    h.input_mut()
+        .dropped_files
+        .push(Arc::new(Dropped(path.to_path_buf())));
+}
+
+#[test]
+fn pause_switch_source_rejection_badge_and_worker_error() {
+    let (app, fakes) = window(None);
+    let mut h = harness(app);
+    h.run();
+    h.get_by_label("Looking for cameras…");
+    fakes.probe.send(Probe::default()).expect("probe");
+    h.run();
+    h.get_by_label("No camera found");
+    assert!(fakes.sent().is_empty(), "no camera: nothing is opened");
+
+    // Switch source: type a folder and open it, then drop an image on the window.
+    h.get_by_role(Role::TextInput).focus();
+    h.run();
+    h.get_by_role(Role::TextInput).type_text("/photos/album");
+    h.run();
+    h.get_by_label("Open").click();
+    h.run();
+    let sent = fakes.sent();
+    assert!(
+        matches!(&sent[..], [WorkerCommand::SetSource(SourceSpec::Path(p))] if p == Path::new("/photos/album")),
+        "{:?}",
+        sent.len()
+    );
+    fakes
+        .worker_events
+        .send(Event::SourceOpened("folder /photos/album".into()))
+        .expect("event");
+    h.run();
+    h.get_by_label("folder /photos/album");
+    drop_file(&mut h, Path::new("/photos/me.jpg"));
+    h.run();
+    assert!(matches!(
+        &fakes.sent()[..],
+        [WorkerCommand::SetSource(SourceSpec::Path(p))] if p == Path::new("/photos/me.jpg")
+    ));
+
+    // Space pauses and resumes.
+    h.key_press(egui::Key::Space);
+    h.run();
+    assert!(matches!(&fakes.sent()[..], [WorkerCommand::Pause(true)]));
+    h.get_by_label("paused (Space)");
+    h.get_by_label("Resume").click();
+    h.run();
+    assert!(matches!(&fakes.sent()[..], [WorkerCommand::Pause(false)]));
+
+    // A typed Spotify rejection turns the settings badge to "rejected".
+    fakes
+        .music_events
+        .send(MusicEvent::Failed(MusicError::Spotify(
+            SpotifyError::Rejected(401),
+        )))
+        .expect("event");
+    h.run();
+    h.get_by_label("Settings").click();
+    h.run();
+    h.get_by_label("credentials rejected by Spotify: check the client id / secret");
+
+    // A worker error shows in the window.
+    let camera_gone = Error::Camera("camera 0 stopped delivering frames (No such device)".into());
+    fakes
+        .worker_events
+        .send(Event::Error(WorkerError::Capture(camera_gone)))
+        .expect("event");
+    h.run();
+    h.get_by_label_contains("camera 0 stopped delivering frames");
+    // ... and goes away when the camera delivers again.
+    fakes
+        .worker_events
+        .send(Event::SourceRecovered)
+        .expect("event");
+    h.run();
+    assert!(h.query_by_label_contains("camera 0 stopped").is_none());
+}
+
+#[test]
+fn keys_and_panels_become_music_requests() {
+    let (app, mut fakes) = window(Some(SourceSpec::Path("/photos".into())));
+    let mut h = harness(app);
+    h.run();
+    assert!(matches!(
+        &fakes.sent()[..],
+        [WorkerCommand::SetSource(SourceSpec::Path(_))]
+    ));
+    // A camera found later does not override the source asked for.
+    fakes
+        .probe
+        .send(Probe {
+            cameras: vec!["Test cam (0)".into()],
+            spotify_app: false,
+        })
+        .expect("probe");
+    h.run();
+    assert!(fakes.sent().is_empty());
+    // While music loads a spinner turns, so step frames instead of waiting to settle.
+    h.key_press(egui::Key::M);
+    h.run_steps(2);
+    let req = fakes.music_requests.try_recv().expect("M asks for music");
+    assert_eq!(
+        (req.strategy, req.refresh),
+        (crate::music::Strategy::Uplift, false)
+    );
+    h.key_press(egui::Key::R);
+    h.run_steps(2);
+    let req = fakes.music_requests.try_recv().expect("R refreshes");
+    assert_eq!(
+        (req.strategy, req.refresh),
+        (crate::music::Strategy::Uplift, true)
+    );
+    h.key_press(egui::Key::F);
+    h.run_steps(2);
+    assert!(
+        h.query_by_label("Mood timeline").is_none(),
+        "F shows the feed only"
+    );
+}
+
+#[test]
+fn the_first_camera_opens_once_the_probe_finds_it() {
+    let (app, fakes) = window(None);
+    let mut h = harness(app);
+    h.run();
+    assert!(fakes.sent().is_empty(), "nothing opens before the probe");
+    fakes
+        .probe
+        .send(Probe {
+            cameras: vec!["Test cam (0)".into()],
+            spotify_app: false,
+        })
+        .expect("probe");
+    h.run();
+    assert!(matches!(
+        &fakes.sent()[..],
+        [WorkerCommand::SetSource(SourceSpec::Camera(0))]
+    ));
+}
