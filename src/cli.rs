@@ -305,6 +305,22 @@ pub fn bench(
     Ok(())
 }
 
+/// The soak: one progress line per sample on stderr, the report on stdout.
+pub fn soak(o: &crate::soak::SoakOptions<'_>, json: bool) -> anyhow::Result<()> {
+    let report = crate::soak::soak(o, |s| {
+        eprintln!(
+            "{:>6.0} s  rss {:>7} KiB  threads {:>3}  fds {:>3}  frames {}",
+            s.secs, s.rss_kib, s.threads, s.fds, s.frames
+        );
+    })?;
+    if json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        println!("{}", report.to_text());
+    }
+    Ok(())
+}
+
 // ---------------------------------------------------------------------------------------------
 // recommend
 

@@ -14,6 +14,7 @@ pub mod logging;
 pub mod music;
 pub mod pipeline;
 pub mod plot;
+pub mod soak;
 pub mod ui;
 pub mod vision;
 

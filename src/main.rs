@@ -101,6 +101,13 @@ enum Command {
         /// libtorch threads for the classifier.
         #[arg(long, default_value_t = 1)]
         threads: usize,
+        /// Soak instead: run the app's threads on the folder (replayed at --fps, default 30) for
+        /// this long (90s, 30m, 1h), sampling RSS, threads and open files.
+        #[arg(long, value_name = "TIME", value_parser = emotune::soak::parse_duration)]
+        duration: Option<std::time::Duration>,
+        /// Soak sampling interval.
+        #[arg(long, value_name = "TIME", value_parser = emotune::soak::parse_duration, default_value = "10s")]
+        sample_every: std::time::Duration,
         #[arg(long)]
         json: bool,
     },
@@ -154,9 +161,34 @@ fn main() -> ExitCode {
         })
         .map(|()| 0),
         Some(Command::Bench {
+            frames: _,
+            threads,
+            duration: Some(duration),
+            sample_every,
+            json,
+        }) => match &cli.source {
+            Some(SourceSpec::Path(p)) => emotune::cli::soak(
+                &emotune::soak::SoakOptions {
+                    source: p,
+                    model: cli.model.as_deref(),
+                    duration,
+                    every: sample_every,
+                    fps: cli.fps.unwrap_or(30.0),
+                    threads,
+                },
+                json,
+            )
+            .map(|()| 0),
+            _ => Err(anyhow::anyhow!(
+                "bench --duration needs --source PATH (a folder of frames to replay)"
+            )),
+        },
+        Some(Command::Bench {
             frames,
             threads,
+            duration: None,
             json,
+            ..
         }) => match cli.source {
             Some(SourceSpec::Path(p)) => {
                 emotune::cli::bench(&p, frames, cli.model.as_deref(), threads, json).map(|()| 0)

@@ -259,11 +259,14 @@ impl<'a> Loop<'a> {
         }
     }
 
-    /// Takes the newest frame (if any) through the pipeline.
+    /// Takes the newest frame (if any) through the pipeline, after the capture's news (so a
+    /// "recovered" is reported before the frame that came with it).
     fn step(&mut self) {
         let Some(cap) = self.capture.as_ref() else {
             return;
         };
+        let still = cap.still;
+        let frame = cap.latest().wait(Duration::from_millis(50));
         let mut crashed = false;
         for ev in cap.latest().take_events() {
             match ev {
@@ -280,8 +283,7 @@ impl<'a> Loop<'a> {
             }
             return;
         }
-        let still = cap.still;
-        let Some(frame) = cap.latest().wait(Duration::from_millis(50)) else {
+        let Some(frame) = frame else {
             return;
         };
         let at = self.start.elapsed();
@@ -313,5 +315,207 @@ fn bare_result(frame: Arc<image::RgbImage>, index: u64, at: Duration) -> FrameRe
             changed: false,
         },
         timings: Timings::default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::capture::Next;
+
+    /// One step of a scripted source.
+    #[derive(Clone, Copy)]
+    enum Step {
+        Frame(u32, u32),
+        Fail,
+        Stall(u64),
+        Panic,
+    }
+
+    struct Scripted(VecDeque<Step>);
+
+    impl FrameSource for Scripted {
+        fn name(&self) -> String {
+            "scripted".into()
+        }
+        fn next(&mut self) -> Result<Next> {
+            match self.0.pop_front() {
+                Some(Step::Frame(w, h)) => Ok(Next::Frame(image::RgbImage::new(w, h))),
+                Some(Step::Fail) => Err(Error::Camera("camera 0 is gone (unplugged)".into())),
+                Some(Step::Stall(ms)) => {
+                    std::thread::sleep(Duration::from_millis(ms));
+                    Ok(Next::Wait(Duration::ZERO))
+                }
+                Some(Step::Panic) => panic!("driver bug"),
+                None => Ok(Next::Wait(Duration::from_millis(20))),
+            }
+        }
+    }
+
+    /// A worker whose sources are scripts, chosen by the spec's path: "boom" panics in open().
+    fn worker(scripts: Vec<(&'static str, Vec<Step>)>, model: bool) -> Worker {
+        let scripts = Mutex::new(scripts);
+        let open: Opener = Arc::new(move |spec| {
+            let SourceSpec::Path(p) = spec else {
+                return Err(Error::Invalid("no cameras here".into()));
+            };
+            if p.as_os_str() == "boom" {
+                panic!("open exploded");
+            }
+            let scripts = scripts
+                .lock()
+                .map_err(|_| Error::Invalid("poisoned".into()))?;
+            let steps = scripts
+                .iter()
+                .find(|(n, _)| p.as_os_str() == *n)
+                .map(|(_, s)| s.clone())
+                .ok_or_else(|| Error::Invalid(format!("{}: no such script", p.display())))?;
+            Ok(Box::new(Scripted(steps.into())) as Box<dyn FrameSource>)
+        });
+        let cfg = WorkerConfig {
+            model: model.then(|| PathBuf::from("models/emotion_resnet18_cbam.pt")),
+            settings: PipelineSettings::default(),
+            inference_threads: 1,
+            open,
+        };
+        Worker::spawn(cfg, Arc::new(|| {}))
+    }
+
+    /// Events until `done` says stop (or 10 s pass).
+    fn collect(w: &Worker, mut done: impl FnMut(&[Event]) -> bool) -> Vec<Event> {
+        let start = Instant::now();
+        let mut all = Vec::new();
+        while start.elapsed() < Duration::from_secs(10) {
+            all.extend(w.poll());
+            if done(&all) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        all
+    }
+
+    fn frames(ev: &[Event]) -> Vec<(u32, u32)> {
+        ev.iter()
+            .filter_map(|e| match e {
+                Event::Frame(r) => Some(r.frame.dimensions()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn open(w: &Worker, name: &str) {
+        w.send(Command::SetSource(SourceSpec::Path(name.into())));
+    }
+
+    #[test]
+    fn a_panic_in_the_worker_is_reported_and_it_restarts() {
+        let w = worker(vec![("ok", vec![Step::Frame(64, 48)])], false);
+        open(&w, "boom");
+        let ev = collect(&w, |e| {
+            e.iter()
+                .any(|e| matches!(e, Event::Error(WorkerError::Panicked(_))))
+        });
+        let msg = ev.iter().find_map(|e| match e {
+            Event::Error(p @ WorkerError::Panicked(_)) => Some(p.to_string()),
+            _ => None,
+        });
+        assert!(msg.is_some_and(|m| m.contains("open exploded") && m.contains("restarted")));
+        open(&w, "ok");
+        let ev = collect(&w, |e| !frames(e).is_empty());
+        assert_eq!(frames(&ev), vec![(64, 48)], "the restarted worker serves");
+    }
+
+    #[test]
+    fn a_lost_camera_is_reported_then_recovered_with_backoff() {
+        let mut steps = vec![Step::Frame(64, 48)];
+        steps.extend([Step::Fail; 4]);
+        steps.push(Step::Frame(64, 48));
+        let w = worker(vec![("cam", steps)], false);
+        open(&w, "cam");
+        let start = Instant::now();
+        let ev = collect(&w, |e| frames(e).len() == 2);
+        let kinds: Vec<&str> = ev
+            .iter()
+            .filter_map(|e| match e {
+                Event::Frame(_) => Some("frame"),
+                Event::Error(WorkerError::Capture(_)) => Some("error"),
+                Event::SourceRecovered => Some("recovered"),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            ["frame", "error", "recovered", "frame"],
+            "reported once"
+        );
+        // Four failures wait 100 + 200 + 400 + 800 ms before the camera is asked again.
+        assert!(start.elapsed() >= Duration::from_millis(1500));
+    }
+
+    #[test]
+    fn a_stalled_source_does_not_block_commands() {
+        let w = worker(
+            vec![
+                ("stall", vec![Step::Frame(64, 48), Step::Stall(3000)]),
+                ("ok", vec![Step::Frame(32, 24)]),
+            ],
+            false,
+        );
+        open(&w, "stall");
+        collect(&w, |e| !frames(e).is_empty());
+        let start = Instant::now();
+        open(&w, "ok");
+        let ev = collect(&w, |e| !frames(e).is_empty());
+        assert_eq!(frames(&ev), vec![(32, 24)]);
+        assert!(
+            start.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+
+    #[test]
+    fn a_panicking_source_is_reopened() {
+        let w = worker(
+            vec![("flaky", vec![Step::Frame(64, 48), Step::Panic])],
+            false,
+        );
+        open(&w, "flaky");
+        let ev = collect(&w, |e| {
+            e.iter()
+                .filter(|e| matches!(e, Event::SourceOpened(_)))
+                .count()
+                == 2
+        });
+        assert!(ev.iter().any(|e| matches!(
+            e,
+            Event::Error(WorkerError::Capture(Error::SourceCrashed(m))) if m == "driver bug"
+        )));
+    }
+
+    #[test]
+    fn resolution_changes_mid_stream_go_through_the_real_pipeline() {
+        let sizes = [(640, 480), (320, 240), (1280, 720), (33, 17), (640, 480)];
+        let steps = sizes.iter().map(|&(w, h)| Step::Frame(w, h)).collect();
+        let w = worker(vec![("resize", steps)], true);
+        open(&w, "resize");
+        let ev = collect(&w, |e| frames(e).len() == sizes.len());
+        assert!(
+            !ev.iter()
+                .any(|e| matches!(e, Event::ModelError(_) | Event::Error(_))),
+            "{:?}",
+            ev.iter()
+                .filter(|e| !matches!(e, Event::Frame(_)))
+                .collect::<Vec<_>>()
+        );
+        // Frames are taken newest-first, so a slow frame may be skipped; none is misread.
+        for f in frames(&ev) {
+            assert!(sizes.contains(&f), "{f:?}");
+        }
+        assert!(!frames(&ev).is_empty());
     }
 }
