@@ -18,6 +18,7 @@ run:
 test:
 	@scripts/bootstrap.sh test
 	cargo fmt --all -- --check
+	cargo clippy --release --all-targets -- -D warnings
 	cargo test --release --all-targets
 	$(PYTHON) -m pytest -q training/tests
 

@@ -66,6 +66,26 @@ fn cold_set(portrait: &image::RgbImage, n: u32) -> Vec<Sample> {
         .collect()
 }
 
+/// The settings compared: face size × pyramid factor, and a coarser window step.
+fn grid(base: DetectorSettings) -> Vec<DetectorSettings> {
+    let mut grid = Vec::new();
+    for &px in &[40.0f32, 53.0, 80.0, 107.0] {
+        for &pf in &[0.8f32, 0.7] {
+            grid.push(DetectorSettings {
+                min_face_height: px / 480.0,
+                pyramid_factor: pf,
+                window_step: 4,
+                ..base
+            });
+        }
+    }
+    grid.push(DetectorSettings {
+        window_step: 6,
+        ..base
+    });
+    grid
+}
+
 fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let portrait = image::open(root.join("tests/fixtures/astronaut.png"))
@@ -94,21 +114,7 @@ fn main() {
     );
     println!("|---|---|---|---|---|---|---|---|");
     let base = DetectorSettings::default();
-    let mut grid = Vec::new();
-    for &px in &[40.0f32, 53.0, 80.0, 107.0] {
-        for &pf in &[0.8f32, 0.7] {
-            grid.push(DetectorSettings {
-                min_face_height: px / 480.0,
-                pyramid_factor: pf,
-                window_step: 4,
-                ..base
-            });
-        }
-    }
-    grid.push(DetectorSettings {
-        window_step: 6,
-        ..base
-    });
+    let grid = grid(base);
     for s in grid {
         let (ra, _, _) = measure(s, &set_a);
         let (rb, _, _) = measure(s, &set_b);

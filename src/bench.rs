@@ -17,35 +17,35 @@ use crate::vision::testset::hit;
 use crate::vision::{BBox, EmotionClassifier};
 
 #[derive(Debug, Serialize, Clone, Copy)]
-pub struct Percentiles {
-    pub p50: f64,
-    pub p95: f64,
+pub(crate) struct Percentiles {
+    pub(crate) p50: f64,
+    pub(crate) p95: f64,
 }
 
 #[derive(Debug, Serialize)]
-pub struct BenchReport {
-    pub set: String,
-    pub frames: usize,
-    pub width: u32,
-    pub height: u32,
-    pub fps: f64,
-    pub detect: Percentiles,
-    pub classify: Percentiles,
+pub(crate) struct BenchReport {
+    pub(crate) set: String,
+    pub(crate) frames: usize,
+    pub(crate) width: u32,
+    pub(crate) height: u32,
+    pub(crate) fps: f64,
+    pub(crate) detect: Percentiles,
+    pub(crate) classify: Percentiles,
     /// Classification time divided by the faces classified in the frame, over frames with one.
-    pub classify_per_face: Percentiles,
-    pub total: Percentiles,
+    pub(crate) classify_per_face: Percentiles,
+    pub(crate) total: Percentiles,
     /// Faces the pipeline reported (boxes the UI draws), per frame.
-    pub faces_per_frame: f64,
-    pub full_scans: usize,
-    pub inference_threads: usize,
+    pub(crate) faces_per_frame: f64,
+    pub(crate) full_scans: usize,
+    pub(crate) inference_threads: usize,
     /// Only with truth.json: true faces per frame, reported faces that hit none of them, true
     /// faces no reported face hit.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub truth_faces_per_frame: Option<f64>,
+    pub(crate) truth_faces_per_frame: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub false_positives: Option<usize>,
+    pub(crate) false_positives: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub missed: Option<usize>,
+    pub(crate) missed: Option<usize>,
 }
 
 fn percentiles(mut ms: Vec<f64>) -> Percentiles {
@@ -63,14 +63,14 @@ fn percentiles(mut ms: Vec<f64>) -> Percentiles {
 }
 
 /// One set: its frames (file name, image) and, if it has one, its truth per file name.
-pub struct BenchSet {
-    pub name: String,
-    pub frames: Vec<(String, Arc<RgbImage>)>,
-    pub truth: Option<HashMap<String, Vec<BBox>>>,
+pub(crate) struct BenchSet {
+    pub(crate) name: String,
+    pub(crate) frames: Vec<(String, Arc<RgbImage>)>,
+    pub(crate) truth: Option<HashMap<String, Vec<BBox>>>,
 }
 
 /// The sets under `source`: an image, a folder of frames, or a folder of such folders.
-pub fn load_sets(source: &Path) -> anyhow::Result<Vec<BenchSet>> {
+pub(crate) fn load_sets(source: &Path) -> anyhow::Result<Vec<BenchSet>> {
     if source.is_file() {
         let img = Arc::new(load_rgb(source)?);
         return Ok(vec![BenchSet {
@@ -148,7 +148,7 @@ fn read_truth(path: &Path) -> anyhow::Result<HashMap<String, Vec<BBox>>> {
 }
 
 /// Runs `frames` frames of `set` (cycled) through a fresh pipeline.
-pub fn run_set(
+pub(crate) fn run_set(
     pipeline: &mut Pipeline,
     set: &BenchSet,
     frames: usize,
@@ -205,7 +205,7 @@ pub fn run_set(
 }
 
 /// `frames`: per set; 0 = each set's own length (once through).
-pub fn bench(
+pub(crate) fn bench(
     source: &Path,
     frames: usize,
     clf: EmotionClassifier,
@@ -222,7 +222,7 @@ pub fn bench(
 }
 
 impl BenchReport {
-    pub fn to_text(&self) -> String {
+    pub(crate) fn to_text(&self) -> String {
         let mut s = format!(
             "{}: {} frames of {}x{}: {:.1} FPS\n  detect   p50 {:.2} ms  p95 {:.2} ms\n  classify p50 {:.2} ms  p95 {:.2} ms  (per face p50 {:.2} ms)\n  total    p50 {:.2} ms  p95 {:.2} ms\n  {:.2} faces/frame, {} full scans",
             self.set,

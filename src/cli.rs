@@ -14,7 +14,10 @@ use crate::pipeline::PipelineSettings;
 use crate::vision::preprocess::{FaceCrop, face_input, luma, whole_image_input};
 use crate::vision::{DetectorSettings, EmotionClassifier, FaceDetector, classifier};
 
-pub fn load_classifier(model: Option<&Path>, threads: usize) -> anyhow::Result<EmotionClassifier> {
+pub(crate) fn load_classifier(
+    model: Option<&Path>,
+    threads: usize,
+) -> anyhow::Result<EmotionClassifier> {
     classifier::configure_threads(threads);
     let path = classifier::resolve_model_path(model)?;
     Ok(EmotionClassifier::load(&path)?)
@@ -46,7 +49,7 @@ struct ImageJson {
 }
 
 /// Settings for photos: faces can be anywhere from small to the whole frame.
-pub fn photo_detector_settings() -> DetectorSettings {
+pub(crate) fn photo_detector_settings() -> DetectorSettings {
     DetectorSettings {
         // A photo is scanned once: look for faces down to 1/12 of its height.
         min_face_height: 1.0 / 12.0,

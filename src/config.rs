@@ -30,7 +30,7 @@ pub fn load_dotenv() -> Option<String> {
 }
 
 /// First non-empty value among `names`.
-pub fn env_first(names: &[&str]) -> Option<String> {
+pub(crate) fn env_first(names: &[&str]) -> Option<String> {
     names
         .iter()
         .find_map(|n| std::env::var(n).ok().filter(|v| !v.trim().is_empty()))
@@ -56,7 +56,7 @@ impl std::fmt::Debug for SpotifyCredentials {
 
 impl SpotifyCredentials {
     /// From `RSPOTIFY_*`, falling back to the `SPOTIPY_*` names the Python seeds used.
-    pub fn from_env() -> Option<Self> {
+    pub(crate) fn from_env() -> Option<Self> {
         Some(SpotifyCredentials {
             client_id: env_first(&["RSPOTIFY_CLIENT_ID", "SPOTIPY_CLIENT_ID"])?,
             client_secret: env_first(&["RSPOTIFY_CLIENT_SECRET", "SPOTIPY_CLIENT_SECRET"])?,
@@ -68,13 +68,13 @@ impl SpotifyCredentials {
 /// Persisted between runs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct Settings {
-    pub pipeline: PipelineSettings,
-    pub capture: crate::capture::CaptureSettings,
+pub(crate) struct Settings {
+    pub(crate) pipeline: PipelineSettings,
+    pub(crate) capture: crate::capture::CaptureSettings,
     /// libtorch intra-op threads for the classifier.
-    pub inference_threads: usize,
+    pub(crate) inference_threads: usize,
     /// How long fetched playlists are served from the cache before Spotify is asked again.
-    pub music_cache_hours: f64,
+    pub(crate) music_cache_hours: f64,
 }
 
 impl Default for Settings {
@@ -88,23 +88,23 @@ impl Default for Settings {
     }
 }
 
-pub fn config_dir() -> Option<PathBuf> {
+pub(crate) fn config_dir() -> Option<PathBuf> {
     directories::ProjectDirs::from("", "", "emotune").map(|d| d.config_dir().to_path_buf())
 }
 
-pub fn cache_dir() -> Option<PathBuf> {
+pub(crate) fn cache_dir() -> Option<PathBuf> {
     directories::ProjectDirs::from("", "", "emotune").map(|d| d.cache_dir().to_path_buf())
 }
 
 impl Settings {
     /// The music cache's time to live.
-    pub fn music_cache_ttl(&self) -> Duration {
+    pub(crate) fn music_cache_ttl(&self) -> Duration {
         Duration::try_from_secs_f64(self.music_cache_hours * 3600.0)
             .unwrap_or(Duration::from_secs(24 * 3600))
     }
 
     /// The user's settings, or the defaults (with the reason) when the file is broken.
-    pub fn load_user() -> (Settings, Option<String>) {
+    pub(crate) fn load_user() -> (Settings, Option<String>) {
         match Self::default_path() {
             Some(p) => Settings::load_or_keep(&p),
             None => (Settings::default(), None),
@@ -114,7 +114,7 @@ impl Settings {
     /// Like `load`, but a broken file is left as it is, copied to `<name>.bak`, and the defaults
     /// are used in memory; the warning says so (the file is only replaced if the user then
     /// changes a setting, and the copy stays).
-    pub fn load_or_keep(path: &Path) -> (Settings, Option<String>) {
+    pub(crate) fn load_or_keep(path: &Path) -> (Settings, Option<String>) {
         let e = match Settings::load(path) {
             Ok(s) => return (s, None),
             Err(e) => e,
@@ -133,12 +133,12 @@ impl Settings {
         (Settings::default(), Some(msg))
     }
 
-    pub fn default_path() -> Option<PathBuf> {
+    pub(crate) fn default_path() -> Option<PathBuf> {
         config_dir().map(|d| d.join("settings.toml"))
     }
 
     /// Reads settings; a missing file gives the defaults, a broken one an error naming it.
-    pub fn load(path: &Path) -> Result<Self> {
+    pub(crate) fn load(path: &Path) -> Result<Self> {
         match std::fs::read_to_string(path) {
             Ok(text) => toml::from_str(&text)
                 .map_err(|e| Error::Invalid(format!("{}: invalid settings: {e}", path.display()))),
@@ -148,7 +148,7 @@ impl Settings {
     }
 
     /// Writes atomically (temp file + rename) so a crash never leaves a half-written file.
-    pub fn save(&self, path: &Path) -> Result<()> {
+    pub(crate) fn save(&self, path: &Path) -> Result<()> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         }

@@ -19,7 +19,7 @@ pub enum Emotion {
 }
 
 impl Emotion {
-    pub const COUNT: usize = 7;
+    pub(crate) const COUNT: usize = 7;
     pub const ALL: [Emotion; Self::COUNT] = [
         Emotion::Angry,
         Emotion::Disgust,
@@ -31,7 +31,7 @@ impl Emotion {
     ];
 
     /// Lower-case name as used in FER-2013 folders, the model metadata and JSON.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Emotion::Angry => "angry",
             Emotion::Disgust => "disgust",
@@ -43,16 +43,17 @@ impl Emotion {
         }
     }
 
-    pub fn index(self) -> usize {
+    pub(crate) fn index(self) -> usize {
         self as usize
     }
 
-    pub fn from_index(i: usize) -> Option<Emotion> {
+    #[cfg(test)]
+    pub(crate) fn from_index(i: usize) -> Option<Emotion> {
         Self::ALL.get(i).copied()
     }
 
     /// A display colour (sRGB) per emotion, shared by the UI and the plots.
-    pub fn color(self) -> [u8; 3] {
+    pub(crate) fn color(self) -> [u8; 3] {
         match self {
             Emotion::Angry => [220, 60, 50],
             Emotion::Disgust => [120, 160, 40],
@@ -106,7 +107,7 @@ pub struct EmotionScores(pub [f32; Emotion::COUNT]);
 
 impl EmotionScores {
     /// Numerically stable softmax of raw logits.
-    pub fn from_logits(logits: &[f32; Emotion::COUNT]) -> Self {
+    pub(crate) fn from_logits(logits: &[f32; Emotion::COUNT]) -> Self {
         let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
         let mut p = [0.0; Emotion::COUNT];
         let mut sum = 0.0;
@@ -121,11 +122,12 @@ impl EmotionScores {
     }
 
     /// Uniform distribution: the neutral starting point for smoothing.
-    pub fn uniform() -> Self {
+    #[cfg(test)]
+    pub(crate) fn uniform() -> Self {
         EmotionScores([1.0 / Emotion::COUNT as f32; Emotion::COUNT])
     }
 
-    pub fn get(&self, e: Emotion) -> f32 {
+    pub(crate) fn get(&self, e: Emotion) -> f32 {
         self.0[e.index()]
     }
 
@@ -142,12 +144,12 @@ impl EmotionScores {
         (Emotion::ALL[i], p)
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (Emotion, f32)> + '_ {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (Emotion, f32)> + '_ {
         Emotion::ALL.into_iter().zip(self.0.iter().copied())
     }
 
     /// Exponential moving average towards `next`; `alpha` is the weight of the new sample.
-    pub fn blend(&self, next: &EmotionScores, alpha: f32) -> EmotionScores {
+    pub(crate) fn blend(&self, next: &EmotionScores, alpha: f32) -> EmotionScores {
         let mut out = [0.0; Emotion::COUNT];
         for (i, o) in out.iter_mut().enumerate() {
             *o = (1.0 - alpha) * self.0[i] + alpha * next.0[i];
@@ -156,7 +158,9 @@ impl EmotionScores {
     }
 
     /// Mean of several score vectors (the group mood); `None` when empty.
-    pub fn mean<'a>(all: impl IntoIterator<Item = &'a EmotionScores>) -> Option<EmotionScores> {
+    pub(crate) fn mean<'a>(
+        all: impl IntoIterator<Item = &'a EmotionScores>,
+    ) -> Option<EmotionScores> {
         let mut acc = [0.0; Emotion::COUNT];
         let mut n = 0usize;
         for s in all {

@@ -7,7 +7,7 @@ use tracing_subscriber::filter::{EnvFilter, filter_fn};
 use tracing_subscriber::prelude::*;
 
 /// False for events that could carry Spotify credentials.
-pub fn secret_safe(meta: &tracing::Metadata<'_>) -> bool {
+pub(crate) fn secret_safe(meta: &tracing::Metadata<'_>) -> bool {
     !(meta.target().starts_with("rspotify") && *meta.level() > tracing::Level::WARN)
 }
 

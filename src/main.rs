@@ -94,28 +94,57 @@ enum Command {
         json: bool,
     },
     /// Runs the real pipeline over frames without the UI and reports speed.
-    Bench {
-        /// Frames per set (default: 300 for one image, each folder's own length).
-        #[arg(long)]
-        frames: Option<usize>,
-        /// libtorch threads for the classifier.
-        #[arg(long, default_value_t = 1)]
-        threads: usize,
-        /// Soak instead: run the app's threads on the folder (replayed at --fps, default 30) for
-        /// this long (90s, 30m, 1h), sampling RSS, threads and open files.
-        #[arg(long, value_name = "TIME", value_parser = emotune::soak::parse_duration)]
-        duration: Option<std::time::Duration>,
-        /// Soak sampling interval.
-        #[arg(long, value_name = "TIME", value_parser = emotune::soak::parse_duration, default_value = "10s")]
-        sample_every: std::time::Duration,
-        #[arg(long)]
-        json: bool,
-    },
+    Bench(BenchArgs),
     /// Cameras that can be opened.
     Devices {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(clap::Args)]
+struct BenchArgs {
+    /// Frames per set (default: 300 for one image, each folder's own length).
+    #[arg(long)]
+    frames: Option<usize>,
+    /// libtorch threads for the classifier.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// Soak instead: run the app's threads on the folder (replayed at --fps, default 30) for
+    /// this long (90s, 30m, 1h), sampling RSS, threads and open files.
+    #[arg(long, value_name = "TIME", value_parser = emotune::soak::parse_duration)]
+    duration: Option<std::time::Duration>,
+    /// Soak sampling interval.
+    #[arg(long, value_name = "TIME", value_parser = emotune::soak::parse_duration, default_value = "10s")]
+    sample_every: std::time::Duration,
+    #[arg(long)]
+    json: bool,
+}
+
+/// `bench`: speed per set, or with `--duration` the soak.
+fn bench(
+    source: Option<&SourceSpec>,
+    model: Option<&std::path::Path>,
+    fps: Option<f32>,
+    b: BenchArgs,
+) -> anyhow::Result<()> {
+    let Some(SourceSpec::Path(source)) = source else {
+        anyhow::bail!("bench needs --source PATH (an image or a folder of frames)");
+    };
+    match b.duration {
+        Some(duration) => emotune::cli::soak(
+            &emotune::soak::SoakOptions {
+                source,
+                model,
+                duration,
+                every: b.sample_every,
+                fps: fps.unwrap_or(30.0),
+                threads: b.threads,
+            },
+            b.json,
+        ),
+        None => emotune::cli::bench(source, b.frames, model, b.threads, b.json),
+    }
 }
 
 fn main() -> ExitCode {
@@ -160,43 +189,9 @@ fn main() -> ExitCode {
             limit,
         })
         .map(|()| 0),
-        Some(Command::Bench {
-            frames: _,
-            threads,
-            duration: Some(duration),
-            sample_every,
-            json,
-        }) => match &cli.source {
-            Some(SourceSpec::Path(p)) => emotune::cli::soak(
-                &emotune::soak::SoakOptions {
-                    source: p,
-                    model: cli.model.as_deref(),
-                    duration,
-                    every: sample_every,
-                    fps: cli.fps.unwrap_or(30.0),
-                    threads,
-                },
-                json,
-            )
-            .map(|()| 0),
-            _ => Err(anyhow::anyhow!(
-                "bench --duration needs --source PATH (a folder of frames to replay)"
-            )),
-        },
-        Some(Command::Bench {
-            frames,
-            threads,
-            duration: None,
-            json,
-            ..
-        }) => match cli.source {
-            Some(SourceSpec::Path(p)) => {
-                emotune::cli::bench(&p, frames, cli.model.as_deref(), threads, json).map(|()| 0)
-            }
-            _ => Err(anyhow::anyhow!(
-                "bench needs --source PATH (an image or a folder of frames)"
-            )),
-        },
+        Some(Command::Bench(b)) => {
+            bench(cli.source.as_ref(), cli.model.as_deref(), cli.fps, b).map(|()| 0)
+        }
         Some(Command::Recommend {
             emotion,
             strategy,
@@ -209,9 +204,11 @@ fn main() -> ExitCode {
     match result {
         Ok(0) => ExitCode::SUCCESS,
         Ok(code) => ExitCode::from(code as u8),
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
+        Err(e) => fail(e),
     }
+}
+
+fn fail(e: anyhow::Error) -> ExitCode {
+    eprintln!("error: {e:#}");
+    ExitCode::FAILURE
 }

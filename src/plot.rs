@@ -24,7 +24,7 @@ fn ensure_font() {
 }
 
 /// Row-normalised confusion matrix: each cell shows the share of the true class (and the count).
-pub fn confusion_png(
+pub(crate) fn confusion_png(
     cm: &[[u64; Emotion::COUNT]; Emotion::COUNT],
     title: &str,
     path: &Path,

@@ -16,26 +16,26 @@ use crate::pipeline::PipelineSettings;
 use crate::pipeline::worker::{Command, Event, Worker, WorkerConfig, default_opener};
 
 #[derive(Debug, Clone, Copy, Serialize)]
-pub struct Sample {
-    pub secs: f64,
-    pub rss_kib: u64,
-    pub threads: usize,
-    pub fds: usize,
-    pub frames: u64,
+pub(crate) struct Sample {
+    pub(crate) secs: f64,
+    pub(crate) rss_kib: u64,
+    pub(crate) threads: usize,
+    pub(crate) fds: usize,
+    pub(crate) frames: u64,
 }
 
 #[derive(Debug, Serialize)]
-pub struct SoakReport {
-    pub duration_s: f64,
-    pub warmup_s: f64,
-    pub frames: u64,
-    pub errors: u64,
+pub(crate) struct SoakReport {
+    pub(crate) duration_s: f64,
+    pub(crate) warmup_s: f64,
+    pub(crate) frames: u64,
+    pub(crate) errors: u64,
     /// RSS at the end against the first sample after warm-up, in percent.
-    pub rss_growth_pct: f64,
+    pub(crate) rss_growth_pct: f64,
     /// Largest minus smallest count after warm-up.
-    pub thread_spread: usize,
-    pub fd_spread: usize,
-    pub samples: Vec<Sample>,
+    pub(crate) thread_spread: usize,
+    pub(crate) fd_spread: usize,
+    pub(crate) samples: Vec<Sample>,
 }
 
 /// Parses `90s`, `30m`, `1h` or plain seconds.
@@ -93,7 +93,10 @@ pub struct SoakOptions<'a> {
 }
 
 /// Runs the soak; `progress` sees each sample as it is taken.
-pub fn soak(o: &SoakOptions<'_>, mut progress: impl FnMut(&Sample)) -> anyhow::Result<SoakReport> {
+pub(crate) fn soak(
+    o: &SoakOptions<'_>,
+    mut progress: impl FnMut(&Sample),
+) -> anyhow::Result<SoakReport> {
     if !Path::new("/proc/self/status").exists() {
         bail!("the soak reads /proc (Linux only)");
     }
@@ -176,7 +179,7 @@ fn report(samples: Vec<Sample>, frames: u64, errors: u64, took: Duration) -> Soa
 }
 
 impl SoakReport {
-    pub fn to_text(&self) -> String {
+    pub(crate) fn to_text(&self) -> String {
         format!(
             "soak {:.0} s ({} frames, {} errors): after {:.0} s warm-up RSS {:+.2} %, threads \
              spread {}, fds spread {}",

@@ -20,14 +20,14 @@ use crate::error::{Error, Result};
 
 /// A camera as `emotune devices` lists it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct CameraDesc {
-    pub index: String,
-    pub name: String,
-    pub description: String,
+pub(crate) struct CameraDesc {
+    pub(crate) index: String,
+    pub(crate) name: String,
+    pub(crate) description: String,
 }
 
 /// Cameras the platform backend can see; an empty list when there are none.
-pub fn list_cameras() -> Result<Vec<CameraDesc>> {
+pub(crate) fn list_cameras() -> Result<Vec<CameraDesc>> {
     let cams = nokhwa::query(ApiBackend::Auto)
         .map_err(|e| Error::Camera(format!("cannot list cameras: {e}")))?;
     Ok(cams
@@ -42,7 +42,7 @@ pub fn list_cameras() -> Result<Vec<CameraDesc>> {
 
 /// Requested capture format: the closest to `width`×`height` at `fps`, MJPEG preferred (the
 /// cheapest over USB); nokhwa decodes MJPEG and YUYV to RGB.
-pub fn requested_format(width: u32, height: u32, fps: u32) -> RequestedFormat<'static> {
+pub(crate) fn requested_format(width: u32, height: u32, fps: u32) -> RequestedFormat<'static> {
     RequestedFormat::new::<RgbFormat>(RequestedFormatType::Closest(CameraFormat::new(
         Resolution::new(width, height),
         FrameFormat::MJPEG,
@@ -121,7 +121,7 @@ fn camera_thread(
     }
 }
 
-pub struct CameraSource {
+pub(crate) struct CameraSource {
     index: u32,
     name: String,
     rx: Receiver<Result<RgbImage>>,
@@ -130,7 +130,7 @@ pub struct CameraSource {
 
 impl CameraSource {
     /// Opens the camera on its own thread and waits until it streams (or fails to).
-    pub fn open_with(index: u32, width: u32, height: u32, fps: u32) -> Result<Self> {
+    pub(crate) fn open_with(index: u32, width: u32, height: u32, fps: u32) -> Result<Self> {
         let (ready_tx, ready_rx) = channel();
         let (tx, rx) = sync_channel(1);
         let stop = Arc::new(AtomicBool::new(false));

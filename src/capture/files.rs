@@ -13,7 +13,7 @@ const IMAGE_EXTENSIONS: &[&str] = &[
 ];
 
 /// Decodes any supported image into RGB, with an error naming the file and what is wrong.
-pub fn load_rgb(path: &Path) -> Result<RgbImage> {
+pub(crate) fn load_rgb(path: &Path) -> Result<RgbImage> {
     let err = |message: String| Error::Image {
         path: path.to_path_buf(),
         message,
@@ -37,19 +37,19 @@ pub fn load_rgb(path: &Path) -> Result<RgbImage> {
 }
 
 /// Whether the file name has an image extension emotune decodes (the content is not checked).
-pub fn has_image_extension(path: &Path) -> bool {
+pub(crate) fn has_image_extension(path: &Path) -> bool {
     path.extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
 }
 
 /// "1 image", "12 images": how the UI counts a folder.
-pub fn image_count(n: usize) -> String {
+pub(crate) fn image_count(n: usize) -> String {
     format!("{n} image{}", if n == 1 { "" } else { "s" })
 }
 
 /// Image files directly inside `dir`, sorted by name.
-pub fn list_images(dir: &Path) -> Result<Vec<PathBuf>> {
+pub(crate) fn list_images(dir: &Path) -> Result<Vec<PathBuf>> {
     let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
     let mut files: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -67,13 +67,13 @@ pub fn list_images(dir: &Path) -> Result<Vec<PathBuf>> {
 }
 
 /// One image, yielded once.
-pub struct StillImage {
+pub(crate) struct StillImage {
     path: PathBuf,
     image: Option<RgbImage>,
 }
 
 impl StillImage {
-    pub fn open(path: &Path) -> Result<Self> {
+    pub(crate) fn open(path: &Path) -> Result<Self> {
         Ok(StillImage {
             image: Some(load_rgb(path)?),
             path: path.to_path_buf(),
@@ -96,7 +96,7 @@ impl FrameSource for StillImage {
 }
 
 /// A folder of images replayed at a fixed rate, optionally looping.
-pub struct FolderSource {
+pub(crate) struct FolderSource {
     dir: PathBuf,
     files: Vec<PathBuf>,
     pos: usize,
@@ -106,7 +106,7 @@ pub struct FolderSource {
 }
 
 impl FolderSource {
-    pub fn open(dir: &Path, fps: f32, looping: bool) -> Result<Self> {
+    pub(crate) fn open(dir: &Path, fps: f32, looping: bool) -> Result<Self> {
         let fps = if fps.is_finite() && fps > 0.0 {
             fps
         } else {
@@ -120,10 +120,6 @@ impl FolderSource {
             looping,
             next_due: None,
         })
-    }
-
-    pub fn files(&self) -> &[PathBuf] {
-        &self.files
     }
 }
 
@@ -195,7 +191,6 @@ mod tests {
         std::fs::write(d.join("f1b.jpg"), b"broken").expect("write");
         std::fs::write(d.join("readme.txt"), b"ignored").expect("write");
         let mut src = FolderSource::open(&d, 1000.0, true).expect("open");
-        assert_eq!(src.files().len(), 4);
         assert!(src.name().ends_with("(4 images)"), "{}", src.name());
         assert_eq!(image_count(1), "1 image");
         let mut seen = Vec::new();

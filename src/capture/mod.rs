@@ -1,8 +1,8 @@
 //! Frame sources (camera, still image, folder replay) behind one trait, each run on its own
 //! thread that hands over only the latest frame: latency beats completeness.
 
-pub mod camera;
-pub mod files;
+pub(crate) mod camera;
+pub(crate) mod files;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,11 +13,11 @@ use std::time::Duration;
 use image::RgbImage;
 
 use crate::error::{Error, Result};
-pub use camera::{CameraSource, list_cameras};
-pub use files::{FolderSource, StillImage, load_rgb};
+pub(crate) use camera::{CameraSource, list_cameras};
+pub(crate) use files::{FolderSource, StillImage, load_rgb};
 
 /// What a source yields.
-pub enum Next {
+pub(crate) enum Next {
     Frame(RgbImage),
     /// Nothing now; ask again (a camera that is reconnecting, say).
     Wait(Duration),
@@ -25,7 +25,7 @@ pub enum Next {
     End,
 }
 
-pub trait FrameSource: Send {
+pub(crate) trait FrameSource: Send {
     /// Human-readable name for the status bar ("camera 0: HD Webcam", "folder ./faces").
     fn name(&self) -> String;
     /// Blocks until the next frame is due. Errors are reported and the source asked again,
@@ -72,12 +72,12 @@ impl std::fmt::Display for SourceSpec {
 /// Capture settings: camera resolution and rate, folder replay rate.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
-pub struct CaptureSettings {
-    pub camera_width: u32,
-    pub camera_height: u32,
-    pub camera_fps: u32,
+pub(crate) struct CaptureSettings {
+    pub(crate) camera_width: u32,
+    pub(crate) camera_height: u32,
+    pub(crate) camera_fps: u32,
     /// Folder replay rate (frames per second).
-    pub replay_fps: f32,
+    pub(crate) replay_fps: f32,
 }
 
 impl Default for CaptureSettings {
@@ -95,7 +95,11 @@ impl CaptureSettings {
     /// These settings with the command line's `--resolution` / `--fps` applied (for this run
     /// only; the saved settings stay as they are). `fps` sets both the camera rate and the replay
     /// rate of a folder.
-    pub fn with_overrides(mut self, resolution: Option<(u32, u32)>, fps: Option<f32>) -> Self {
+    pub(crate) fn with_overrides(
+        mut self,
+        resolution: Option<(u32, u32)>,
+        fps: Option<f32>,
+    ) -> Self {
         if let Some((w, h)) = resolution {
             self.camera_width = w;
             self.camera_height = h;
@@ -135,7 +139,7 @@ pub fn parse_fps(s: &str) -> std::result::Result<f32, String> {
 }
 
 /// Opens the source a spec names. Folders replay at `replay_fps`, looping.
-pub fn open(spec: &SourceSpec, s: &CaptureSettings) -> Result<Box<dyn FrameSource>> {
+pub(crate) fn open(spec: &SourceSpec, s: &CaptureSettings) -> Result<Box<dyn FrameSource>> {
     match spec {
         SourceSpec::Camera(i) => Ok(Box::new(CameraSource::open_with(
             *i,
@@ -147,7 +151,7 @@ pub fn open(spec: &SourceSpec, s: &CaptureSettings) -> Result<Box<dyn FrameSourc
     }
 }
 
-pub fn open_path(p: &Path, fps: f32) -> Result<Box<dyn FrameSource>> {
+pub(crate) fn open_path(p: &Path, fps: f32) -> Result<Box<dyn FrameSource>> {
     if p.is_dir() {
         Ok(Box::new(FolderSource::open(p, fps, true)?))
     } else if p.is_file() {
@@ -162,14 +166,13 @@ pub fn open_path(p: &Path, fps: f32) -> Result<Box<dyn FrameSource>> {
 
 /// One frame as handed over by a capture thread.
 #[derive(Clone)]
-pub struct Frame {
-    pub image: Arc<RgbImage>,
-    pub seq: u64,
+pub(crate) struct Frame {
+    pub(crate) image: Arc<RgbImage>,
 }
 
 /// Messages from a capture thread besides frames.
 #[derive(Debug)]
-pub enum CaptureEvent {
+pub(crate) enum CaptureEvent {
     /// The source failed; it is asked again with a growing delay (reported once per message).
     Error(Error),
     /// Frames flow again after errors.
@@ -188,7 +191,7 @@ struct Slot {
 
 /// The hand-over point: a capture thread overwrites, a consumer takes the newest.
 #[derive(Clone, Default)]
-pub struct Latest {
+pub(crate) struct Latest {
     inner: Arc<(Mutex<Slot>, Condvar)>,
 }
 
@@ -213,7 +216,7 @@ impl Latest {
     }
 
     /// Waits up to `timeout` for a frame newer than what was last taken.
-    pub fn wait(&self, timeout: Duration) -> Option<Frame> {
+    pub(crate) fn wait(&self, timeout: Duration) -> Option<Frame> {
         let (m, cv) = &*self.inner;
         let guard = m.lock().ok()?;
         let (mut s, _) = cv
@@ -222,25 +225,18 @@ impl Latest {
         s.frame.take()
     }
 
-    pub fn take_events(&self) -> Vec<CaptureEvent> {
+    pub(crate) fn take_events(&self) -> Vec<CaptureEvent> {
         let (m, _) = &*self.inner;
         m.lock()
             .map(|mut s| std::mem::take(&mut s.events))
             .unwrap_or_default()
     }
-
-    pub fn is_closed(&self) -> bool {
-        let (m, _) = &*self.inner;
-        m.lock()
-            .map(|s| s.closed && s.frame.is_none())
-            .unwrap_or(true)
-    }
 }
 
 /// A running capture thread; dropping it stops the thread.
-pub struct Capture {
-    pub name: String,
-    pub still: bool,
+pub(crate) struct Capture {
+    pub(crate) name: String,
+    pub(crate) still: bool,
     latest: Latest,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
@@ -253,7 +249,6 @@ const RETRY_MAX: Duration = Duration::from_secs(5);
 
 /// The capture thread's loop: frames into `latest` until stopped or the source ends.
 fn pump(source: &mut dyn FrameSource, latest: &Latest, stop: &AtomicBool) {
-    let mut seq = 0;
     let mut last_error: Option<String> = None;
     let mut retry = RETRY_FIRST;
     while !stop.load(Ordering::Relaxed) {
@@ -265,9 +260,7 @@ fn pump(source: &mut dyn FrameSource, latest: &Latest, stop: &AtomicBool) {
                 retry = RETRY_FIRST;
                 latest.put(Frame {
                     image: Arc::new(img),
-                    seq,
                 });
-                seq += 1;
             }
             Ok(Next::Wait(d)) => std::thread::sleep(d.min(Duration::from_millis(500))),
             Ok(Next::End) => break,
@@ -287,7 +280,7 @@ fn pump(source: &mut dyn FrameSource, latest: &Latest, stop: &AtomicBool) {
 }
 
 impl Capture {
-    pub fn spawn(mut source: Box<dyn FrameSource>) -> Capture {
+    pub(crate) fn spawn(mut source: Box<dyn FrameSource>) -> Capture {
         let latest = Latest::default();
         let stop = Arc::new(AtomicBool::new(false));
         let name = source.name();
@@ -325,7 +318,7 @@ impl Capture {
         }
     }
 
-    pub fn latest(&self) -> &Latest {
+    pub(crate) fn latest(&self) -> &Latest {
         &self.latest
     }
 }
@@ -358,7 +351,11 @@ mod tests {
                 return Ok(Next::End);
             }
             self.0 -= 1;
-            Ok(Next::Frame(RgbImage::new(2, 2)))
+            Ok(Next::Frame(RgbImage::from_pixel(
+                2,
+                2,
+                image::Rgb([self.0 as u8; 3]),
+            )))
         }
     }
 
@@ -422,9 +419,8 @@ mod tests {
             .latest()
             .wait(Duration::from_millis(10))
             .expect("a frame");
-        assert_eq!(f.seq, 49);
+        assert_eq!(f.image.get_pixel(0, 0).0, [0; 3], "the 50th (last) frame");
         assert!(cap.latest().wait(Duration::from_millis(10)).is_none());
-        assert!(cap.latest().is_closed());
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! `emotune eval`: accuracy, macro-F1, per-class precision/recall/F1 and 4-class accuracy on a
 //! FER-2013 folder, with the same definitions as training/metrics.py.
 
-pub mod scene;
+pub(crate) mod scene;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -69,23 +69,23 @@ pub fn list_labelled(dir: &Path, split: Split) -> Result<Vec<(PathBuf, Emotion)>
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct ClassMetrics {
-    pub precision: f64,
-    pub recall: f64,
-    pub f1: f64,
-    pub support: u64,
+pub(crate) struct ClassMetrics {
+    pub(crate) precision: f64,
+    pub(crate) recall: f64,
+    pub(crate) f1: f64,
+    pub(crate) support: u64,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct EvalReport {
-    pub accuracy: f64,
-    pub macro_f1: f64,
-    pub per_class: BTreeMap<String, ClassMetrics>,
+pub(crate) struct EvalReport {
+    pub(crate) accuracy: f64,
+    pub(crate) macro_f1: f64,
+    pub(crate) per_class: BTreeMap<String, ClassMetrics>,
     /// Over images labelled angry/happy/neutral/sad, argmax restricted to those four logits.
-    pub accuracy_4class: f64,
-    pub n: u64,
+    pub(crate) accuracy_4class: f64,
+    pub(crate) n: u64,
     /// Rows: true class, columns: predicted, FER-2013 order.
-    pub confusion: [[u64; Emotion::COUNT]; Emotion::COUNT],
+    pub(crate) confusion: [[u64; Emotion::COUNT]; Emotion::COUNT],
 }
 
 const FOUR: [Emotion; 4] = [
@@ -105,7 +105,7 @@ fn argmax(xs: impl Iterator<Item = f32>) -> usize {
 }
 
 /// Computes the report from labels and logits (one row per image).
-pub fn report(labels: &[Emotion], logits: &[[f32; Emotion::COUNT]]) -> EvalReport {
+pub(crate) fn report(labels: &[Emotion], logits: &[[f32; Emotion::COUNT]]) -> EvalReport {
     let mut cm = [[0u64; Emotion::COUNT]; Emotion::COUNT];
     let (mut four_ok, mut four_n) = (0u64, 0u64);
     for (y, l) in labels.iter().zip(logits) {
@@ -172,7 +172,7 @@ pub fn report(labels: &[Emotion], logits: &[[f32; Emotion::COUNT]]) -> EvalRepor
 
 /// Classifies every image (whole image = face, as in training) in batches.
 /// `progress` is called with the number of images done so far.
-pub fn evaluate(
+pub(crate) fn evaluate(
     clf: &EmotionClassifier,
     items: &[(PathBuf, Emotion)],
     batch: usize,
@@ -194,7 +194,7 @@ pub fn evaluate(
 
 impl EvalReport {
     /// Human-readable table for the terminal.
-    pub fn to_text(&self) -> String {
+    pub(crate) fn to_text(&self) -> String {
         let mut s = format!(
             "n = {}\naccuracy        {:.2} %\nmacro-F1        {:.2} %\n4-class accuracy {:.2} % (angry/happy/neutral/sad)\n\n{:<10} {:>9} {:>7} {:>7} {:>8}\n",
             self.n,
@@ -223,7 +223,7 @@ impl EvalReport {
     }
 
     /// Row-normalised confusion matrix as a PNG (plotters, bitmap backend).
-    pub fn save_confusion_png(&self, path: &Path, title: &str) -> Result<()> {
+    pub(crate) fn save_confusion_png(&self, path: &Path, title: &str) -> Result<()> {
         crate::plot::confusion_png(&self.confusion, title, path)
     }
 }

@@ -18,31 +18,31 @@ use crate::vision::{BBox, DetectorSettings, EmotionClassifier, FaceDetector};
 
 /// Detection numbers of one run, and the accuracy they cost.
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct DetectorStats {
-    pub frames: u64,
-    pub detected: u64,
-    pub detection_rate: f64,
+pub(crate) struct DetectorStats {
+    pub(crate) frames: u64,
+    pub(crate) detected: u64,
+    pub(crate) detection_rate: f64,
     /// Detections that hit no true face (IoU < 0.3), over all frames.
-    pub false_positives: u64,
+    pub(crate) false_positives: u64,
     /// Accuracy with every missed face counted as wrong.
-    pub accuracy_all_frames: f64,
+    pub(crate) accuracy_all_frames: f64,
     /// The same test images classified whole, without detector or crop.
-    pub direct_accuracy: f64,
+    pub(crate) direct_accuracy: f64,
     /// Direct accuracy on the detected subset only (isolates the crop's effect).
-    pub direct_accuracy_detected: f64,
-    pub crop: FaceCrop,
+    pub(crate) direct_accuracy_detected: f64,
+    pub(crate) crop: FaceCrop,
 }
 
 /// The usual report (over the detected faces) plus the detector's numbers.
 #[derive(Debug, Clone, Serialize)]
-pub struct SceneReport {
+pub(crate) struct SceneReport {
     #[serde(flatten)]
-    pub report: EvalReport,
-    pub through_detector: DetectorStats,
+    pub(crate) report: EvalReport,
+    pub(crate) through_detector: DetectorStats,
 }
 
 impl SceneReport {
-    pub fn to_text(&self) -> String {
+    pub(crate) fn to_text(&self) -> String {
         let d = &self.through_detector;
         format!(
             "through the detector: {} frames, detected {} ({:.2} %), false positives {}\n\
@@ -74,7 +74,7 @@ struct Outcome {
 }
 
 /// The crops `--tune-crop` tries: margin × vertical shift × aspect.
-pub fn crop_grid() -> Vec<FaceCrop> {
+pub(crate) fn crop_grid() -> Vec<FaceCrop> {
     let mut grid = Vec::new();
     for margin in [0.0, 0.1, 0.2, 0.3] {
         for shift_y in [-0.1, -0.05, 0.0, 0.05] {
@@ -115,9 +115,55 @@ fn outcome(
     })
 }
 
+/// Images per batch through the classifier.
+const CHUNK: usize = 128;
+
+/// The outcomes of `chunk` (whose first image is image `first` of the run), split over
+/// `threads` detector threads, in order.
+fn chunk_outcomes(
+    chunk: &[(PathBuf, Emotion)],
+    first: usize,
+    threads: usize,
+    detector: DetectorSettings,
+    crops: &[FaceCrop],
+) -> Vec<Result<Outcome>> {
+    let per = chunk.len().div_ceil(threads).max(1);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = chunk
+            .chunks(per)
+            .enumerate()
+            .map(|(t, part)| {
+                s.spawn(move || {
+                    // rustface's detector is not Send: one per thread, built here.
+                    let mut det = match FaceDetector::new(detector) {
+                        Ok(d) => d,
+                        Err(e) => return vec![Err(e)],
+                    };
+                    part.iter()
+                        .enumerate()
+                        .map(|(i, (path, label))| {
+                            let seed = (first + t * per + i) as u64;
+                            outcome(&mut det, path, *label, seed, crops)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| match h.join() {
+                Ok(v) => v,
+                Err(_) => vec![Err(crate::error::Error::Invalid(
+                    "a detection thread panicked".into(),
+                ))],
+            })
+            .collect()
+    })
+}
+
 /// Runs every image in `items` through a scene, the detector and each crop of `crops`; one
 /// report per crop, in the same order. Image `i` of `items` always gets the same scene.
-pub fn evaluate_through_detector(
+pub(crate) fn evaluate_through_detector(
     clf: &EmotionClassifier,
     items: &[(PathBuf, Emotion)],
     detector: DetectorSettings,
@@ -133,40 +179,8 @@ pub fn evaluate_through_detector(
         vec![(Vec::new(), Vec::new()); crops.len()];
     let mut detected_mask = Vec::with_capacity(items.len());
     let mut false_positives = 0;
-    const CHUNK: usize = 128;
     for (c, chunk) in items.chunks(CHUNK).enumerate() {
-        let per = chunk.len().div_ceil(threads);
-        let outcomes: Vec<Result<Outcome>> = std::thread::scope(|s| {
-            let handles: Vec<_> = chunk
-                .chunks(per.max(1))
-                .enumerate()
-                .map(|(t, part)| {
-                    s.spawn(move || {
-                        // rustface's detector is not Send: one per thread, built here.
-                        let mut det = match FaceDetector::new(detector) {
-                            Ok(d) => d,
-                            Err(e) => return vec![Err(e)],
-                        };
-                        part.iter()
-                            .enumerate()
-                            .map(|(i, (path, label))| {
-                                let seed = (c * CHUNK + t * per + i) as u64;
-                                outcome(&mut det, path, *label, seed, crops)
-                            })
-                            .collect::<Vec<_>>()
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| match h.join() {
-                    Ok(v) => v,
-                    Err(_) => vec![Err(crate::error::Error::Invalid(
-                        "a detection thread panicked".into(),
-                    ))],
-                })
-                .collect()
-        });
+        let outcomes = chunk_outcomes(chunk, c * CHUNK, threads, detector, crops);
         let mut direct_inputs = Vec::with_capacity(chunk.len());
         // Per crop: the labels and inputs of the faces found in this chunk.
         let mut per_crop: Vec<(Vec<Emotion>, Vec<FaceInput>)> =

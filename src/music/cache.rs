@@ -18,7 +18,7 @@ struct Stored {
 
 pub struct Cache {
     dir: PathBuf,
-    pub ttl: Duration,
+    pub(crate) ttl: Duration,
 }
 
 fn now() -> u64 {
@@ -38,7 +38,7 @@ impl Cache {
     }
 
     /// Saves atomically; failures only cost the cache, never the music.
-    pub fn store(&self, rec: &Recommendation) {
+    pub(crate) fn store(&self, rec: &Recommendation) {
         let doc = Stored {
             saved_at: now(),
             recommendation: rec.clone(),
@@ -57,7 +57,7 @@ impl Cache {
 
     /// The cached recommendation and its age; `fresh_only` ignores entries older than the TTL.
     /// A corrupt entry is logged and removed (it is only a copy; the next fetch rewrites it).
-    pub fn load(
+    pub(crate) fn load(
         &self,
         e: Emotion,
         s: Strategy,

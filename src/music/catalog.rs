@@ -29,18 +29,18 @@ struct MoodLists {
 }
 
 #[derive(Debug, Clone, Deserialize)]
-pub struct Catalog {
+pub(crate) struct Catalog {
     moods: BTreeMap<Emotion, MoodLists>,
     lists: BTreeMap<String, Lists>,
 }
 
 impl Catalog {
-    pub fn builtin() -> Catalog {
+    pub(crate) fn builtin() -> Catalog {
         toml::from_str(CATALOG).expect("assets/catalog.toml is valid (tested)")
     }
 
     /// All catalog tracks for an emotion and strategy, in catalog order, without duplicates.
-    pub fn tracks(&self, e: Emotion, s: Strategy) -> Vec<Track> {
+    pub(crate) fn tracks(&self, e: Emotion, s: Strategy) -> Vec<Track> {
         let Some(m) = self.moods.get(&e) else {
             return Vec::new();
         };
@@ -74,7 +74,7 @@ impl Catalog {
     }
 
     /// Up to `n` tracks, rotated by `seed` so the same mood does not always start alike.
-    pub fn recommend(
+    pub(crate) fn recommend(
         &self,
         e: Emotion,
         s: Strategy,

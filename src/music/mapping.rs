@@ -12,12 +12,12 @@ static DEFAULT_MAPPING: &str = include_str!("../../assets/mapping.toml");
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct MappingEntry {
-    pub label: String,
+    pub(crate) label: String,
     #[serde(default)]
-    pub queries: Vec<String>,
+    pub(crate) queries: Vec<String>,
     /// Playlist ids or open.spotify.com URLs tried before searching.
     #[serde(default)]
-    pub playlists: Vec<String>,
+    pub(crate) playlists: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -31,7 +31,7 @@ struct PerStrategy {
 pub struct Mapping {
     entries: BTreeMap<Emotion, PerStrategy>,
     /// Where it was loaded from (None: the built-in default).
-    pub origin: Option<PathBuf>,
+    pub(crate) origin: Option<PathBuf>,
 }
 
 impl Mapping {
@@ -41,7 +41,7 @@ impl Mapping {
     }
 
     /// Parses a mapping; every emotion must have both strategies. Errors name the line.
-    pub fn parse(text: &str, origin: Option<&Path>) -> Result<Mapping, String> {
+    pub(crate) fn parse(text: &str, origin: Option<&Path>) -> Result<Mapping, String> {
         let where_ = origin
             .map(|p| p.display().to_string())
             .unwrap_or_else(|| "built-in mapping".into());
@@ -71,7 +71,7 @@ impl Mapping {
 
     /// The user's copy (`path`, usually `~/.config/emotune/mapping.toml`) if it exists and is
     /// valid; else the built-in one. A broken user file is reported, never fatal.
-    pub fn load(path: Option<&Path>) -> (Mapping, Option<String>) {
+    pub(crate) fn load(path: Option<&Path>) -> (Mapping, Option<String>) {
         let Some(path) = path.filter(|p| p.is_file()) else {
             return (Self::builtin(), None);
         };
@@ -93,7 +93,7 @@ impl Mapping {
         }
     }
 
-    pub fn user_path() -> Option<PathBuf> {
+    pub(crate) fn user_path() -> Option<PathBuf> {
         crate::config::config_dir().map(|d| d.join("mapping.toml"))
     }
 

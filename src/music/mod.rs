@@ -2,7 +2,7 @@
 //! an embedded offline catalog, tried in that order so there is always something to play.
 
 pub mod cache;
-pub mod catalog;
+pub(crate) mod catalog;
 pub mod mapping;
 pub mod service;
 pub mod spotify;
@@ -21,14 +21,14 @@ pub enum Strategy {
 }
 
 impl Strategy {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Strategy::Match => "match",
             Strategy::Uplift => "uplift",
         }
     }
 
-    pub fn toggled(self) -> Strategy {
+    pub(crate) fn toggled(self) -> Strategy {
         match self {
             Strategy::Match => Strategy::Uplift,
             Strategy::Uplift => Strategy::Match,
@@ -70,7 +70,7 @@ pub struct Track {
 
 impl Track {
     /// The track's length as m:ss.
-    pub fn length(&self) -> Option<String> {
+    pub(crate) fn length(&self) -> Option<String> {
         self.duration_ms
             .map(|ms| format!("{}:{:02}", ms / 60_000, ms / 1000 % 60))
     }
@@ -92,7 +92,7 @@ pub struct Recommendation {
 }
 
 /// Percent-encodes a search query for open.spotify.com/search/… and spotify:search:….
-pub fn encode_query(q: &str) -> String {
+pub(crate) fn encode_query(q: &str) -> String {
     let mut out = String::with_capacity(q.len() * 3);
     for b in q.bytes() {
         match b {
@@ -107,7 +107,7 @@ pub fn encode_query(q: &str) -> String {
 
 /// Whether the desktop knows a handler for `spotify:` links (Linux: xdg-mime; elsewhere the
 /// Spotify installer registers one, so assume yes).
-pub fn spotify_app_registered() -> bool {
+pub(crate) fn spotify_app_registered() -> bool {
     if !cfg!(target_os = "linux") {
         return true;
     }

@@ -15,7 +15,7 @@ use crate::config::SpotifyCredentials;
 use crate::emotion::Emotion;
 
 /// Tracks handed to the listener per recommendation.
-pub const TRACKS_SHOWN: usize = 20;
+pub(crate) const TRACKS_SHOWN: usize = 20;
 
 pub struct Music {
     mapping: Mapping,
@@ -76,7 +76,7 @@ impl Outcome {
 
 /// Whether Spotify credentials are usable, as the settings panel shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CredentialStatus {
+pub(crate) enum CredentialStatus {
     Missing,
     Present,
     Rejected,
@@ -116,7 +116,7 @@ impl Music {
 
     /// Mapping from the user's config dir (else built in), credentials from the environment /
     /// .env, cache in the user's cache dir. Returns warnings (a broken mapping file, say).
-    pub fn from_env(timeout: Duration, ttl: Duration) -> (Music, Vec<String>) {
+    pub(crate) fn from_env(timeout: Duration, ttl: Duration) -> (Music, Vec<String>) {
         let (mapping, warning) = Mapping::load(Mapping::user_path().as_deref());
         let spotify = SpotifyCredentials::from_env().map(|c| SpotifySource::from_env(&c, timeout));
         let cache = crate::config::cache_dir().map(|d| Cache::new(d.join("music"), ttl));
@@ -126,11 +126,11 @@ impl Music {
         )
     }
 
-    pub fn has_spotify(&self) -> bool {
+    pub(crate) fn has_spotify(&self) -> bool {
         self.spotify.is_some()
     }
 
-    pub fn mapping(&self) -> &Mapping {
+    pub(crate) fn mapping(&self) -> &Mapping {
         &self.mapping
     }
 
@@ -375,7 +375,8 @@ impl MusicHandle {
     }
 
     /// A handle on channels the caller serves itself (tests drive the UI with a fake).
-    pub fn from_channels(
+    #[cfg(test)]
+    pub(crate) fn from_channels(
         tx: tokio::sync::mpsc::UnboundedSender<MusicRequest>,
         rx: Receiver<MusicEvent>,
     ) -> MusicHandle {

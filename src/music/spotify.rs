@@ -102,7 +102,7 @@ impl SpotifySource {
     }
 
     /// Base URLs from the environment.
-    pub fn from_env(creds: &SpotifyCredentials, timeout: Duration) -> Self {
+    pub(crate) fn from_env(creds: &SpotifyCredentials, timeout: Duration) -> Self {
         let var = |n: &str| std::env::var(n).ok().filter(|v| !v.is_empty());
         Self::new(
             creds,
@@ -256,7 +256,7 @@ impl SpotifySource {
 }
 
 /// A playlist id from a bare id, a `spotify:playlist:` URI or an open.spotify.com URL.
-pub fn parse_playlist_id(s: &str) -> Option<PlaylistId<'static>> {
+pub(crate) fn parse_playlist_id(s: &str) -> Option<PlaylistId<'static>> {
     let s = s.trim();
     let id = s
         .strip_prefix("spotify:playlist:")

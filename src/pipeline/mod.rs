@@ -1,9 +1,9 @@
 //! Frame → faces → emotions → tracks → mood, with per-stage timings. `Pipeline::process` is the
 //! whole per-frame path; the worker thread and `emotune bench` both call it.
 
-pub mod mood;
-pub mod tracking;
-pub mod worker;
+pub(crate) mod mood;
+pub(crate) mod tracking;
+pub(crate) mod worker;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,19 +15,19 @@ use crate::error::Result;
 use crate::vision::detector::suppress_overlaps;
 use crate::vision::preprocess::{FaceCrop, face_input, luma};
 use crate::vision::{BBox, Detection, DetectorSettings, EmotionClassifier, FaceDetector};
-pub use mood::{MoodSettings, MoodStabilizer, MoodState};
-pub use tracking::{Tracker, TrackerSettings};
+pub(crate) use mood::{MoodSettings, MoodStabilizer, MoodState};
+pub(crate) use tracking::{Tracker, TrackerSettings};
 
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct PipelineSettings {
-    pub detector: DetectorSettings,
-    pub tracker: TrackerSettings,
-    pub mood: MoodSettings,
+    pub(crate) detector: DetectorSettings,
+    pub(crate) tracker: TrackerSettings,
+    pub(crate) mood: MoodSettings,
     /// Full-frame scan every N frames even while all tracks are found in their windows.
-    pub rescan_every: u32,
+    pub(crate) rescan_every: u32,
     /// How a detector box is cropped for the classifier.
-    pub crop: FaceCrop,
+    pub(crate) crop: FaceCrop,
 }
 
 impl Default for PipelineSettings {
@@ -45,42 +45,42 @@ impl Default for PipelineSettings {
 #[derive(Debug, Clone, PartialEq)]
 pub struct FaceResult {
     pub track_id: u64,
-    pub bbox: BBox,
+    pub(crate) bbox: BBox,
     /// Smoothed over the track's history.
     pub scores: EmotionScores,
     /// This frame alone.
-    pub raw: EmotionScores,
+    pub(crate) raw: EmotionScores,
 }
 
 impl FaceResult {
-    pub fn emotion(&self) -> (Emotion, f32) {
+    pub(crate) fn emotion(&self) -> (Emotion, f32) {
         self.scores.dominant()
     }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Timings {
-    pub detect: Duration,
-    pub classify: Duration,
-    pub total: Duration,
+    pub(crate) detect: Duration,
+    pub(crate) classify: Duration,
+    pub(crate) total: Duration,
     /// Whether this frame ran a full-frame scan (else only windows around tracks).
     pub full_scan: bool,
     /// Faces classified this frame (tracks not seen this frame keep their last scores).
-    pub classified: usize,
+    pub(crate) classified: usize,
 }
 
 /// The last frames' timings, summarised by their median so a status line does not jump with
 /// every periodic full scan. The median is worked out once per frame, not per repaint.
 #[derive(Debug, Default)]
-pub struct TimingWindow {
+pub(crate) struct TimingWindow {
     recent: std::collections::VecDeque<Timings>,
     median: Option<Timings>,
 }
 
 impl TimingWindow {
-    pub const LEN: usize = 30;
+    pub(crate) const LEN: usize = 30;
 
-    pub fn push(&mut self, t: Timings) {
+    pub(crate) fn push(&mut self, t: Timings) {
         if self.recent.len() == Self::LEN {
             self.recent.pop_front();
         }
@@ -100,17 +100,16 @@ impl TimingWindow {
     }
 
     /// Median detect, classify and total time (each on its own) over the window.
-    pub fn median(&self) -> Option<Timings> {
+    pub(crate) fn median(&self) -> Option<Timings> {
         self.median
     }
 }
 
 #[derive(Debug, Clone)]
 pub struct FrameResult {
-    pub frame: Arc<RgbImage>,
-    pub index: u64,
+    pub(crate) frame: Arc<RgbImage>,
     /// Time since the pipeline started.
-    pub at: Duration,
+    pub(crate) at: Duration,
     pub faces: Vec<FaceResult>,
     /// Mean of the visible faces' smoothed scores.
     pub group: Option<EmotionScores>,
@@ -141,11 +140,7 @@ impl Pipeline {
         })
     }
 
-    pub fn settings(&self) -> &PipelineSettings {
-        &self.settings
-    }
-
-    pub fn set_settings(&mut self, s: PipelineSettings) {
+    pub(crate) fn set_settings(&mut self, s: PipelineSettings) {
         self.detector.set_settings(s.detector);
         self.tracker.settings = s.tracker;
         self.mood.settings = s.mood;
@@ -154,7 +149,7 @@ impl Pipeline {
     }
 
     /// Forget tracks and mood (a new source started).
-    pub fn reset(&mut self) {
+    pub(crate) fn reset(&mut self) {
         self.tracker.clear();
         self.mood = MoodStabilizer::new(self.settings.mood);
         self.force_scan = true;
@@ -269,11 +264,9 @@ impl Pipeline {
             .collect();
         let group = EmotionScores::mean(faces.iter().map(|f| &f.scores));
         let mood = self.mood.update(at, group.as_ref());
-        let index = self.frames;
         self.frames += 1;
         Ok(FrameResult {
             frame,
-            index,
             at,
             faces,
             group,

@@ -6,12 +6,12 @@ use std::time::Duration;
 use crate::emotion::{Emotion, EmotionScores};
 
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct MoodSettings {
+pub(crate) struct MoodSettings {
     /// How long a new dominant emotion must hold before it becomes the mood.
     #[serde(with = "secs")]
-    pub hold: Duration,
+    pub(crate) hold: Duration,
     /// How far (in probability) a challenger must lead the current mood.
-    pub margin: f32,
+    pub(crate) margin: f32,
 }
 
 impl Default for MoodSettings {
@@ -26,11 +26,13 @@ impl Default for MoodSettings {
 mod secs {
     use std::time::Duration;
 
-    pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_f64(d.as_secs_f64())
     }
 
-    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    pub(crate) fn deserialize<'de, D: serde::Deserializer<'de>>(
+        d: D,
+    ) -> Result<Duration, D::Error> {
         let v: f64 = serde::Deserialize::deserialize(d)?;
         Duration::try_from_secs_f64(v).map_err(serde::de::Error::custom)
     }
@@ -42,22 +44,22 @@ pub struct MoodState {
     /// The settled mood, once there is one.
     pub stable: Option<Emotion>,
     /// The emotion currently leading (may differ from `stable` while it proves itself).
-    pub candidate: Option<Emotion>,
+    pub(crate) candidate: Option<Emotion>,
     /// 0..1: how far the candidate is through its hold time (1 when it is the stable mood).
-    pub settled: f32,
+    pub(crate) settled: f32,
     /// True on the update where `stable` changed.
     pub changed: bool,
 }
 
 #[derive(Debug, Default)]
-pub struct MoodStabilizer {
-    pub settings: MoodSettings,
+pub(crate) struct MoodStabilizer {
+    pub(crate) settings: MoodSettings,
     stable: Option<Emotion>,
     candidate: Option<(Emotion, Duration)>,
 }
 
 impl MoodStabilizer {
-    pub fn new(settings: MoodSettings) -> Self {
+    pub(crate) fn new(settings: MoodSettings) -> Self {
         MoodStabilizer {
             settings,
             stable: None,
@@ -65,13 +67,9 @@ impl MoodStabilizer {
         }
     }
 
-    pub fn stable(&self) -> Option<Emotion> {
-        self.stable
-    }
-
     /// `now` is time since the session started; `scores` the smoothed (group) probabilities,
     /// or None when no face is visible (the mood is kept, the candidate forgotten).
-    pub fn update(&mut self, now: Duration, scores: Option<&EmotionScores>) -> MoodState {
+    pub(crate) fn update(&mut self, now: Duration, scores: Option<&EmotionScores>) -> MoodState {
         let Some(scores) = scores else {
             self.candidate = None;
             return self.state(now, false);
@@ -102,7 +100,7 @@ impl MoodStabilizer {
     }
 
     /// Takes the dominant emotion of `scores` as the mood right away (a still photo).
-    pub fn settle(&mut self, scores: &EmotionScores) -> MoodState {
+    pub(crate) fn settle(&mut self, scores: &EmotionScores) -> MoodState {
         let top = scores.dominant().0;
         let changed = self.stable != Some(top);
         self.stable = Some(top);
@@ -185,10 +183,11 @@ mod tests {
         let mut close = [0.0; 7];
         close[Emotion::Neutral.index()] = 0.48;
         close[Emotion::Sad.index()] = 0.52;
+        let mut last = None;
         for t in (3000..10000).step_by(500) {
-            m.update(at(t), Some(&EmotionScores(close)));
+            last = m.update(at(t), Some(&EmotionScores(close))).stable;
         }
-        assert_eq!(m.stable(), Some(Emotion::Neutral));
+        assert_eq!(last, Some(Emotion::Neutral));
     }
 
     #[test]

@@ -5,18 +5,18 @@ use crate::vision::{BBox, Detection};
 
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
-pub struct TrackerSettings {
+pub(crate) struct TrackerSettings {
     /// Minimum IoU for a detection to continue a track (or either centre inside the other box,
     /// see `BBox::same_face`).
-    pub min_iou: f32,
+    pub(crate) min_iou: f32,
     /// Frames a track survives without a detection (it is neither drawn nor classified then).
-    pub max_misses: u32,
+    pub(crate) max_misses: u32,
     /// EMA weight of each new classification (0 < alpha ≤ 1; 1 = no smoothing).
-    pub alpha: f32,
+    pub(crate) alpha: f32,
     /// A new track is shown at once when its detection scores at least this; weaker ones wait
     /// for a second sighting (texture rarely fools the cascade twice in the same place). In
     /// the benchmark rooms true faces scored well above 4 and texture below 2 (README).
-    pub confirm_score: f64,
+    pub(crate) confirm_score: f64,
 }
 
 impl Default for TrackerSettings {
@@ -31,35 +31,35 @@ impl Default for TrackerSettings {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Track {
-    pub id: u64,
-    pub bbox: BBox,
+pub(crate) struct Track {
+    pub(crate) id: u64,
+    pub(crate) bbox: BBox,
     /// Smoothed probabilities (None until the track was first classified).
-    pub scores: Option<EmotionScores>,
+    pub(crate) scores: Option<EmotionScores>,
     /// This frame's raw probabilities (None when the face was not classified this frame).
-    pub raw: Option<EmotionScores>,
-    pub age: u32,
-    pub misses: u32,
+    pub(crate) raw: Option<EmotionScores>,
+    pub(crate) age: u32,
+    pub(crate) misses: u32,
     /// Shown and classified only once confirmed (see `TrackerSettings::confirm_score`).
-    pub confirmed: bool,
+    pub(crate) confirmed: bool,
 }
 
 impl Track {
     /// Seen this frame and confirmed: drawn, and classified this frame.
-    pub fn is_live(&self) -> bool {
+    pub(crate) fn is_live(&self) -> bool {
         self.confirmed && self.misses == 0
     }
 }
 
 #[derive(Debug, Default)]
-pub struct Tracker {
-    pub settings: TrackerSettings,
+pub(crate) struct Tracker {
+    pub(crate) settings: TrackerSettings,
     tracks: Vec<Track>,
     next_id: u64,
 }
 
 impl Tracker {
-    pub fn new(settings: TrackerSettings) -> Self {
+    pub(crate) fn new(settings: TrackerSettings) -> Self {
         Tracker {
             settings,
             tracks: Vec::new(),
@@ -67,19 +67,19 @@ impl Tracker {
         }
     }
 
-    pub fn tracks(&self) -> &[Track] {
+    pub(crate) fn tracks(&self) -> &[Track] {
         &self.tracks
     }
 
     /// Tracks seen in the current frame and confirmed: what the UI draws.
-    pub fn visible(&self) -> impl Iterator<Item = &Track> {
+    pub(crate) fn visible(&self) -> impl Iterator<Item = &Track> {
         self.tracks.iter().filter(|t| t.is_live())
     }
 
     /// Feeds one frame's detections: continues tracks (greedy, best overlap first), ages the
     /// rest, drops those unseen for too long and starts tentative tracks for the unmatched.
     /// `confirm_all` shows new tracks at once (a still photo has no second frame).
-    pub fn observe(&mut self, dets: &[Detection], confirm_all: bool) {
+    pub(crate) fn observe(&mut self, dets: &[Detection], confirm_all: bool) {
         let mut pairs: Vec<(f32, usize, usize)> = Vec::new();
         for (ti, t) in self.tracks.iter().enumerate() {
             for (di, d) in dets.iter().enumerate() {
@@ -130,7 +130,7 @@ impl Tracker {
     }
 
     /// Records this frame's classification of track `id` (smoothed into its history).
-    pub fn record(&mut self, id: u64, s: EmotionScores) {
+    pub(crate) fn record(&mut self, id: u64, s: EmotionScores) {
         let alpha = self.settings.alpha;
         if let Some(t) = self.tracks.iter_mut().find(|t| t.id == id) {
             t.scores = Some(match t.scores {
@@ -141,7 +141,7 @@ impl Tracker {
         }
     }
 
-    pub fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.tracks.clear();
     }
 }

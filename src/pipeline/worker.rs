@@ -14,7 +14,7 @@ use crate::capture::{self, Capture, CaptureEvent, CaptureSettings, FrameSource, 
 use crate::error::{Error, Result};
 use crate::vision::EmotionClassifier;
 
-pub enum Command {
+pub(crate) enum Command {
     SetSource(SourceSpec),
     Pause(bool),
     Settings(PipelineSettings),
@@ -23,7 +23,7 @@ pub enum Command {
 
 /// What went wrong in the worker, typed so the UI decides how to show it.
 #[derive(Debug, thiserror::Error)]
-pub enum WorkerError {
+pub(crate) enum WorkerError {
     /// The source could not be opened (the message names it and the fix).
     #[error("{0}")]
     Open(Error),
@@ -43,7 +43,7 @@ pub enum WorkerError {
 }
 
 #[derive(Debug)]
-pub enum Event {
+pub(crate) enum Event {
     Frame(Box<FrameResult>),
     SourceOpened(String),
     SourceEnded,
@@ -56,24 +56,24 @@ pub enum Event {
 }
 
 /// Opens a source by its spec; the default opens cameras and files, tests pass fakes.
-pub type Opener = Arc<dyn Fn(&SourceSpec) -> Result<Box<dyn FrameSource>> + Send + Sync>;
+pub(crate) type Opener = Arc<dyn Fn(&SourceSpec) -> Result<Box<dyn FrameSource>> + Send + Sync>;
 
 /// The opener for real cameras, images and folders.
-pub fn default_opener(settings: CaptureSettings) -> Opener {
+pub(crate) fn default_opener(settings: CaptureSettings) -> Opener {
     Arc::new(move |spec| capture::open(spec, &settings))
 }
 
-pub struct Worker {
+pub(crate) struct Worker {
     tx: Sender<Command>,
     rx: Receiver<Event>,
     thread: Option<JoinHandle<()>>,
 }
 
-pub struct WorkerConfig {
-    pub model: Option<PathBuf>,
-    pub settings: PipelineSettings,
-    pub inference_threads: usize,
-    pub open: Opener,
+pub(crate) struct WorkerConfig {
+    pub(crate) model: Option<PathBuf>,
+    pub(crate) settings: PipelineSettings,
+    pub(crate) inference_threads: usize,
+    pub(crate) open: Opener,
 }
 
 /// Crashes within this window count as "in a row"; after `MAX_CRASHES` the worker stops.
@@ -82,7 +82,7 @@ const MAX_CRASHES: usize = 5;
 
 impl Worker {
     /// `notify` is called after each event (the UI passes `ctx.request_repaint`).
-    pub fn spawn(cfg: WorkerConfig, notify: Arc<dyn Fn() + Send + Sync>) -> Worker {
+    pub(crate) fn spawn(cfg: WorkerConfig, notify: Arc<dyn Fn() + Send + Sync>) -> Worker {
         let (tx, cmd_rx) = channel();
         let (ev_tx, rx) = channel();
         let thread = std::thread::Builder::new()
@@ -93,7 +93,8 @@ impl Worker {
     }
 
     /// A worker on channels the caller serves itself (tests drive the UI with a fake).
-    pub fn from_channels(tx: Sender<Command>, rx: Receiver<Event>) -> Worker {
+    #[cfg(test)]
+    pub(crate) fn from_channels(tx: Sender<Command>, rx: Receiver<Event>) -> Worker {
         Worker {
             tx,
             rx,
@@ -101,12 +102,12 @@ impl Worker {
         }
     }
 
-    pub fn send(&self, c: Command) {
+    pub(crate) fn send(&self, c: Command) {
         let _ = self.tx.send(c);
     }
 
     /// All events waiting now (non-blocking).
-    pub fn poll(&self) -> Vec<Event> {
+    pub(crate) fn poll(&self) -> Vec<Event> {
         self.rx.try_iter().collect()
     }
 }
@@ -173,7 +174,6 @@ struct Loop<'a> {
     pipeline: Option<Pipeline>,
     capture: Option<Capture>,
     start: Instant,
-    seq: u64,
 }
 
 impl<'a> Loop<'a> {
@@ -195,7 +195,6 @@ impl<'a> Loop<'a> {
             pipeline,
             capture: None,
             start: Instant::now(),
-            seq: 0,
         };
         if let Some(spec) = lp.session.spec.take() {
             lp.open(spec);
@@ -290,9 +289,8 @@ impl<'a> Loop<'a> {
         let result = match self.pipeline.as_mut() {
             Some(p) if still => p.process_still(frame.image),
             Some(p) => p.process(frame.image, at),
-            None => Ok(bare_result(frame.image, self.seq, at)),
+            None => Ok(bare_result(frame.image, at)),
         };
-        self.seq += 1;
         match result {
             Ok(r) => self.events.send(Event::Frame(Box::new(r))),
             Err(e) => self.events.send(Event::Error(WorkerError::Frame(e))),
@@ -301,10 +299,9 @@ impl<'a> Loop<'a> {
 }
 
 /// A frame shown without analysis (no model loaded).
-fn bare_result(frame: Arc<image::RgbImage>, index: u64, at: Duration) -> FrameResult {
+fn bare_result(frame: Arc<image::RgbImage>, at: Duration) -> FrameResult {
     FrameResult {
         frame,
-        index,
         at,
         faces: Vec::new(),
         group: None,

@@ -23,22 +23,22 @@ use crate::pipeline::worker::{Command as WorkerCommand, Event, Worker, WorkerErr
 use crate::pipeline::{FrameResult, TimingWindow};
 
 /// The threads the window talks to. Passed in, so tests can drive the window with fakes.
-pub struct Handles {
-    pub worker: Worker,
-    pub music: MusicHandle,
-    pub probe: Receiver<Probe>,
+pub(crate) struct Handles {
+    pub(crate) worker: Worker,
+    pub(crate) music: MusicHandle,
+    pub(crate) probe: Receiver<Probe>,
 }
 
 /// Facts about the machine that take a while to find (cameras, the Spotify app), found on a
 /// thread of their own so the window opens at once.
 #[derive(Debug, Clone, Default)]
-pub struct Probe {
-    pub cameras: Vec<String>,
-    pub spotify_app: bool,
+pub(crate) struct Probe {
+    pub(crate) cameras: Vec<String>,
+    pub(crate) spotify_app: bool,
 }
 
 impl Probe {
-    pub fn spawn(notify: Arc<dyn Fn() + Send + Sync>) -> Receiver<Probe> {
+    pub(crate) fn spawn(notify: Arc<dyn Fn() + Send + Sync>) -> Receiver<Probe> {
         let (tx, rx) = std::sync::mpsc::channel();
         let spawned = std::thread::Builder::new()
             .name("probe".into())
@@ -65,21 +65,21 @@ impl Probe {
 }
 
 /// What the window starts from.
-pub struct Startup {
-    pub settings: Settings,
-    pub settings_path: Option<PathBuf>,
+pub(crate) struct Startup {
+    pub(crate) settings: Settings,
+    pub(crate) settings_path: Option<PathBuf>,
     /// `--source`; without it the first camera, once the probe finds one.
-    pub source: Option<SourceSpec>,
+    pub(crate) source: Option<SourceSpec>,
     /// Problems found while loading settings, `.env` and the mapping.
-    pub warnings: Vec<String>,
-    pub creds: CredentialStatus,
-    pub mapping_info: String,
-    pub autoquit: Option<AutoQuit>,
+    pub(crate) warnings: Vec<String>,
+    pub(crate) creds: CredentialStatus,
+    pub(crate) mapping_info: String,
+    pub(crate) autoquit: Option<AutoQuit>,
 }
 
 /// Something the status line reports; turned into text only when drawn.
 #[derive(Debug, thiserror::Error)]
-pub enum Notice {
+pub(crate) enum Notice {
     #[error("{0}")]
     Worker(WorkerError),
     #[error("{0}")]
@@ -154,7 +154,7 @@ struct View {
     feed_only: bool,
 }
 
-pub struct EmotuneApp {
+pub(crate) struct EmotuneApp {
     handles: Handles,
     saved: Persisted,
     rt: Runtime,
@@ -167,7 +167,7 @@ pub struct EmotuneApp {
 }
 
 impl EmotuneApp {
-    pub fn new(start: Startup, handles: Handles) -> Self {
+    pub(crate) fn new(start: Startup, handles: Handles) -> Self {
         let source_asked = start.source.is_some();
         if let Some(s) = start.source {
             handles.worker.send(WorkerCommand::SetSource(s));
@@ -205,7 +205,7 @@ impl EmotuneApp {
     }
 
     /// Draws the whole window and handles what the user did in it.
-    pub fn show(&mut self, ui: &mut egui::Ui) {
+    pub(crate) fn show(&mut self, ui: &mut egui::Ui) {
         let ctx = ui.ctx().clone();
         self.poll(&ctx);
         if let Some(a) = &mut self.autoquit {

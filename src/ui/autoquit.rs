@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-pub struct AutoQuit {
+pub(crate) struct AutoQuit {
     after: f64,
     screenshot: Option<PathBuf>,
     started: Instant,
@@ -16,7 +16,7 @@ pub struct AutoQuit {
 
 impl AutoQuit {
     /// None unless `quit_after` is given (a screenshot alone would never be taken).
-    pub fn new(quit_after: Option<f64>, screenshot: Option<PathBuf>) -> Option<AutoQuit> {
+    pub(crate) fn new(quit_after: Option<f64>, screenshot: Option<PathBuf>) -> Option<AutoQuit> {
         Some(AutoQuit {
             after: quit_after?,
             screenshot,
@@ -27,7 +27,7 @@ impl AutoQuit {
     }
 
     /// Called every frame: keeps frames coming until the time is up, then screenshot, then close.
-    pub fn tick(&mut self, ctx: &egui::Context) {
+    pub(crate) fn tick(&mut self, ctx: &egui::Context) {
         ctx.request_repaint();
         if self.started.elapsed().as_secs_f64() < self.after {
             return;

@@ -28,7 +28,7 @@ pub enum Command {
 }
 
 /// Key bindings, ignored while a text field has the keyboard.
-pub fn from_keys(ctx: &egui::Context) -> Vec<Command> {
+pub(crate) fn from_keys(ctx: &egui::Context) -> Vec<Command> {
     if ctx.egui_wants_keyboard_input() {
         return Vec::new();
     }
@@ -48,7 +48,7 @@ pub fn from_keys(ctx: &egui::Context) -> Vec<Command> {
 }
 
 /// A file or folder dropped on the window becomes the source.
-pub fn from_drop(ctx: &egui::Context) -> Option<Command> {
+pub(crate) fn from_drop(ctx: &egui::Context) -> Option<Command> {
     ctx.input(|i| {
         i.raw.dropped_files.iter().find_map(|f| {
             let p = f.path();

@@ -6,7 +6,7 @@ use super::emotion_color;
 use crate::emotion::Emotion;
 use crate::pipeline::FrameResult;
 
-pub fn show(ui: &mut egui::Ui, last: Option<&FrameResult>) {
+pub(crate) fn show(ui: &mut egui::Ui, last: Option<&FrameResult>) {
     ui.heading("Mood");
     let mood = last.map(|r| r.mood);
     match mood.and_then(|m| m.stable) {

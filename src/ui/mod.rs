@@ -6,9 +6,9 @@ mod autoquit;
 pub mod command;
 mod emotions;
 pub mod music;
-pub mod settings;
+pub(crate) mod settings;
 pub mod sources;
-pub mod timeline;
+pub(crate) mod timeline;
 mod video;
 
 #[cfg(test)]
@@ -20,7 +20,7 @@ use std::sync::Arc;
 use anyhow::anyhow;
 use egui::Color32;
 
-pub use app::{EmotuneApp, Handles, Notice, Probe, Startup};
+pub(crate) use app::{EmotuneApp, Handles, Probe, Startup};
 use autoquit::AutoQuit;
 
 use crate::capture::SourceSpec;
@@ -58,7 +58,7 @@ pub struct AppOptions {
 }
 
 /// True when a window can be opened at all (X11 or Wayland session present).
-pub fn display_available() -> bool {
+pub(crate) fn display_available() -> bool {
     if !cfg!(target_os = "linux") {
         return true;
     }
@@ -156,7 +156,7 @@ static FACTS: &str = include_str!("../../assets/facts.toml");
 
 /// A fun fact about `e`; `n` picks among them so it changes now and then. The table is parsed
 /// once, not on every repaint.
-pub fn fun_fact(e: Emotion, n: usize) -> Option<&'static str> {
+pub(crate) fn fun_fact(e: Emotion, n: usize) -> Option<&'static str> {
     static TABLE: std::sync::OnceLock<std::collections::BTreeMap<String, Vec<String>>> =
         std::sync::OnceLock::new();
     let table = TABLE.get_or_init(|| toml::from_str(FACTS).unwrap_or_default());
@@ -173,10 +173,10 @@ pub fn open_track(ctx: &egui::Context, t: &crate::music::Track, spotify_app: boo
 }
 
 /// The colour of error messages everywhere in the window.
-pub const ERROR_COLOR: Color32 = Color32::from_rgb(220, 80, 60);
+pub(crate) const ERROR_COLOR: Color32 = Color32::from_rgb(220, 80, 60);
 
 /// An emotion's display colour for egui.
-pub fn emotion_color(e: Emotion) -> Color32 {
+pub(crate) fn emotion_color(e: Emotion) -> Color32 {
     let [r, g, b] = e.color();
     Color32::from_rgb(r, g, b)
 }

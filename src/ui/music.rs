@@ -29,7 +29,7 @@ fn source_label(s: SourceKind) -> (&'static str, Color32) {
 }
 
 impl MusicPanel {
-    pub fn add_art(&mut self, ctx: &egui::Context, url: String, img: &image::RgbaImage) {
+    pub(crate) fn add_art(&mut self, ctx: &egui::Context, url: String, img: &image::RgbaImage) {
         let size = [img.width() as usize, img.height() as usize];
         let color = egui::ColorImage::from_rgba_unmultiplied(size, img.as_raw());
         let tex = ctx.load_texture(format!("art:{url}"), color, egui::TextureOptions::LINEAR);

@@ -9,7 +9,7 @@ use crate::music::Strategy;
 use crate::music::service::CredentialStatus;
 
 /// Edits `settings` in place and says what changed, as commands for the app.
-pub fn show(
+pub(crate) fn show(
     ui: &mut egui::Ui,
     settings: &mut Settings,
     strategy: Strategy,

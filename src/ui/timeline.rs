@@ -12,12 +12,12 @@ use crate::emotion::{Emotion, EmotionScores};
 const STEP: f64 = 0.25;
 
 #[derive(Default)]
-pub struct Timeline {
+pub(crate) struct Timeline {
     samples: Vec<(f64, EmotionScores, Option<Emotion>)>,
 }
 
 impl Timeline {
-    pub fn push(&mut self, t: f64, scores: EmotionScores, stable: Option<Emotion>) {
+    pub(crate) fn push(&mut self, t: f64, scores: EmotionScores, stable: Option<Emotion>) {
         if self
             .samples
             .last()
@@ -28,15 +28,16 @@ impl Timeline {
         self.samples.push((t, scores, stable));
     }
 
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.samples.len()
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.samples.is_empty()
     }
 
-    pub fn show(&self, ui: &mut egui::Ui) {
+    pub(crate) fn show(&self, ui: &mut egui::Ui) {
         Plot::new("timeline")
             .height(ui.available_height().clamp(80.0, 180.0))
             .include_y(0.0)
@@ -57,7 +58,7 @@ impl Timeline {
     }
 
     /// `seconds,angry,…,surprise,mood` — one row per sample.
-    pub fn write_csv(&self, out: &mut impl Write) -> std::io::Result<()> {
+    pub(crate) fn write_csv(&self, out: &mut impl Write) -> std::io::Result<()> {
         write!(out, "seconds")?;
         for e in Emotion::ALL {
             write!(out, ",{e}")?;
@@ -73,7 +74,7 @@ impl Timeline {
         Ok(())
     }
 
-    pub fn export(&self, path: &Path) -> std::io::Result<()> {
+    pub(crate) fn export(&self, path: &Path) -> std::io::Result<()> {
         let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
         self.write_csv(&mut f)?;
         f.flush()

@@ -9,14 +9,14 @@ use super::emotion_color;
 use crate::pipeline::FrameResult;
 
 #[derive(Default)]
-pub struct Feed {
+pub(crate) struct Feed {
     texture: Option<TextureHandle>,
 }
 
 impl Feed {
     /// Uploads a frame; the texture is reused so a new frame costs one upload, no allocation
     /// on the GPU side.
-    pub fn upload(&mut self, ctx: &egui::Context, frame: &RgbImage) {
+    pub(crate) fn upload(&mut self, ctx: &egui::Context, frame: &RgbImage) {
         let img = egui::ColorImage::from_rgb(
             [frame.width() as usize, frame.height() as usize],
             frame.as_raw(),
@@ -27,7 +27,7 @@ impl Feed {
         }
     }
 
-    pub fn show(&self, ui: &mut egui::Ui, last: Option<&FrameResult>) {
+    pub(crate) fn show(&self, ui: &mut egui::Ui, last: Option<&FrameResult>) {
         let Some(tex) = &self.texture else {
             ui.centered_and_justified(|ui| ui.label("waiting for the first frame…"));
             return;

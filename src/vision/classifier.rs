@@ -9,10 +9,10 @@ use crate::emotion::{Emotion, EmotionScores};
 use crate::error::{Error, Result};
 
 /// File name of the shipped model under `models/`.
-pub const MODEL_FILE: &str = "emotion_resnet18_cbam.pt";
+pub(crate) const MODEL_FILE: &str = "emotion_resnet18_cbam.pt";
 
 /// Where to look for the model when neither `--model` nor `EMOTUNE_MODEL` says.
-pub fn default_model_candidates() -> Vec<PathBuf> {
+pub(crate) fn default_model_candidates() -> Vec<PathBuf> {
     let mut c = Vec::new();
     if let Ok(exe) = std::env::current_exe() {
         // Installed next to the binary, or the binary is target/{debug,release}/ in the project.
@@ -54,7 +54,6 @@ pub fn resolve_model_path(explicit: Option<&Path>) -> Result<PathBuf> {
 
 pub struct EmotionClassifier {
     module: CModule,
-    path: PathBuf,
 }
 
 impl EmotionClassifier {
@@ -107,10 +106,7 @@ impl EmotionClassifier {
         // A float export stores fp16 weights to keep the file small; inference runs in fp32.
         // The int8 layers of a quantized export hold packed integer weights this leaves alone.
         module.to(Device::Cpu, Kind::Float, false);
-        let clf = EmotionClassifier {
-            module,
-            path: path.to_path_buf(),
-        };
+        let clf = EmotionClassifier { module };
         let probe = clf
             .logits(&[Box::new([0.5; INPUT_LEN])])
             .map_err(|e| contract(format!("a test batch failed: {e}")))?;
@@ -118,10 +114,6 @@ impl EmotionClassifier {
             return Err(contract("a test batch gave no output".into()));
         }
         Ok(clf)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     /// Raw logits, one row per face, all faces in one batch.

@@ -41,7 +41,7 @@ impl Default for DetectorSettings {
 
 impl DetectorSettings {
     /// The scale of a full scan of a frame `height` pixels high (at most 1).
-    pub fn scan_scale(&self, height: u32) -> f32 {
+    pub(crate) fn scan_scale(&self, height: u32) -> f32 {
         (WINDOW / (self.min_face_height * height as f32)).min(1.0)
     }
 }
@@ -50,7 +50,7 @@ impl DetectorSettings {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Detection {
     pub bbox: BBox,
-    pub score: f64,
+    pub(crate) score: f64,
 }
 
 pub struct FaceDetector {
@@ -158,7 +158,7 @@ impl FaceDetector {
     }
 
     /// A detector that keeps to the calling thread (for callers that parallelise themselves).
-    pub fn single(settings: DetectorSettings) -> Result<Self> {
+    pub(crate) fn single(settings: DetectorSettings) -> Result<Self> {
         let model = rustface::read_model(SEETA_MODEL)
             .map_err(|e| Error::Invalid(format!("embedded face model is corrupt: {e}")))?;
         let mut d = FaceDetector {
@@ -171,11 +171,7 @@ impl FaceDetector {
         Ok(d)
     }
 
-    pub fn settings(&self) -> DetectorSettings {
-        self.settings
-    }
-
-    pub fn set_settings(&mut self, s: DetectorSettings) {
+    pub(crate) fn set_settings(&mut self, s: DetectorSettings) {
         self.apply(s);
     }
 
@@ -246,13 +242,13 @@ impl FaceDetector {
     }
 
     /// Whether full scans can use a second thread.
-    pub fn has_helper(&self) -> bool {
+    pub(crate) fn has_helper(&self) -> bool {
         self.helper.is_some()
     }
 
     /// Starts a full scan of `gray` on the helper thread and returns at once; false when there
     /// is no helper or it is still busy with the last one (then nothing is started).
-    pub fn start_background_scan(&mut self, gray: &GrayImage) -> bool {
+    pub(crate) fn start_background_scan(&mut self, gray: &GrayImage) -> bool {
         let scale = self.settings.scan_scale(gray.height());
         let settings = self.settings;
         let Some(hp) = self.helper.as_mut() else {
@@ -266,7 +262,7 @@ impl FaceDetector {
     }
 
     /// The background scan's faces once it has finished (of the frame it was started on).
-    pub fn poll_background_scan(&mut self) -> Option<Vec<Detection>> {
+    pub(crate) fn poll_background_scan(&mut self) -> Option<Vec<Detection>> {
         let hp = self.helper.as_mut().filter(|hp| hp.pending)?;
         match hp.results.try_recv() {
             Ok(dets) => {
@@ -283,7 +279,12 @@ impl FaceDetector {
 
     /// Searches only `roi` (frame pixels) for a face of about `expected` side, scaling the
     /// region so that face is ~2× the detector's window: far fewer windows than a full scan.
-    pub fn detect_near(&mut self, gray: &GrayImage, roi: BBox, expected: f32) -> Vec<Detection> {
+    pub(crate) fn detect_near(
+        &mut self,
+        gray: &GrayImage,
+        roi: BBox,
+        expected: f32,
+    ) -> Vec<Detection> {
         let (w, h) = gray.dimensions();
         let x0 = roi.x.max(0.0).floor();
         let y0 = roi.y.max(0.0).floor();
@@ -398,7 +399,7 @@ fn pyramid_resize(src: &[u8], sw: u32, sh: u32, w: u32, h: u32) -> Vec<u8> {
 /// One box per face: detections overlapping a stronger one (IoU ≥ 0.3, or centre inside it)
 /// are dropped. rustface suppresses within a pyramid level; boxes of one face found at two
 /// levels, or by two tracks' windows, survive that.
-pub fn suppress_overlaps(mut dets: Vec<Detection>) -> Vec<Detection> {
+pub(crate) fn suppress_overlaps(mut dets: Vec<Detection>) -> Vec<Detection> {
     dets.sort_by(|a, b| b.score.total_cmp(&a.score));
     let mut kept: Vec<Detection> = Vec::with_capacity(dets.len());
     for d in dets {

@@ -1,7 +1,7 @@
 //! Faces and emotions in a frame: detection (rustface), preprocessing, classification (tch).
 
 pub mod classifier;
-pub mod detector;
+pub(crate) mod detector;
 pub mod preprocess;
 pub mod scene;
 pub mod testset;

@@ -4,8 +4,8 @@
 use image::{GrayImage, RgbImage};
 
 /// Side of the classifier's input (model contract).
-pub const INPUT_SIZE: usize = 48;
-pub const INPUT_LEN: usize = INPUT_SIZE * INPUT_SIZE;
+pub(crate) const INPUT_SIZE: usize = 48;
+pub(crate) const INPUT_LEN: usize = INPUT_SIZE * INPUT_SIZE;
 
 /// One face ready for the classifier: 48×48 gray in [0, 1], row-major.
 pub type FaceInput = Box<[f32; INPUT_LEN]>;
@@ -13,10 +13,10 @@ pub type FaceInput = Box<[f32; INPUT_LEN]>;
 /// Axis-aligned box in pixel coordinates of the full frame.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BBox {
-    pub x: f32,
-    pub y: f32,
-    pub w: f32,
-    pub h: f32,
+    pub(crate) x: f32,
+    pub(crate) y: f32,
+    pub(crate) w: f32,
+    pub(crate) h: f32,
 }
 
 impl BBox {
@@ -24,16 +24,16 @@ impl BBox {
         BBox { x, y, w, h }
     }
 
-    pub fn area(&self) -> f32 {
+    pub(crate) fn area(&self) -> f32 {
         self.w.max(0.0) * self.h.max(0.0)
     }
 
-    pub fn center(&self) -> (f32, f32) {
+    pub(crate) fn center(&self) -> (f32, f32) {
         (self.x + self.w / 2.0, self.y + self.h / 2.0)
     }
 
     /// Intersection over union, 0 when disjoint.
-    pub fn iou(&self, o: &BBox) -> f32 {
+    pub(crate) fn iou(&self, o: &BBox) -> f32 {
         let x0 = self.x.max(o.x);
         let y0 = self.y.max(o.y);
         let x1 = (self.x + self.w).min(o.x + o.w);
@@ -43,13 +43,13 @@ impl BBox {
         if union <= 0.0 { 0.0 } else { inter / union }
     }
 
-    pub fn contains(&self, (x, y): (f32, f32)) -> bool {
+    pub(crate) fn contains(&self, (x, y): (f32, f32)) -> bool {
         x >= self.x && x <= self.x + self.w && y >= self.y && y <= self.y + self.h
     }
 
     /// The same face seen twice: IoU ≥ `min_iou`, or either centre inside the other box (a box
     /// from another pyramid level, or after a fast move, overlaps less than it looks).
-    pub fn same_face(&self, o: &BBox, min_iou: f32) -> bool {
+    pub(crate) fn same_face(&self, o: &BBox, min_iou: f32) -> bool {
         self.iou(o) >= min_iou || self.contains(o.center()) || o.contains(self.center())
     }
 
@@ -77,7 +77,7 @@ pub fn luma(frame: &RgbImage) -> GrayImage {
 
 /// Area-average resample of `region` (clamped to the image; pixels outside repeat the edge)
 /// into a 48×48 [0, 1] input. For a 48×48 image and its full box this is the identity.
-pub fn crop_resize(gray: &GrayImage, region: BBox) -> FaceInput {
+pub(crate) fn crop_resize(gray: &GrayImage, region: BBox) -> FaceInput {
     let (iw, ih) = (gray.width() as i64, gray.height() as i64);
     let raw = gray.as_raw();
     let mut out: FaceInput = Box::new([0.0; INPUT_LEN]);
@@ -117,11 +117,11 @@ fn span(a: f32, b: f32) -> (i64, i64) {
 #[serde(default)]
 pub struct FaceCrop {
     /// The crop's width is the box's larger side times `1 + margin`.
-    pub margin: f32,
+    pub(crate) margin: f32,
     /// Centre moved down by this fraction of the box height (negative: up).
-    pub shift_y: f32,
+    pub(crate) shift_y: f32,
     /// Crop height / width; 1 is square. The crop is resampled to 48×48 either way.
-    pub aspect: f32,
+    pub(crate) aspect: f32,
 }
 
 impl Default for FaceCrop {
@@ -139,7 +139,7 @@ impl Default for FaceCrop {
 
 impl FaceCrop {
     /// The region of the frame to classify for the detector box `face`.
-    pub fn region(&self, face: &BBox) -> BBox {
+    pub(crate) fn region(&self, face: &BBox) -> BBox {
         let w = face.w.max(face.h) * (1.0 + self.margin);
         let h = w * self.aspect.clamp(0.5, 2.0);
         let (cx, cy) = face.center();

@@ -10,14 +10,14 @@ use super::testset::{FRAME_H, FRAME_W, Sample};
 
 /// SplitMix64: small, seedable and good enough for test scenes (no `rand` dependency).
 #[derive(Debug, Clone)]
-pub struct Rng(u64);
+pub(crate) struct Rng(u64);
 
 impl Rng {
-    pub fn new(seed: u64) -> Self {
+    pub(crate) fn new(seed: u64) -> Self {
         Rng(seed ^ 0x9E37_79B9_7F4A_7C15)
     }
 
-    pub fn next_u64(&mut self) -> u64 {
+    pub(crate) fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -26,16 +26,16 @@ impl Rng {
     }
 
     /// Uniform in [0, 1).
-    pub fn unit(&mut self) -> f32 {
+    pub(crate) fn unit(&mut self) -> f32 {
         (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32
     }
 
-    pub fn range(&mut self, lo: f32, hi: f32) -> f32 {
+    pub(crate) fn range(&mut self, lo: f32, hi: f32) -> f32 {
         lo + (hi - lo) * self.unit()
     }
 
     /// Uniform integer in [lo, hi] (inclusive).
-    pub fn int(&mut self, lo: u32, hi: u32) -> u32 {
+    pub(crate) fn int(&mut self, lo: u32, hi: u32) -> u32 {
         lo + (self.next_u64() % u64::from(hi - lo + 1)) as u32
     }
 
@@ -81,13 +81,13 @@ impl Texture {
 }
 
 /// A `w`×`h` textured background; the same seed gives the same image.
-pub fn background(w: u32, h: u32, seed: u64) -> RgbImage {
+pub(crate) fn background(w: u32, h: u32, seed: u64) -> RgbImage {
     let mut rng = Rng::new(seed);
     let kind = Texture::ALL[(rng.next_u64() % Texture::ALL.len() as u64) as usize];
     background_of(kind, w, h, &mut rng)
 }
 
-pub fn background_of(kind: Texture, w: u32, h: u32, rng: &mut Rng) -> RgbImage {
+pub(crate) fn background_of(kind: Texture, w: u32, h: u32, rng: &mut Rng) -> RgbImage {
     let mut img = match kind {
         Texture::Noise => noise(w, h, rng),
         Texture::Stripes => stripes(w, h, rng),
@@ -261,27 +261,32 @@ pub fn fer_scene(face48: &GrayImage, seed: u64) -> Sample {
 
 /// The context ring's width around FER faces in through-detector frames, as a fraction of the
 /// face (on 300 PublicTest faces 0.15 found 85.7 % against 83.3 % without a ring; 0.25 and 0.35 no more).
-pub const FER_CONTEXT: f32 = 0.15;
+pub(crate) const FER_CONTEXT: f32 = 0.15;
 
 /// Where and how a person (a portrait cut out around the face) stands in a frame.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Placement {
+pub(crate) struct Placement {
     /// Face centre in frame pixels.
-    pub cx: f32,
-    pub cy: f32,
+    pub(crate) cx: f32,
+    pub(crate) cy: f32,
     /// Face width in frame pixels.
-    pub face_px: f32,
+    pub(crate) face_px: f32,
     /// In-plane head tilt.
-    pub angle_deg: f32,
+    pub(crate) angle_deg: f32,
     /// Horizontal squeeze in (0, 1]: a head turned a little to the side.
-    pub squeeze: f32,
-    pub mirror: bool,
+    pub(crate) squeeze: f32,
+    pub(crate) mirror: bool,
 }
 
 /// Pastes the head and shoulders of `portrait` (whose face box is `face`) into `frame` with a
 /// feathered elliptical cut-out, so the room's texture runs right up to the person. Returns the
 /// face's box in the frame.
-pub fn paste_person(frame: &mut RgbImage, portrait: &RgbImage, face: BBox, p: &Placement) -> BBox {
+pub(crate) fn paste_person(
+    frame: &mut RgbImage,
+    portrait: &RgbImage,
+    face: BBox,
+    p: &Placement,
+) -> BBox {
     let s = p.face_px / face.w;
     let sq = p.squeeze.clamp(0.3, 1.0);
     let (fcx, fcy) = face.center();
@@ -341,7 +346,7 @@ fn bilinear(img: &RgbImage, x: f32, y: f32) -> Option<[f32; 3]> {
 }
 
 /// Brightness gain plus fresh sensor noise (±`noise`/2 grey levels), as every webcam frame has.
-pub fn expose(frame: &mut RgbImage, gain: f32, noise: f32, rng: &mut Rng) {
+pub(crate) fn expose(frame: &mut RgbImage, gain: f32, noise: f32, rng: &mut Rng) {
     for p in frame.pixels_mut() {
         let j = (rng.unit() - 0.5) * noise;
         for c in p.0.iter_mut() {

@@ -6,8 +6,8 @@ use image::{Rgb, RgbImage, imageops};
 
 use super::preprocess::BBox;
 
-pub const FRAME_W: u32 = 640;
-pub const FRAME_H: u32 = 480;
+pub(crate) const FRAME_W: u32 = 640;
+pub(crate) const FRAME_H: u32 = 480;
 
 /// One frame and where its face is.
 pub struct Sample {
