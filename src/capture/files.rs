@@ -12,24 +12,57 @@ const IMAGE_EXTENSIONS: &[&str] = &[
     "jpg", "jpeg", "png", "bmp", "webp", "gif", "tif", "tiff", "pnm", "ppm", "pgm",
 ];
 
+/// Largest image decoded: 1 GiB of buffers and 30 000 pixels a side. A file claiming more
+/// (a decompression bomb) is refused before anything is allocated.
+const MAX_DECODE_BYTES: u64 = 1 << 30;
+const MAX_SIDE: u32 = 30_000;
+
+/// Whether a JPEG's last scan is followed by its end marker. A file cut short decodes "fine"
+/// with grey where the data stopped, so this is checked before decoding. (FF D9 cannot occur
+/// inside scan data, which escapes every FF; an EXIF thumbnail's end marker precedes the scans.)
+fn jpeg_is_complete(bytes: &[u8]) -> bool {
+    let find_last = |marker: u8| bytes.windows(2).rposition(|w| w == [0xFF, marker]);
+    match (find_last(0xDA), find_last(0xD9)) {
+        (Some(sos), Some(eoi)) => eoi > sos,
+        _ => false,
+    }
+}
+
 /// Decodes any supported image into RGB, with an error naming the file and what is wrong.
 pub(crate) fn load_rgb(path: &Path) -> Result<RgbImage> {
     let err = |message: String| Error::Image {
         path: path.to_path_buf(),
         message,
     };
-    let reader = ImageReader::open(path)
-        .map_err(|e| err(e.to_string()))?
+    let bytes = std::fs::read(path).map_err(|e| err(e.to_string()))?;
+    let mut reader = ImageReader::new(std::io::Cursor::new(&bytes[..]))
         .with_guessed_format()
         .map_err(|e| err(e.to_string()))?;
-    if reader.format().is_none() {
+    let Some(format) = reader.format() else {
+        return Err(err(if bytes.is_empty() {
+            "the file is empty (0 bytes)".into()
+        } else {
+            "not an image (unrecognised format; use JPEG, PNG, BMP or WebP)".into()
+        }));
+    };
+    if format == image::ImageFormat::Jpeg && !jpeg_is_complete(&bytes) {
         return Err(err(
-            "not an image (unrecognised format; use JPEG, PNG, BMP or WebP)".into(),
+            "the JPEG is cut short (no end marker after its image data); copy the file again"
+                .into(),
         ));
     }
-    let img = reader
-        .decode()
-        .map_err(|e| err(format!("corrupt or unsupported image: {e}")))?;
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(MAX_DECODE_BYTES);
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    reader.limits(limits);
+    let img = reader.decode().map_err(|e| match e {
+        image::ImageError::Limits(_) => err(format!(
+            "too large to decode safely (over {MAX_SIDE} pixels a side or {} MiB): {e}",
+            MAX_DECODE_BYTES >> 20
+        )),
+        e => err(format!("corrupt or unsupported image: {e}")),
+    })?;
     if img.width() == 0 || img.height() == 0 {
         return Err(err("image is empty (0 pixels)".into()));
     }

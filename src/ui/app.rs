@@ -548,3 +548,7 @@ impl Drop for EmotuneApp {
         self.save_settings();
     }
 }
+
+#[cfg(test)]
+#[path = "window_tests.rs"]
+mod window_tests;

@@ -11,9 +11,6 @@ pub mod sources;
 pub(crate) mod timeline;
 mod video;
 
-#[cfg(test)]
-mod window_tests;
-
 use std::path::PathBuf;
 use std::sync::Arc;
 

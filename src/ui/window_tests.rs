@@ -10,10 +10,15 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 
 use super::*;
+use crate::capture::CaptureSettings;
 use crate::error::Error;
 use crate::music::service::{MusicError, MusicEvent, MusicHandle, MusicRequest};
 use crate::music::spotify::SpotifyError;
 use crate::pipeline::worker::{Command as WorkerCommand, Event, Worker, WorkerError};
+use crate::pipeline::worker::{WorkerConfig, default_opener};
+
+#[path = "../../tests/corpus/mod.rs"]
+mod corpus;
 
 /// The test's ends of the window's channels.
 struct Fakes {
@@ -220,4 +225,75 @@ fn the_first_camera_opens_once_the_probe_finds_it() {
         &fakes.sent()[..],
         [WorkerCommand::SetSource(SourceSpec::Camera(0))]
     ));
+}
+
+/// Steps the window until `done` holds (10 s at most); the real worker answers meanwhile.
+fn step_until(h: &mut Harness<'_, EmotuneApp>, done: impl Fn(&EmotuneApp) -> bool) -> bool {
+    let start = std::time::Instant::now();
+    while start.elapsed() < std::time::Duration::from_secs(10) {
+        h.step();
+        if done(h.state()) {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    false
+}
+
+#[test]
+fn dropping_the_bad_input_corpus_on_the_window_never_takes_it_down() {
+    let dir = std::env::temp_dir().join(format!("emotune-drop-{}", std::process::id()));
+    let cases = corpus::images(&dir);
+    let root_reads = corpus::reads_locked_files(&dir);
+    let (app, fakes) = window(None);
+    let worker = Worker::spawn(
+        WorkerConfig {
+            model: Some(PathBuf::from("models/emotion_resnet18_cbam.pt")),
+            settings: Settings::default().pipeline,
+            inference_threads: 1,
+            open: default_opener(CaptureSettings::default()),
+        },
+        Arc::new(|| {}),
+    );
+    let mut app = app;
+    app.handles.worker = worker;
+    let mut h = harness(app);
+    h.run();
+    for case in &cases {
+        let refused = match case.expect {
+            corpus::Expect::Refused => true,
+            corpus::Expect::Read => false,
+            corpus::Expect::RefusedUnlessRoot => !root_reads,
+        };
+        h.state_mut().rt.notice = None;
+        h.state_mut().rt.source_name = None;
+        drop_file(&mut h, &case.path);
+        let name = case.name;
+        let settled = step_until(&mut h, |app| {
+            let notice = app.rt.notice.as_ref().map(|n| n.to_string());
+            let opened = app
+                .rt
+                .source_name
+                .as_deref()
+                .is_some_and(|s| s.contains(name));
+            notice.is_some_and(|n| n.contains(name)) || opened
+        });
+        assert!(settled, "{name}: no answer from the worker");
+        let app = h.state();
+        if refused {
+            assert!(
+                matches!(app.rt.notice, Some(Notice::Worker(WorkerError::Open(_)))),
+                "{name}: {:?}",
+                app.rt.notice
+            );
+            assert!(
+                h.get_all_by_label_contains(name).count() > 0,
+                "{name}: not shown"
+            );
+        } else {
+            assert!(app.rt.notice.is_none(), "{name}: {:?}", app.rt.notice);
+        }
+    }
+    drop(fakes);
+    let _ = std::fs::remove_dir_all(&dir);
 }
