@@ -32,6 +32,39 @@ pub mod clock {
     }
 }
 
+/// What `restart_on_panic` reports.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Restart {
+    /// `body` panicked with this message and is run again.
+    Panicked(String),
+    /// It panicked this many times within `CRASH_WINDOW`; no more restarts.
+    GaveUp(usize),
+}
+
+/// Panics within this window count as "in a row".
+const CRASH_WINDOW: std::time::Duration = std::time::Duration::from_secs(30);
+const MAX_CRASHES: usize = 5;
+
+/// Runs `body` until it returns normally. A panic is caught, handed to `report` and `body` runs
+/// again, unless `report` returns false or the panics come too fast (a crash loop).
+pub(crate) fn restart_on_panic(mut body: impl FnMut(), mut report: impl FnMut(Restart) -> bool) {
+    let mut crashes: Vec<std::time::Instant> = Vec::new();
+    loop {
+        let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(&mut body)) else {
+            return;
+        };
+        crashes.retain(|t| t.elapsed() < CRASH_WINDOW);
+        crashes.push(std::time::Instant::now());
+        if crashes.len() >= MAX_CRASHES {
+            report(Restart::GaveUp(crashes.len()));
+            return;
+        }
+        if !report(Restart::Panicked(panic_message(p.as_ref()))) {
+            return;
+        }
+    }
+}
+
 /// The message of a caught panic (`panic!` with a string or a formatted message).
 pub fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
     p.downcast_ref::<&str>()
@@ -40,3 +73,44 @@ pub fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "unknown panic".into())
 }
 pub use error::{Error, Result};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn panics_are_reported_and_the_body_restarts_until_a_crash_loop() {
+        let mut runs = 0;
+        let mut reports = Vec::new();
+        restart_on_panic(
+            || {
+                runs += 1;
+                if runs <= 2 {
+                    panic!("boom {runs}");
+                }
+            },
+            |r| {
+                reports.push(r);
+                true
+            },
+        );
+        assert_eq!(runs, 3);
+        assert_eq!(
+            reports,
+            [
+                Restart::Panicked("boom 1".into()),
+                Restart::Panicked("boom 2".into())
+            ]
+        );
+        let mut reports = Vec::new();
+        restart_on_panic(
+            || panic!("always"),
+            |r| {
+                reports.push(r);
+                true
+            },
+        );
+        assert_eq!(reports.len(), MAX_CRASHES);
+        assert_eq!(reports.last(), Some(&Restart::GaveUp(MAX_CRASHES)));
+    }
+}

@@ -56,6 +56,8 @@ pub enum MusicError {
     Runtime(String),
     #[error("the music thread crashed ({0}); it restarted")]
     Panicked(String),
+    #[error("the music thread crashed {0} times in a row and was stopped; restart emotune")]
+    GaveUp(usize),
 }
 
 impl MusicError {
@@ -325,7 +327,7 @@ pub struct MusicHandle {
 }
 
 impl MusicHandle {
-    /// Starts the thread. A panic while serving is caught, reported as
+    /// Starts the thread. A panic while serving is caught (`restart_on_panic`), reported as
     /// `MusicError::Panicked` and serving resumes with the same channels.
     pub fn spawn(music: Music, notify: Arc<dyn Fn() + Send + Sync>) -> MusicHandle {
         let (tx, requests) = tokio::sync::mpsc::unbounded_channel();
@@ -352,21 +354,22 @@ impl MusicHandle {
                     .timeout(Duration::from_secs(3))
                     .build()
                     .ok();
-                loop {
-                    let run = std::panic::AssertUnwindSafe(|| {
-                        rt.block_on(served.serve(&music, http.as_ref()))
-                    });
-                    match std::panic::catch_unwind(run) {
-                        Ok(()) => return,
-                        Err(p) => {
-                            let msg = crate::panic_message(p.as_ref());
-                            tracing::error!("music thread panicked: {msg}");
-                            if !served.send(MusicEvent::Failed(MusicError::Panicked(msg))) {
-                                return;
+                let (events, notify) = (served.events.clone(), served.notify.clone());
+                crate::restart_on_panic(
+                    || rt.block_on(served.serve(&music, http.as_ref())),
+                    |r| {
+                        let e = match r {
+                            crate::Restart::Panicked(msg) => {
+                                tracing::error!("music thread panicked: {msg}");
+                                MusicError::Panicked(msg)
                             }
-                        }
-                    }
-                }
+                            crate::Restart::GaveUp(n) => MusicError::GaveUp(n),
+                        };
+                        let sent = events.send(MusicEvent::Failed(e)).is_ok();
+                        notify();
+                        sent
+                    },
+                );
             });
         if let Err(e) = spawned {
             tracing::error!("cannot start the music thread: {e}");

@@ -10,6 +10,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::{FrameResult, MoodState, Pipeline, PipelineSettings, Timings};
+use crate::Restart;
 use crate::capture::{self, Capture, CaptureEvent, CaptureSettings, FrameSource, SourceSpec};
 use crate::error::{Error, Result};
 use crate::vision::EmotionClassifier;
@@ -75,10 +76,6 @@ pub(crate) struct WorkerConfig {
     pub(crate) inference_threads: usize,
     pub(crate) open: Opener,
 }
-
-/// Crashes within this window count as "in a row"; after `MAX_CRASHES` the worker stops.
-const CRASH_WINDOW: Duration = Duration::from_secs(30);
-const MAX_CRASHES: usize = 5;
 
 impl Worker {
     /// `notify` is called after each event (the UI passes `ctx.request_repaint`).
@@ -148,22 +145,20 @@ fn supervise(cfg: &WorkerConfig, rx: &Receiver<Command>, events: &Events) {
         paused: false,
         settings: cfg.settings,
     };
-    let mut crashes: Vec<Instant> = Vec::new();
-    loop {
-        let run = std::panic::AssertUnwindSafe(|| Loop::start(cfg, events, &mut session).run(rx));
-        let Err(p) = std::panic::catch_unwind(run) else {
-            return;
-        };
-        let msg = crate::panic_message(p.as_ref());
-        tracing::error!("vision worker panicked: {msg}");
-        crashes.retain(|t| t.elapsed() < CRASH_WINDOW);
-        crashes.push(Instant::now());
-        if crashes.len() >= MAX_CRASHES {
-            events.send(Event::Error(WorkerError::GaveUp(crashes.len())));
-            return;
-        }
-        events.send(Event::Error(WorkerError::Panicked(msg)));
-    }
+    crate::restart_on_panic(
+        || Loop::start(cfg, events, &mut session).run(rx),
+        |r| {
+            let e = match r {
+                Restart::Panicked(msg) => {
+                    tracing::error!("vision worker panicked: {msg}");
+                    WorkerError::Panicked(msg)
+                }
+                Restart::GaveUp(n) => WorkerError::GaveUp(n),
+            };
+            events.send(Event::Error(e));
+            true
+        },
+    );
 }
 
 /// One life of the worker loop.
