@@ -6,7 +6,7 @@ PYTHON ?= $(CACHE)/torch-venv/bin/python
 DATA   ?=
 ARGS   ?=
 
-.PHONY: run test lint bench train setup
+.PHONY: run test lint bench train setup install uninstall
 
 setup:
 	@scripts/bootstrap.sh test
@@ -25,6 +25,15 @@ test:
 lint:
 	@scripts/bootstrap.sh run
 	cargo clippy --release --all-targets -- -D warnings
+
+# The app for your desktop: binary in ~/.local/bin, menu entry, icons (PREFIX=... to move it).
+install:
+	@scripts/bootstrap.sh run
+	cargo build --release
+	@scripts/install.sh install
+
+uninstall:
+	@scripts/install.sh uninstall
 
 bench:
 	@scripts/bootstrap.sh run

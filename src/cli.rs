@@ -388,3 +388,171 @@ pub fn devices(json: bool) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+// ---------------------------------------------------------------------------------------------
+// spotify (signed-in user)
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
+}
+
+/// `spotify login`: prints the authorize URL (and opens a browser when there is a display),
+/// waits for the browser on the loopback, saves the token, says who signed in.
+pub fn spotify_login(open_browser: bool, json: bool) -> anyhow::Result<i32> {
+    use crate::music::account::{Account, Endpoints, TokenStore, redirect_uri};
+    let Some(client_id) = crate::config::env_first(&["RSPOTIFY_CLIENT_ID", "SPOTIPY_CLIENT_ID"])
+    else {
+        eprintln!("error: {}", crate::music::account::AccountError::NoClientId);
+        return Ok(1);
+    };
+    let path = TokenStore::default_path().context("no config folder for the token")?;
+    let redirect = redirect_uri();
+    let rt = runtime()?;
+    let login = Account::login(
+        Endpoints::from_env(),
+        &client_id,
+        &redirect,
+        TokenStore { path: path.clone() },
+        |url| {
+            eprintln!("Open this page to sign in to Spotify (waiting on {redirect}):");
+            println!("{url}");
+            if open_browser && crate::ui::display_available() {
+                let _ = open::that_detached(url);
+            }
+        },
+    );
+    let outcome = rt.block_on(async {
+        let mut account = login.await?;
+        account.me().await
+    });
+    match outcome {
+        Ok(user) if json => println!("{}", serde_json::to_string(&user)?),
+        Ok(user) => println!(
+            "signed in as {} (token saved to {})",
+            user.display_name,
+            path.display()
+        ),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(1);
+        }
+    }
+    Ok(0)
+}
+
+pub fn spotify_logout() -> anyhow::Result<i32> {
+    let path = crate::music::account::TokenStore::default_path()
+        .context("no config folder for the token")?;
+    match (crate::music::account::TokenStore { path: path.clone() }).delete() {
+        Ok(true) => println!("signed out (removed {})", path.display()),
+        Ok(false) => println!("not signed in"),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(1);
+        }
+    }
+    Ok(0)
+}
+
+/// What `spotify save` / `spotify play` do with the list.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SpotifyAction {
+    Save,
+    Play,
+}
+
+/// `spotify save` / `spotify play`: a recommendation for the emotion, saved as a private
+/// playlist or started on the active device.
+pub fn spotify_use(
+    action: SpotifyAction,
+    emotion: crate::Emotion,
+    strategy: crate::music::Strategy,
+    json: bool,
+) -> anyhow::Result<i32> {
+    use crate::music::account::{Account, playlist_name, today, track_uris};
+    let mut account = match Account::from_env() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(1);
+        }
+    };
+    let (settings, warning) = crate::config::Settings::load_user();
+    let (music, warnings) =
+        crate::music::service::Music::from_env(Duration::from_secs(4), settings.music_cache_ttl());
+    for w in warning.into_iter().chain(warnings) {
+        eprintln!("warning: {w}");
+    }
+    let rt = runtime()?;
+    let pref = crate::music::SourcePreference::Auto;
+    let rec = match rt.block_on(music.recommend(emotion, strategy, pref, false)) {
+        Ok(o) => o.recommendation,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(1);
+        }
+    };
+    let uris = track_uris(&rec);
+    if uris.is_empty() {
+        eprintln!(
+            "error: the list for {emotion} comes from the offline catalog, which has no Spotify \
+             track ids; set RSPOTIFY_CLIENT_SECRET too, so lists come from Spotify"
+        );
+        return Ok(1);
+    }
+    let done = rt.block_on(async {
+        match action {
+            SpotifyAction::Save => {
+                let name = playlist_name(emotion, strategy, &today());
+                let p = account.save_playlist(&name, &uris).await?;
+                Ok(serde_json::json!({"saved": p, "tracks": uris.len()}))
+            }
+            SpotifyAction::Play => account
+                .play(&uris)
+                .await
+                .map(|()| serde_json::json!({"playing": rec.playlist.name, "tracks": uris.len()})),
+        }
+    });
+    match done {
+        Ok(v) if json => println!("{v}"),
+        Ok(v) => match action {
+            SpotifyAction::Save => println!(
+                "saved {} tracks as the private playlist \"{}\"",
+                uris.len(),
+                v["saved"]["name"].as_str().unwrap_or("")
+            ),
+            SpotifyAction::Play => {
+                println!("playing {} tracks from {}", uris.len(), rec.playlist.name)
+            }
+        },
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(1);
+        }
+    }
+    Ok(0)
+}
+
+/// `spotify playlists`: the signed-in user's playlists (ids for mapping.toml).
+pub fn spotify_playlists(json: bool) -> anyhow::Result<i32> {
+    let rt = runtime()?;
+    let listed = rt.block_on(async {
+        let mut a = crate::music::account::Account::from_env()?;
+        a.playlists().await
+    });
+    match listed {
+        Ok(list) if json => println!("{}", serde_json::to_string(&list)?),
+        Ok(list) => {
+            for p in list {
+                println!("{}  {}", p.uri, p.name);
+            }
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(1);
+        }
+    }
+    Ok(0)
+}

@@ -1,5 +1,6 @@
 //! emotune: the desktop app by default, and the subcommands of DESIGN.md's command-line contract.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -95,11 +96,75 @@ enum Command {
     },
     /// Runs the real pipeline over frames without the UI and reports speed.
     Bench(BenchArgs),
+    /// Sign in to Spotify, and save or play a mood's list in your account.
+    Spotify {
+        #[command(subcommand)]
+        action: SpotifyCommand,
+    },
     /// Cameras that can be opened.
     Devices {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum SpotifyCommand {
+    /// Sign in (Authorization Code with PKCE): prints the authorize URL, opens a browser when
+    /// there is one, waits for it on RSPOTIFY_REDIRECT_URI (default http://127.0.0.1:8888/callback).
+    Login {
+        /// Only print the URL (open it on any machine that can reach this one's loopback).
+        #[arg(long)]
+        no_browser: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Forget the saved sign-in.
+    Logout,
+    /// Save the list for an emotion as a private playlist in your account.
+    Save {
+        #[arg(long)]
+        emotion: emotune::Emotion,
+        #[arg(long, value_enum, default_value = "match")]
+        strategy: emotune::music::Strategy,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Play the list for an emotion on your active Spotify device (Premium).
+    Play {
+        #[arg(long)]
+        emotion: emotune::Emotion,
+        #[arg(long, value_enum, default_value = "match")]
+        strategy: emotune::music::Strategy,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Your playlists (their URIs can go into mapping.toml).
+    Playlists {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn spotify(c: SpotifyCommand) -> anyhow::Result<i32> {
+    use emotune::cli::{SpotifyAction, spotify_use};
+    match c {
+        SpotifyCommand::Login { no_browser, json } => {
+            emotune::cli::spotify_login(!no_browser, json)
+        }
+        SpotifyCommand::Logout => emotune::cli::spotify_logout(),
+        SpotifyCommand::Save {
+            emotion,
+            strategy,
+            json,
+        } => spotify_use(SpotifyAction::Save, emotion, strategy, json),
+        SpotifyCommand::Play {
+            emotion,
+            strategy,
+            json,
+        } => spotify_use(SpotifyAction::Play, emotion, strategy, json),
+        SpotifyCommand::Playlists { json } => emotune::cli::spotify_playlists(json),
+    }
 }
 
 #[derive(clap::Args)]
@@ -149,14 +214,17 @@ fn bench(
 
 fn main() -> ExitCode {
     let dotenv_warning = emotune::config::load_dotenv();
-    emotune::logging::init();
     let cli = Cli::parse();
-    if let Some(w) = &dotenv_warning {
+    // Started from a launcher, nobody reads stderr: the app also logs to a file.
+    let launcher = cli.command.is_none() && !std::io::stderr().is_terminal();
+    let log_warning = emotune::logging::init(launcher);
+    let warnings: Vec<String> = dotenv_warning.into_iter().chain(log_warning).collect();
+    for w in &warnings {
         eprintln!("warning: {w}");
     }
     let result = match cli.command {
         None => emotune::ui::run(emotune::ui::AppOptions {
-            warnings: dotenv_warning.into_iter().collect(),
+            warnings,
             source: cli.source,
             model: cli.model,
             screenshot: cli.screenshot,
@@ -200,6 +268,7 @@ fn main() -> ExitCode {
             json,
         }) => emotune::cli::recommend(emotion, strategy, music_source, refresh, json),
         Some(Command::Devices { json }) => emotune::cli::devices(json).map(|()| 0),
+        Some(Command::Spotify { action }) => spotify(action),
     };
     match result {
         Ok(0) => ExitCode::SUCCESS,

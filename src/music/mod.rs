@@ -1,6 +1,7 @@
 //! Mood → playlist → tracks: a user-editable mapping, Spotify (rspotify), an on-disk cache and
 //! an embedded offline catalog, tried in that order so there is always something to play.
 
+pub mod account;
 pub mod cache;
 pub(crate) mod catalog;
 pub mod mapping;

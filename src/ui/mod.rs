@@ -76,6 +76,8 @@ pub fn run(opts: AppOptions) -> anyhow::Result<()> {
     let native = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("emotune")
+            // WM_CLASS / Wayland app id: the .desktop entry's StartupWMClass matches it.
+            .with_app_id("emotune")
             .with_inner_size([1100.0, 700.0])
             .with_min_inner_size([720.0, 480.0])
             .with_icon(icon()),

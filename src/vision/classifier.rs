@@ -19,6 +19,10 @@ pub(crate) fn default_model_candidates() -> Vec<PathBuf> {
         for dir in exe.ancestors().skip(1).take(4) {
             c.push(dir.join("models").join(MODEL_FILE));
         }
+        // `make install`: PREFIX/bin/emotune and PREFIX/share/emotune/models/.
+        if let Some(prefix) = exe.parent().and_then(Path::parent) {
+            c.push(prefix.join("share/emotune/models").join(MODEL_FILE));
+        }
     }
     c.push(
         Path::new(env!("CARGO_MANIFEST_DIR"))
