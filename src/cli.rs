@@ -535,6 +535,24 @@ pub fn spotify_use(
     Ok(0)
 }
 
+/// `spotify status`: who is signed in (asks Spotify, so an expired sign-in shows).
+pub fn spotify_status(json: bool) -> anyhow::Result<i32> {
+    let rt = runtime()?;
+    let me = rt.block_on(async {
+        let mut a = crate::music::account::Account::from_env()?;
+        a.me().await
+    });
+    match me {
+        Ok(u) if json => println!("{}", serde_json::to_string(&u)?),
+        Ok(u) => println!("signed in as {}", u.display_name),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(1);
+        }
+    }
+    Ok(0)
+}
+
 /// `spotify playlists`: the signed-in user's playlists (ids for mapping.toml).
 pub fn spotify_playlists(json: bool) -> anyhow::Result<i32> {
     let rt = runtime()?;

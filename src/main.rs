@@ -121,6 +121,11 @@ enum SpotifyCommand {
     },
     /// Forget the saved sign-in.
     Logout,
+    /// Who is signed in.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
     /// Save the list for an emotion as a private playlist in your account.
     Save {
         #[arg(long)]
@@ -153,6 +158,7 @@ fn spotify(c: SpotifyCommand) -> anyhow::Result<i32> {
             emotune::cli::spotify_login(!no_browser, json)
         }
         SpotifyCommand::Logout => emotune::cli::spotify_logout(),
+        SpotifyCommand::Status { json } => emotune::cli::spotify_status(json),
         SpotifyCommand::Save {
             emotion,
             strategy,
