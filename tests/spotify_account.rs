@@ -43,12 +43,13 @@ fn decode(v: &str) -> String {
     let b = v.as_bytes();
     let (mut out, mut i) = (Vec::new(), 0);
     while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() + 1 {
-            if let Ok(x) = u8::from_str_radix(&v[i + 1..i + 3], 16) {
-                out.push(x);
-                i += 3;
-                continue;
-            }
+        if b[i] == b'%'
+            && i + 3 <= b.len()
+            && let Ok(x) = u8::from_str_radix(&v[i + 1..i + 3], 16)
+        {
+            out.push(x);
+            i += 3;
+            continue;
         }
         out.push(if b[i] == b'+' { b' ' } else { b[i] });
         i += 1;
@@ -493,34 +494,39 @@ fn every_call_reports_401_403_404_and_429_clearly() {
     ];
     for (route, args, said) in cases {
         for (status, want) in [401, 403, 404, 429].into_iter().zip(said) {
-            let fake = Fake::start();
-            let home = temp_dir(&format!("err-{route}-{status}"));
-            {
-                let mut st = fake.state.lock().expect("state");
-                st.valid = ACCESS.into();
-                st.fail.insert(route, status);
-            }
-            signed_in(&home, ACCESS, FAR);
-            let (out, stdout, stderr) = run(cmd(&fake, &home, 1).args(args));
-            assert_eq!(
-                out.status.code(),
-                Some(1),
-                "{route} {status}: {stdout}{stderr}"
-            );
-            assert!(stderr.contains(want), "{route} {status}: {stderr}");
-            assert!(!stderr.contains("panicked"));
-            if status == 401 {
-                // One silent refresh, then the retry, before giving up.
-                assert!(
-                    fake.calls()
-                        .iter()
-                        .any(|c| c.2.contains("grant_type=refresh_token"))
-                );
-            }
-            assert_no_secret(&[&stdout, &stderr]);
-            let _ = std::fs::remove_dir_all(&home);
+            fails_clearly(route, args, status, want);
         }
     }
+}
+
+/// `args` against a server where `route` answers `status`: exit 1 and `want` in the message.
+fn fails_clearly(route: &'static str, args: &[&str], status: u16, want: &str) {
+    let fake = Fake::start();
+    let home = temp_dir(&format!("err-{route}-{status}"));
+    {
+        let mut st = fake.state.lock().expect("state");
+        st.valid = ACCESS.into();
+        st.fail.insert(route, status);
+    }
+    signed_in(&home, ACCESS, FAR);
+    let (out, stdout, stderr) = run(cmd(&fake, &home, 1).args(args));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{route} {status}: {stdout}{stderr}"
+    );
+    assert!(stderr.contains(want), "{route} {status}: {stderr}");
+    assert!(!stderr.contains("panicked"));
+    if status == 401 {
+        // One silent refresh, then the retry, before giving up.
+        assert!(
+            fake.calls()
+                .iter()
+                .any(|c| c.2.contains("grant_type=refresh_token"))
+        );
+    }
+    assert_no_secret(&[&stdout, &stderr]);
+    let _ = std::fs::remove_dir_all(&home);
 }
 
 #[test]
