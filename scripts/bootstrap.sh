@@ -19,8 +19,9 @@ say() { printf 'bootstrap: %s\n' "$*" >&2; }
 
 # --- system packages ----------------------------------------------------------------------------
 # libclang-dev: bindgen for nokhwa's v4l bindings. The rest: what the GUI needs at run time
-# (OpenGL/EGL via Mesa, xkbcommon for winit) and Xvfb for the screenshot tests.
-pkgs=(libclang-dev pkg-config libgl1-mesa-dri libegl1 libxkbcommon-x11-0 xvfb xauth)
+# (OpenGL/EGL via Mesa, xkbcommon for winit), Xvfb for the screenshot tests and
+# desktop-file-validate for the install test.
+pkgs=(libclang-dev pkg-config libgl1-mesa-dri libegl1 libxkbcommon-x11-0 xvfb xauth desktop-file-utils)
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then
   for p in "${pkgs[@]}"; do

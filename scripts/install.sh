@@ -27,7 +27,7 @@ put() { # SRC DST MODE
 
 case $mode in
 install)
-  bin=$root/target/release/emotune
+  bin=${EMOTUNE_BIN:-$root/target/release/emotune}
   [ -x "$bin" ] || { say "no release binary at $bin: run cargo build --release first"; exit 1; }
   [ -f "$manifest" ] && { say "already installed; updating (make uninstall first for a clean one)"; }
   dirs=$(new_dirs "$share/emotune")
