@@ -34,6 +34,9 @@ struct Cli {
     /// Close the app after this many seconds.
     #[arg(long, value_name = "SECS")]
     quit_after: Option<f64>,
+    /// Open the Settings window at start.
+    #[arg(long)]
+    show_settings: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -236,6 +239,7 @@ fn main() -> ExitCode {
             screenshot: cli.screenshot,
             quit_after: cli.quit_after,
             resolution: cli.resolution,
+            show_settings: cli.show_settings,
             fps: cli.fps,
         })
         .map(|()| 0),

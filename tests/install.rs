@@ -55,32 +55,12 @@ fn launch(home: &Path, exec: &str, extra: &[&str]) -> std::process::Output {
         .expect("xvfb-run")
 }
 
-#[test]
-fn install_launch_and_uninstall_leave_nothing_behind() {
-    let home = temp_dir("install");
-    let before = tree(&home);
-    let out = script(&home, "install");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let local = home.join(".local");
-    for f in [
-        "bin/emotune",
-        "share/emotune/models/emotion_resnet18_cbam.pt",
-        "share/applications/emotune.desktop",
-        "share/icons/hicolor/48x48/apps/emotune.png",
-        "share/icons/hicolor/256x256/apps/emotune.png",
-        "share/emotune/installed.txt",
-    ] {
-        assert!(local.join(f).is_file(), "{f} not installed");
-    }
-    let entry_path = local.join("share/applications/emotune.desktop");
-    let entry = std::fs::read_to_string(&entry_path).expect("entry");
+/// Validates the installed entry (when desktop-file-validate exists); returns its Exec line.
+fn checked_entry(entry_path: &Path) -> String {
+    let entry = std::fs::read_to_string(entry_path).expect("entry");
     if which("desktop-file-validate") {
         let v = Command::new("desktop-file-validate")
-            .arg(&entry_path)
+            .arg(entry_path)
             .output()
             .expect("validate");
         let said =
@@ -92,30 +72,22 @@ fn install_launch_and_uninstall_leave_nothing_behind() {
         );
     }
     assert!(entry.contains("StartupWMClass=emotune") && entry.contains("Icon=emotune"));
-    let exec = entry
+    entry
         .lines()
         .find_map(|l| l.strip_prefix("Exec="))
         .expect("Exec line")
-        .to_string();
-    assert_eq!(Path::new(&exec), local.join("bin/emotune"));
+        .to_string()
+}
 
-    // The copy outside the source tree still finds libtorch (rpath) and the installed model.
-    let photo = home.join("me.png");
-    std::fs::copy(astronaut(), &photo).expect("copy");
-    let (o, stdout, stderr) = run(isolate(
-        Command::new(&exec).arg("classify").arg(&photo),
-        &home,
-    ));
-    assert!(o.status.success(), "{stderr}");
-    assert!(stdout.contains("happy"), "{stdout}");
-
+/// Runs the Exec line under Xvfb on `photo`: the window shows it, the log lands in the state dir.
+fn launched(home: &Path, exec: &str, photo: &Path) {
     if which("xvfb-run") {
         let shot = home.join("shot.png");
         let shot_arg = shot.to_string_lossy().into_owned();
         let photo_arg = photo.to_string_lossy().into_owned();
         let o = launch(
-            &home,
-            &exec,
+            home,
+            exec,
             &[
                 "--source",
                 &photo_arg,
@@ -142,6 +114,43 @@ fn install_launch_and_uninstall_leave_nothing_behind() {
     } else {
         eprintln!("xvfb-run missing: the Exec line was not launched");
     }
+}
+
+#[test]
+fn install_launch_and_uninstall_leave_nothing_behind() {
+    let home = temp_dir("install");
+    let before = tree(&home);
+    let out = script(&home, "install");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let local = home.join(".local");
+    for f in [
+        "bin/emotune",
+        "share/emotune/models/emotion_resnet18_cbam.pt",
+        "share/applications/emotune.desktop",
+        "share/icons/hicolor/48x48/apps/emotune.png",
+        "share/icons/hicolor/256x256/apps/emotune.png",
+        "share/emotune/installed.txt",
+    ] {
+        assert!(local.join(f).is_file(), "{f} not installed");
+    }
+    let exec = checked_entry(&local.join("share/applications/emotune.desktop"));
+    assert_eq!(Path::new(&exec), local.join("bin/emotune"));
+
+    // The copy outside the source tree still finds libtorch (rpath) and the installed model.
+    let photo = home.join("me.png");
+    std::fs::copy(astronaut(), &photo).expect("copy");
+    let (o, stdout, stderr) = run(isolate(
+        Command::new(&exec).arg("classify").arg(&photo),
+        &home,
+    ));
+    assert!(o.status.success(), "{stderr}");
+    assert!(stdout.contains("happy"), "{stdout}");
+
+    launched(&home, &exec, &photo);
     std::fs::remove_file(&photo).expect("rm photo");
 
     let out = script(&home, "uninstall");

@@ -817,3 +817,152 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
+
+/// What the window asks of the account thread.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AccountJob {
+    /// Who is signed in (at start, when a token is stored).
+    Status,
+    SignIn,
+    SignOut,
+    Save {
+        name: String,
+        uris: Vec<String>,
+    },
+    Play {
+        uris: Vec<String>,
+    },
+}
+
+/// What the account thread answers.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AccountEvent {
+    /// Open this page in a browser to sign in (also opened automatically when possible).
+    AuthorizeUrl(String),
+    SignedIn(User),
+    SignedOut,
+    Saved {
+        name: String,
+        tracks: usize,
+    },
+    Playing {
+        tracks: usize,
+    },
+    Failed(AccountError),
+}
+
+/// The account thread: sign-in (which waits on the browser for minutes) and the user's calls
+/// run here, away from the UI and the music thread.
+pub struct AccountHandle {
+    tx: std::sync::mpsc::Sender<AccountJob>,
+    rx: std::sync::mpsc::Receiver<AccountEvent>,
+}
+
+impl AccountHandle {
+    pub fn spawn(notify: std::sync::Arc<dyn Fn() + Send + Sync>) -> AccountHandle {
+        let (tx, jobs) = std::sync::mpsc::channel::<AccountJob>();
+        let (events, rx) = std::sync::mpsc::channel();
+        let spawned = std::thread::Builder::new()
+            .name("account".into())
+            .spawn(move || {
+                let send = |e: AccountEvent| {
+                    let _ = events.send(e);
+                    notify();
+                };
+                let rt = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => return send(AccountEvent::Failed(AccountError::Io(e.to_string()))),
+                };
+                crate::restart_on_panic(
+                    || {
+                        while let Ok(job) = jobs.recv() {
+                            match rt.block_on(run_job(job, &send)) {
+                                Ok(Some(e)) => send(e),
+                                Ok(None) => {}
+                                Err(e) => send(AccountEvent::Failed(e)),
+                            }
+                        }
+                    },
+                    |r| {
+                        tracing::error!("account thread: {r:?}");
+                        send(AccountEvent::Failed(AccountError::Io(
+                            "the Spotify account thread crashed; it restarted".into(),
+                        )));
+                        true
+                    },
+                );
+            });
+        if let Err(e) = spawned {
+            tracing::error!("cannot start the account thread: {e}");
+        }
+        AccountHandle { tx, rx }
+    }
+
+    /// A handle on channels the caller serves itself (tests drive the UI with a fake).
+    pub fn from_channels(
+        tx: std::sync::mpsc::Sender<AccountJob>,
+        rx: std::sync::mpsc::Receiver<AccountEvent>,
+    ) -> AccountHandle {
+        AccountHandle { tx, rx }
+    }
+
+    pub fn send(&self, job: AccountJob) {
+        let _ = self.tx.send(job);
+    }
+
+    pub fn poll(&self) -> Vec<AccountEvent> {
+        self.rx.try_iter().collect()
+    }
+}
+
+async fn run_job(job: AccountJob, send: &impl Fn(AccountEvent)) -> Result<Option<AccountEvent>> {
+    match job {
+        AccountJob::Status => match Account::from_env() {
+            Ok(mut a) => Ok(Some(AccountEvent::SignedIn(a.me().await?))),
+            // Not signed in (or no client id) is not an error at start.
+            Err(AccountError::NotSignedIn | AccountError::NoClientId) => Ok(None),
+            Err(e) => Err(e),
+        },
+        AccountJob::SignIn => {
+            let client_id = crate::config::env_first(&["RSPOTIFY_CLIENT_ID", "SPOTIPY_CLIENT_ID"])
+                .ok_or(AccountError::NoClientId)?;
+            let path = TokenStore::default_path().ok_or(AccountError::NotSignedIn)?;
+            let mut a = Account::login(
+                Endpoints::from_env(),
+                &client_id,
+                &redirect_uri(),
+                TokenStore { path },
+                |url| {
+                    send(AccountEvent::AuthorizeUrl(url.to_string()));
+                    if crate::ui::display_available() {
+                        let _ = open::that_detached(url);
+                    }
+                },
+            )
+            .await?;
+            Ok(Some(AccountEvent::SignedIn(a.me().await?)))
+        }
+        AccountJob::SignOut => {
+            if let Some(path) = TokenStore::default_path() {
+                TokenStore { path }.delete()?;
+            }
+            Ok(Some(AccountEvent::SignedOut))
+        }
+        AccountJob::Save { name, uris } => {
+            let mut a = Account::from_env()?;
+            a.save_playlist(&name, &uris).await?;
+            Ok(Some(AccountEvent::Saved {
+                name,
+                tracks: uris.len(),
+            }))
+        }
+        AccountJob::Play { uris } => {
+            let mut a = Account::from_env()?;
+            a.play(&uris).await?;
+            Ok(Some(AccountEvent::Playing { tracks: uris.len() }))
+        }
+    }
+}

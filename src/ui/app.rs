@@ -18,14 +18,17 @@ use crate::capture::SourceSpec;
 use crate::config::Settings;
 use crate::emotion::Emotion;
 use crate::music::SourceKind;
+use crate::music::account::{AccountEvent, AccountHandle, AccountJob};
 use crate::music::service::{CredentialStatus, MusicEvent, MusicHandle, MusicRequest};
 use crate::pipeline::worker::{Command as WorkerCommand, Event, Worker, WorkerError};
 use crate::pipeline::{FrameResult, TimingWindow};
+use settings::AccountView;
 
 /// The threads the window talks to. Passed in, so tests can drive the window with fakes.
 pub(crate) struct Handles {
     pub(crate) worker: Worker,
     pub(crate) music: MusicHandle,
+    pub(crate) account: AccountHandle,
     pub(crate) probe: Receiver<Probe>,
 }
 
@@ -75,6 +78,8 @@ pub(crate) struct Startup {
     pub(crate) creds: CredentialStatus,
     pub(crate) mapping_info: String,
     pub(crate) autoquit: Option<AutoQuit>,
+    /// Open the settings window at start (`--show-settings`).
+    pub(crate) show_settings: bool,
 }
 
 /// Something the status line reports; turned into text only when drawn.
@@ -138,6 +143,7 @@ struct Runtime {
     spotify_app: bool,
     creds: CredentialStatus,
     mapping_info: String,
+    account: AccountView,
     notice: Option<Notice>,
     model_error: Option<crate::Error>,
     info: Option<String>,
@@ -188,6 +194,7 @@ impl EmotuneApp {
                 spotify_app: false,
                 creds: start.creds,
                 mapping_info: start.mapping_info,
+                account: AccountView::default(),
                 notice: start.warnings.into_iter().next().map(Notice::Startup),
                 model_error: None,
                 info: None,
@@ -195,7 +202,10 @@ impl EmotuneApp {
                 timings: TimingWindow::default(),
                 started: Instant::now(),
             },
-            view: View::default(),
+            view: View {
+                settings: start.show_settings,
+                ..View::default()
+            },
             panel: MusicPanel::default(),
             feed: video::Feed::default(),
             timeline: Timeline::default(),
@@ -260,7 +270,55 @@ impl EmotuneApp {
                 worker.send(WorkerCommand::Settings(self.saved.settings.pipeline));
             }
             Command::SettingsEdited => self.saved.dirty = true,
+            Command::SignIn => {
+                self.rt.account = AccountView::SigningIn(None);
+                self.handles.account.send(AccountJob::SignIn);
+            }
+            Command::SignOut => self.handles.account.send(AccountJob::SignOut),
+            Command::SaveList | Command::PlayList => self.use_list(cmd == Command::SaveList),
         }
+    }
+
+    /// Sends the current list's Spotify tracks to be saved or played in the account.
+    fn use_list(&mut self, save: bool) {
+        let Some(o) = &self.panel.current else { return };
+        let rec = &o.recommendation;
+        let uris = crate::music::account::track_uris(rec);
+        let job = if save {
+            let date = crate::music::account::today();
+            let name = crate::music::account::playlist_name(rec.emotion, rec.strategy, &date);
+            AccountJob::Save { name, uris }
+        } else {
+            AccountJob::Play { uris }
+        };
+        self.panel.account_note = Some(("asking Spotify…".into(), false));
+        self.handles.account.send(job);
+    }
+
+    fn on_account(&mut self, ev: AccountEvent) {
+        let note = |text: String, error: bool| Some((text, error));
+        match ev {
+            AccountEvent::AuthorizeUrl(url) => self.rt.account = AccountView::SigningIn(Some(url)),
+            AccountEvent::SignedIn(u) => self.rt.account = AccountView::SignedIn(u.display_name),
+            AccountEvent::SignedOut => self.rt.account = AccountView::SignedOut,
+            AccountEvent::Saved { name, tracks } => {
+                self.panel.account_note =
+                    note(format!("saved {tracks} tracks as \"{name}\""), false);
+            }
+            AccountEvent::Playing { tracks } => {
+                self.panel.account_note =
+                    note(format!("playing {tracks} tracks on Spotify"), false);
+            }
+            AccountEvent::Failed(e) => {
+                if matches!(self.rt.account, AccountView::SigningIn(_))
+                    || e == crate::music::account::AccountError::SignInExpired
+                {
+                    self.rt.account = AccountView::SignedOut;
+                }
+                self.panel.account_note = note(e.to_string(), true);
+            }
+        }
+        self.panel.signed_in = matches!(self.rt.account, AccountView::SignedIn(_));
     }
 
     fn request_music(&mut self, refresh: bool) {
@@ -284,6 +342,9 @@ impl EmotuneApp {
         }
         for ev in self.handles.music.poll() {
             self.on_music(ctx, ev);
+        }
+        for ev in self.handles.account.poll() {
+            self.on_account(ev);
         }
         if let Ok(p) = self.handles.probe.try_recv() {
             self.on_probe(p);
@@ -505,13 +566,13 @@ impl EmotuneApp {
         egui::Window::new("Settings")
             .open(&mut open)
             .show(ctx, |ui| {
-                cmds = settings::show(
-                    ui,
-                    &mut self.saved.settings,
-                    self.panel.strategy,
-                    &self.rt.mapping_info,
-                    self.rt.creds,
-                );
+                let shown = settings::Shown {
+                    strategy: self.panel.strategy,
+                    mapping_info: &self.rt.mapping_info,
+                    creds: self.rt.creds,
+                    account: &self.rt.account,
+                };
+                cmds = settings::show(ui, &mut self.saved.settings, &shown);
             });
         if !open {
             cmds.push(Command::CloseSettings);

@@ -25,6 +25,12 @@ pub enum Command {
     PipelineEdited,
     /// Another saved setting was edited (takes effect at the next start).
     SettingsEdited,
+    SignIn,
+    SignOut,
+    /// Save the current list as a private playlist in the signed-in account.
+    SaveList,
+    /// Play the current list on the signed-in account's active device.
+    PlayList,
 }
 
 /// Key bindings, ignored while a text field has the keyboard.

@@ -23,6 +23,7 @@ use autoquit::AutoQuit;
 use crate::capture::SourceSpec;
 use crate::config::Settings;
 use crate::emotion::Emotion;
+use crate::music::account::{AccountHandle, AccountJob};
 use crate::music::service::{CredentialStatus, Music, MusicHandle};
 use crate::pipeline::worker::{Worker, WorkerConfig, default_opener};
 
@@ -51,6 +52,8 @@ pub struct AppOptions {
     pub quit_after: Option<f64>,
     /// `--resolution` / `--fps` for this run (not saved into the settings).
     pub resolution: Option<(u32, u32)>,
+    /// Open the settings window at start.
+    pub show_settings: bool,
     pub fps: Option<f32>,
 }
 
@@ -142,9 +145,16 @@ fn start(opts: AppOptions, repaint: &Arc<dyn Fn() + Send + Sync>) -> (Startup, H
         creds,
         mapping_info,
         autoquit: AutoQuit::new(opts.quit_after, opts.screenshot),
+        show_settings: opts.show_settings,
     };
+    let account = AccountHandle::spawn(repaint.clone());
+    // A stored sign-in: ask who it is, off the UI thread.
+    if crate::music::account::TokenStore::default_path().is_some_and(|p| p.is_file()) {
+        account.send(AccountJob::Status);
+    }
     let handles = Handles {
         worker,
+        account,
         music: MusicHandle::spawn(music, repaint.clone()),
         probe: Probe::spawn(repaint.clone()),
     };

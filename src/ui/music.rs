@@ -18,6 +18,10 @@ pub struct MusicPanel {
     pub current: Option<Outcome>,
     pub loading: bool,
     pub error: Option<MusicError>,
+    /// Signed in to Spotify: the list can be saved and played in the account.
+    pub signed_in: bool,
+    /// The last account action's result (text, is it an error).
+    pub account_note: Option<(String, bool)>,
 }
 
 fn source_label(s: SourceKind) -> (&'static str, Color32) {
@@ -34,6 +38,40 @@ impl MusicPanel {
         let color = egui::ColorImage::from_rgba_unmultiplied(size, img.as_raw());
         let tex = ctx.load_texture(format!("art:{url}"), color, egui::TextureOptions::LINEAR);
         self.art.insert(url, tex);
+    }
+
+    /// Save / Play in the signed-in account, for lists of Spotify tracks.
+    fn account_row(&self, ui: &mut egui::Ui) -> Vec<Command> {
+        let mut cmds = Vec::new();
+        let has_tracks = self.current.as_ref().is_some_and(|o| {
+            o.recommendation
+                .tracks
+                .iter()
+                .any(|t| t.uri.starts_with("spotify:track:"))
+        });
+        if self.signed_in && has_tracks {
+            ui.horizontal(|ui| {
+                if ui
+                    .button("Save as playlist")
+                    .on_hover_text("a private playlist in your account")
+                    .clicked()
+                {
+                    cmds.push(Command::SaveList);
+                }
+                if ui
+                    .button("Play on Spotify")
+                    .on_hover_text("on your active device (Premium)")
+                    .clicked()
+                {
+                    cmds.push(Command::PlayList);
+                }
+            });
+        }
+        if let Some((text, error)) = &self.account_note {
+            let color = if *error { ERROR_COLOR } else { Color32::GRAY };
+            ui.colored_label(color, text);
+        }
+        cmds
     }
 
     /// The panel; what the user asks for comes back as commands (the strategy changes when the
@@ -73,6 +111,7 @@ impl MusicPanel {
         if let Some(e) = &self.error {
             ui.colored_label(ERROR_COLOR, e.to_string());
         }
+        actions.extend(self.account_row(ui));
         let Some(o) = &self.current else {
             ui.label(if self.loading {
                 "finding music…"

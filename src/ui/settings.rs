@@ -8,14 +8,64 @@ use crate::config::Settings;
 use crate::music::Strategy;
 use crate::music::service::CredentialStatus;
 
+/// The signed-in state, as the settings show it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) enum AccountView {
+    #[default]
+    SignedOut,
+    /// Waiting for the browser; the page to open.
+    SigningIn(Option<String>),
+    SignedIn(String),
+}
+
+/// What the settings window shows besides the editable settings.
+pub(crate) struct Shown<'a> {
+    pub(crate) strategy: Strategy,
+    pub(crate) mapping_info: &'a str,
+    pub(crate) creds: CredentialStatus,
+    pub(crate) account: &'a AccountView,
+}
+
+/// The Spotify account row: who is signed in, or how to sign in.
+fn account_row(ui: &mut egui::Ui, account: &AccountView) -> Option<Command> {
+    let mut cmd = None;
+    ui.label("Spotify account");
+    ui.horizontal(|ui| match account {
+        AccountView::SignedIn(name) => {
+            ui.label(format!("signed in as {name}"));
+            if ui.button("Sign out").clicked() {
+                cmd = Some(Command::SignOut);
+            }
+        }
+        AccountView::SigningIn(url) => {
+            ui.spinner();
+            ui.label("waiting for the browser…");
+            if let Some(url) = url {
+                ui.hyperlink_to("open the sign-in page", url);
+            }
+        }
+        AccountView::SignedOut => {
+            if ui
+                .button("Sign in")
+                .on_hover_text("opens Spotify in your browser: save lists as playlists, play them")
+                .clicked()
+            {
+                cmd = Some(Command::SignIn);
+            }
+        }
+    });
+    ui.end_row();
+    cmd
+}
+
 /// Edits `settings` in place and says what changed, as commands for the app.
-pub(crate) fn show(
-    ui: &mut egui::Ui,
-    settings: &mut Settings,
-    strategy: Strategy,
-    mapping_info: &str,
-    creds: CredentialStatus,
-) -> Vec<Command> {
+pub(crate) fn show(ui: &mut egui::Ui, settings: &mut Settings, shown: &Shown<'_>) -> Vec<Command> {
+    let Shown {
+        strategy,
+        mapping_info,
+        creds,
+        account,
+    } = *shown;
     let mut cmds = Vec::new();
     egui::Grid::new("settings").num_columns(2).spacing([12.0, 8.0]).show(ui, |ui| {
         ui.label("Strategy");
@@ -47,6 +97,7 @@ pub(crate) fn show(
             CredentialStatus::Rejected => "credentials rejected by Spotify: check the client id / secret",
         });
         ui.end_row();
+        cmds.extend(account_row(ui, account));
     });
     cmds
 }

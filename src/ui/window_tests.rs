@@ -12,6 +12,7 @@ use egui_kittest::kittest::Queryable;
 use super::*;
 use crate::capture::CaptureSettings;
 use crate::error::Error;
+use crate::music::account::{AccountEvent, AccountHandle, AccountJob};
 use crate::music::service::{MusicError, MusicEvent, MusicHandle, MusicRequest};
 use crate::music::spotify::SpotifyError;
 use crate::pipeline::worker::{Command as WorkerCommand, Event, Worker, WorkerError};
@@ -22,6 +23,8 @@ mod corpus;
 
 /// The test's ends of the window's channels.
 struct Fakes {
+    account_jobs: Receiver<AccountJob>,
+    account_events: Sender<AccountEvent>,
     worker_cmds: Receiver<WorkerCommand>,
     worker_events: Sender<Event>,
     music_requests: tokio::sync::mpsc::UnboundedReceiver<MusicRequest>,
@@ -42,6 +45,8 @@ fn window(source: Option<SourceSpec>) -> (EmotuneApp, Fakes) {
     let (req_tx, music_requests) = tokio::sync::mpsc::unbounded_channel();
     let (music_events, music_rx) = channel();
     let (probe, probe_rx) = channel();
+    let (account_tx, account_jobs) = channel();
+    let (account_events, account_rx) = channel();
     let start = Startup {
         settings: Settings::default(),
         settings_path: None,
@@ -50,13 +55,17 @@ fn window(source: Option<SourceSpec>) -> (EmotuneApp, Fakes) {
         creds: CredentialStatus::Present,
         mapping_info: "built-in".into(),
         autoquit: None,
+        show_settings: false,
     };
     let handles = Handles {
         worker: Worker::from_channels(cmd_tx, ev_rx),
         music: MusicHandle::from_channels(req_tx, music_rx),
+        account: AccountHandle::from_channels(account_tx, account_rx),
         probe: probe_rx,
     };
     let fakes = Fakes {
+        account_jobs,
+        account_events,
         worker_cmds,
         worker_events,
         music_requests,
@@ -296,4 +305,88 @@ fn dropping_the_bad_input_corpus_on_the_window_never_takes_it_down() {
     }
     drop(fakes);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn sign_in_then_save_and_play_the_list_from_the_window() {
+    use crate::music::account::{AccountError, User};
+    use crate::music::service::Outcome;
+    use crate::music::{PlaylistRef, Recommendation, SourceKind, Strategy, Track};
+    let (app, fakes) = window(Some(SourceSpec::Path("/photos".into())));
+    let mut h = harness(app);
+    h.run();
+    h.get_by_label("Settings").click();
+    h.run();
+    h.get_by_label("Sign in").click();
+    h.run_steps(2);
+    assert_eq!(fakes.account_jobs.try_recv().ok(), Some(AccountJob::SignIn));
+    h.get_by_label("waiting for the browser…");
+    let user = User {
+        id: "u1".into(),
+        display_name: "Ada".into(),
+    };
+    fakes
+        .account_events
+        .send(AccountEvent::SignedIn(user))
+        .expect("event");
+    h.run();
+    h.get_by_label("signed in as Ada");
+    assert!(h.query_by_label("Sign out").is_some());
+
+    let track = |n: u32| Track {
+        title: format!("Song {n}"),
+        artists: vec!["Band".into()],
+        duration_ms: None,
+        url: format!("https://open.spotify.com/track/T{n}"),
+        uri: format!("spotify:track:T{n}"),
+        album_art: None,
+    };
+    let outcome = Outcome {
+        recommendation: Recommendation {
+            emotion: crate::Emotion::Sad,
+            strategy: Strategy::Uplift,
+            source: SourceKind::Spotify,
+            playlist: PlaylistRef {
+                name: "Lift".into(),
+                url: None,
+            },
+            tracks: vec![track(1), track(2)],
+        },
+        notes: vec![],
+    };
+    fakes
+        .music_events
+        .send(MusicEvent::Ready(outcome))
+        .expect("event");
+    h.run();
+    h.get_by_label("Save as playlist").click();
+    h.run();
+    match fakes.account_jobs.try_recv() {
+        Ok(AccountJob::Save { name, uris }) => {
+            assert!(name.starts_with("emotune · sad (uplift) · "), "{name}");
+            assert_eq!(uris, ["spotify:track:T1", "spotify:track:T2"]);
+        }
+        other => panic!("{other:?}"),
+    }
+    fakes
+        .account_events
+        .send(AccountEvent::Saved {
+            name: "emotune · sad (uplift) · 2026-11-22".into(),
+            tracks: 2,
+        })
+        .expect("event");
+    h.run();
+    h.get_by_label_contains("saved 2 tracks");
+    h.get_by_label("Play on Spotify").click();
+    h.run();
+    assert!(matches!(
+        fakes.account_jobs.try_recv(),
+        Ok(AccountJob::Play { uris }) if uris.len() == 2
+    ));
+    fakes
+        .account_events
+        .send(AccountEvent::Failed(AccountError::NoActiveDevice))
+        .expect("event");
+    h.run();
+    h.get_by_label_contains("no active Spotify device");
 }
