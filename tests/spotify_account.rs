@@ -549,3 +549,47 @@ fn without_a_sign_in_the_commands_say_how() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr.contains("RSPOTIFY_CLIENT_ID"), "{stderr}");
 }
+
+#[test]
+fn settings_show_the_signed_in_user_in_the_window() {
+    let has_xvfb = Command::new("sh")
+        .args(["-c", "command -v xvfb-run"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_xvfb {
+        eprintln!("xvfb-run missing: window not started");
+        return;
+    }
+    let fake = Fake::start();
+    fake.state.lock().expect("state").valid = ACCESS.into();
+    let home = temp_dir("settings-shot");
+    signed_in(&home, ACCESS, FAR);
+    let shot = home.join("settings.png");
+    let mut c = Command::new("xvfb-run");
+    c.args(["-a", "-s", "-screen 0 1280x800x24"])
+        .arg(env!("CARGO_BIN_EXE_emotune"))
+        .arg("--source")
+        .arg(astronaut())
+        .args(["--show-settings", "--quit-after", "5", "--screenshot"])
+        .arg(&shot);
+    let base = cmd(&fake, &home, 1);
+    for (k, v) in base.get_envs() {
+        match v {
+            Some(v) => c.env(k, v),
+            None => c.env_remove(k),
+        };
+    }
+    c.current_dir(home.as_path()).env("EMOTUNE_LOG", "warn");
+    let (out, _, stderr) = run(&mut c);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        fake.calls().iter().any(|c| c.1 == "/v1/me"),
+        "asked who is signed in"
+    );
+    let img = image::open(&shot).expect("screenshot").to_rgb8();
+    assert!(img.width() >= 720 && img.height() >= 480);
+    if let Ok(dir) = std::env::var("EMOTUNE_SHOT_DIR") {
+        let _ = std::fs::copy(&shot, Path::new(&dir).join("settings-signed-in.png"));
+    }
+    let _ = std::fs::remove_dir_all(&home);
+}

@@ -111,8 +111,10 @@ fn without_a_camera_the_source_chooser_is_offered() {
     let state = (SourceChooser::default(), None::<SourceSpec>);
     let mut h = Harness::new_ui_state(
         |ui, (chooser, picked): &mut (SourceChooser, Option<SourceSpec>)| {
-            if let Some(s) = chooser.show(ui, Some(&[])) {
-                *picked = Some(s);
+            for c in chooser.show(ui, Some(&[])) {
+                if let Command::SetSource(s) = c {
+                    *picked = Some(s);
+                }
             }
         },
         state,
@@ -146,8 +148,10 @@ fn the_browser_walks_into_folders_and_picks_an_image_or_the_folder() {
     chooser.path = root.display().to_string();
     let mut h = Harness::new_ui_state(
         |ui, (chooser, picked): &mut (SourceChooser, Option<SourceSpec>)| {
-            if let Some(s) = chooser.show(ui, Some(&["Test cam".into()])) {
-                *picked = Some(s);
+            for c in chooser.show(ui, Some(&["Test cam".into()])) {
+                if let Command::SetSource(s) = c {
+                    *picked = Some(s);
+                }
             }
         },
         (chooser, None::<SourceSpec>),

@@ -10,6 +10,7 @@ use egui::RichText;
 
 use super::autoquit::AutoQuit;
 use super::command::{self, Command};
+use super::dialogs::{DialogKind, Dialogs};
 use super::music::MusicPanel;
 use super::sources::SourceChooser;
 use super::timeline::Timeline;
@@ -29,6 +30,7 @@ pub(crate) struct Handles {
     pub(crate) worker: Worker,
     pub(crate) music: MusicHandle,
     pub(crate) account: AccountHandle,
+    pub(crate) dialogs: Dialogs,
     pub(crate) probe: Receiver<Probe>,
 }
 
@@ -264,7 +266,27 @@ impl EmotuneApp {
                 self.request_music(false);
             }
             Command::OpenTrack(t) => super::open_track(ctx, &t, self.rt.spotify_app),
-            Command::ExportTimeline => self.export_timeline(),
+            Command::ExportTimeline => {
+                let suggested = suggested_csv();
+                if !self
+                    .handles
+                    .dialogs
+                    .open(DialogKind::ExportCsv(suggested.clone()))
+                {
+                    self.export_timeline(suggested);
+                }
+            }
+            Command::OpenImageDialog | Command::OpenFolderDialog => {
+                let kind = if cmd == Command::OpenImageDialog {
+                    DialogKind::OpenImage
+                } else {
+                    DialogKind::OpenFolder
+                };
+                if !self.handles.dialogs.open(kind) {
+                    self.view.chooser = true;
+                    self.chooser.open_browser();
+                }
+            }
             Command::PipelineEdited => {
                 self.saved.dirty = true;
                 worker.send(WorkerCommand::Settings(self.saved.settings.pipeline));
@@ -346,6 +368,15 @@ impl EmotuneApp {
         for ev in self.handles.account.poll() {
             self.on_account(ev);
         }
+        if let Some((kind, Some(path))) = self.handles.dialogs.poll() {
+            match kind {
+                DialogKind::ExportCsv(_) => self.export_timeline(path),
+                DialogKind::OpenImage | DialogKind::OpenFolder => {
+                    let spec = SourceSpec::Path(path);
+                    self.handles.worker.send(WorkerCommand::SetSource(spec));
+                }
+            }
+        }
         if let Ok(p) = self.handles.probe.try_recv() {
             self.on_probe(p);
         }
@@ -422,16 +453,7 @@ impl EmotuneApp {
         self.rt.cameras = Some(p.cameras);
     }
 
-    fn export_timeline(&mut self) {
-        let dir = directories::UserDirs::new()
-            .and_then(|u| {
-                u.document_dir()
-                    .map(|d| d.to_path_buf())
-                    .or_else(|| Some(u.home_dir().to_path_buf()))
-            })
-            .unwrap_or_else(|| PathBuf::from("."));
-        let stamp = crate::clock::unix_now().as_secs();
-        let path = dir.join(format!("emotune-mood-{stamp}.csv"));
+    fn export_timeline(&mut self, path: PathBuf) {
         match self.timeline.export(&path) {
             Ok(()) => self.rt.info = Some(format!("timeline saved to {}", path.display())),
             Err(error) => self.rt.notice = Some(Notice::Export { path, error }),
@@ -529,7 +551,7 @@ impl EmotuneApp {
             .show(ui, |ui| {
                 ui.horizontal(|ui| {
                     ui.label(RichText::new("Mood timeline").strong());
-                    let export = egui::Button::new("Export CSV");
+                    let export = egui::Button::new("Export CSV…");
                     if ui.add_enabled(!self.timeline.is_empty(), export).clicked() {
                         cmds.push(Command::ExportTimeline);
                     }
@@ -584,9 +606,7 @@ impl EmotuneApp {
         let mut cmds = Vec::new();
         egui::CentralPanel::default().show(ui, |ui| {
             if self.view.chooser || self.rt.source_name.is_none() {
-                if let Some(spec) = self.chooser.show(ui, self.rt.cameras.as_deref()) {
-                    cmds.push(Command::SetSource(spec));
-                }
+                cmds.extend(self.chooser.show(ui, self.rt.cameras.as_deref()));
                 if let Some(n) = &self.rt.notice {
                     ui.colored_label(ERROR_COLOR, n.to_string());
                 }
@@ -596,6 +616,21 @@ impl EmotuneApp {
         });
         cmds
     }
+}
+
+/// Where the timeline goes without a dialog, and the name a dialog suggests: Documents (else
+/// home), `emotune-mood-YYYY-MM-DD-<seconds>.csv`.
+fn suggested_csv() -> PathBuf {
+    let dir = directories::UserDirs::new()
+        .and_then(|u| {
+            u.document_dir()
+                .map(|d| d.to_path_buf())
+                .or_else(|| Some(u.home_dir().to_path_buf()))
+        })
+        .unwrap_or_else(|| PathBuf::from("."));
+    let day = crate::music::account::today();
+    let secs = crate::clock::unix_now().as_secs() % 86_400;
+    dir.join(format!("emotune-mood-{day}-{secs:05}.csv"))
 }
 
 impl eframe::App for EmotuneApp {

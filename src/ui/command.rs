@@ -27,6 +27,9 @@ pub enum Command {
     SettingsEdited,
     SignIn,
     SignOut,
+    /// A system file dialog (or the built-in browser where there is none).
+    OpenImageDialog,
+    OpenFolderDialog,
     /// Save the current list as a private playlist in the signed-in account.
     SaveList,
     /// Play the current list on the signed-in account's active device.

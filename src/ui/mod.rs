@@ -4,6 +4,7 @@
 mod app;
 mod autoquit;
 pub mod command;
+mod dialogs;
 mod emotions;
 pub mod music;
 pub(crate) mod settings;
@@ -155,6 +156,7 @@ fn start(opts: AppOptions, repaint: &Arc<dyn Fn() + Send + Sync>) -> (Startup, H
     let handles = Handles {
         worker,
         account,
+        dialogs: dialogs::Dialogs::new(dialogs::service_available(), repaint.clone()),
         music: MusicHandle::spawn(music, repaint.clone()),
         probe: Probe::spawn(repaint.clone()),
     };

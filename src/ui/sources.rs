@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::command::Command;
 use crate::capture::SourceSpec;
 use crate::capture::files::{has_image_extension, image_count};
 
@@ -16,9 +17,10 @@ pub struct SourceChooser {
 
 impl SourceChooser {
     /// `cameras`: names of the cameras found (None while still looking). Returns the source
-    /// the user picked.
-    pub fn show(&mut self, ui: &mut egui::Ui, cameras: Option<&[String]>) -> Option<SourceSpec> {
+    /// the user picked, or the dialog asked for, as commands.
+    pub fn show(&mut self, ui: &mut egui::Ui, cameras: Option<&[String]>) -> Vec<Command> {
         let mut picked = None;
+        let mut cmds = Vec::new();
         match cameras {
             None => {
                 ui.heading("Looking for cameras…");
@@ -37,6 +39,14 @@ impl SourceChooser {
         let cameras = cameras.unwrap_or_default();
         ui.label("Open an image (analysed once) or a folder of images (replayed as video), or drop a photo on the window.");
         ui.horizontal(|ui| {
+            if ui.button("Open image…").clicked() {
+                cmds.push(Command::OpenImageDialog);
+            }
+            if ui.button("Open folder…").clicked() {
+                cmds.push(Command::OpenFolderDialog);
+            }
+        });
+        ui.horizontal(|ui| {
             let label = ui.label("Image or folder:");
             let edit = ui
                 .text_edit_singleline(&mut self.path)
@@ -45,14 +55,10 @@ impl SourceChooser {
             if (ui.button("Open").clicked() || enter) && !self.path.trim().is_empty() {
                 picked = Some(SourceSpec::Path(PathBuf::from(self.path.trim())));
             }
-            if ui
-                .selectable_label(self.browser.is_some(), "Browse…")
-                .clicked()
-            {
-                self.browser = match self.browser {
-                    Some(_) => None,
-                    None => Some(Browser::open(start_dir(self.path.trim()))),
-                };
+            let browse = ui.selectable_label(self.browser.is_some(), "Browse…");
+            // A second click closes the browser.
+            if browse.clicked() && self.browser.take().is_none() {
+                self.open_browser();
             }
         });
         if let Some(browser) = &mut self.browser
@@ -67,7 +73,13 @@ impl SourceChooser {
                 picked = Some(SourceSpec::Camera(i as u32));
             }
         }
-        picked
+        cmds.extend(picked.map(Command::SetSource));
+        cmds
+    }
+
+    /// Opens the built-in browser (also the fallback when no system file dialog can answer).
+    pub(crate) fn open_browser(&mut self) {
+        self.browser = Some(Browser::open(start_dir(self.path.trim())));
     }
 }
 

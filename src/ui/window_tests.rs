@@ -61,6 +61,7 @@ fn window(source: Option<SourceSpec>) -> (EmotuneApp, Fakes) {
         worker: Worker::from_channels(cmd_tx, ev_rx),
         music: MusicHandle::from_channels(req_tx, music_rx),
         account: AccountHandle::from_channels(account_tx, account_rx),
+        dialogs: super::Dialogs::new(false, Arc::new(|| {})),
         probe: probe_rx,
     };
     let fakes = Fakes {
@@ -389,4 +390,21 @@ fn sign_in_then_save_and_play_the_list_from_the_window() {
         .expect("event");
     h.run();
     h.get_by_label_contains("no active Spotify device");
+}
+
+#[test]
+fn without_a_dialog_service_open_image_falls_back_to_the_built_in_browser() {
+    let (app, fakes) = window(None);
+    let mut h = harness(app);
+    fakes.probe.send(Probe::default()).expect("probe");
+    h.run();
+    assert!(h.query_by_label("Up").is_none(), "browser closed at first");
+    h.get_by_label("Open image…").click();
+    h.run();
+    // The built-in browser lists a folder: it shows its "Up" button and path.
+    assert!(
+        h.query_by_label("Up").is_some(),
+        "the built-in browser opened"
+    );
+    assert!(fakes.sent().is_empty());
 }
