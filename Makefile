@@ -6,7 +6,7 @@ PYTHON ?= $(CACHE)/torch-venv/bin/python
 DATA   ?=
 ARGS   ?=
 
-.PHONY: run test lint bench train setup install uninstall
+.PHONY: run test lint bench train train-recipe setup install uninstall
 
 setup:
 	@scripts/bootstrap.sh test
@@ -43,3 +43,9 @@ bench:
 train:
 	@scripts/bootstrap.sh test
 	$(PYTHON) -m training.train $(if $(DATA),--data $(DATA)) $(ARGS)
+
+# The shipped model's recipe: stride-1 teachers distilled into the stride-2 net (GPU if any).
+train-recipe:
+	@scripts/bootstrap.sh test
+	$(PYTHON) -m training.recipe all --work $(CACHE)/runs/recipe $(if $(DATA),--data $(DATA)) \
+		--time-budget 390 --student-budget 465 --student-seeds 11 --baseline $(ARGS)

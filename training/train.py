@@ -66,6 +66,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--calibration-images", type=int, default=2000, help="train images for int8 calibration")
     p.add_argument("--export-from", type=Path, default=None, help="skip training: export this checkpoint")
+    p.add_argument("--cutmix", type=float, default=0.0, help="probability per batch of CutMix")
+    p.add_argument("--kd", type=Path, default=None, help="teacher logits (.npz with train) to distil from")
+    p.add_argument("--kd-alpha", type=float, default=0.7, help="weight of the distillation loss")
+    p.add_argument("--kd-temp", type=float, default=4.0, help="distillation temperature")
+    p.add_argument(
+        "--time-budget", type=float, default=0.0,
+        help="seconds for the training loop: after two epochs, fewer epochs are planned if needed",
+    )
+    p.add_argument("--dump-logits", type=Path, default=None,
+                   help="write the best float net's flip-averaged logits on every split (.npz)")
+    p.add_argument("--no-export", action="store_true", help="train only (no TorchScript export)")
     p.add_argument("--limit", type=int, default=0, help="use only N train/val images (tests)")
     p.add_argument("--max-steps", type=int, default=0, help="stop after N steps (tests)")
     return p.parse_args(argv)
@@ -118,12 +129,14 @@ def main(argv: list[str] | None = None) -> int:
     train = fer.load_split(root, "train")
     val = fer.load_split(root, "PublicTest")
     if args.limit:
-        rng = np.random.default_rng(args.seed)
+        # One subset for every seed, so runs of a recipe can be ensembled and distilled.
+        rng = np.random.default_rng(0)
         ti = rng.permutation(len(train))[: args.limit]
         vi = rng.permutation(len(val))[: args.limit]
         train = fer.Split(train.images[ti], train.labels[ti], [train.paths[i] for i in ti])
         val = fer.Split(val.images[vi], val.labels[vi], [val.paths[i] for i in vi])
 
+    teacher = load_teacher(args.kd, train) if args.kd is not None else None
     sharp_train, sharp_val = fer.sharpness(train.images[:4000]), fer.sharpness(val.images[:1000])
     if main_proc:
         print(f"sharpness (mean |Laplacian|): train {sharp_train:.1f}, PublicTest {sharp_val:.1f}", file=sys.stderr)
@@ -146,8 +159,8 @@ def main(argv: list[str] | None = None) -> int:
         model.load_state_dict(ck["model"] if "model" in ck else ck)
         torch.save(model.state_dict(), run_dir / "best.pt")
         args.epochs = 0
-    if device.type == "cpu":
-        model = model.to(memory_format=torch.channels_last)
+    # channels_last: faster convolutions in oneDNN (CPU) and cuDNN's bf16 kernels (CUDA).
+    model = model.to(memory_format=torch.channels_last)
     ddp_model: nn.Module = model
     if world > 1:
         ddp_model = nn.parallel.DistributedDataParallel(
@@ -165,10 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     per_rank = math.ceil(len(train) / world)
     steps_per_epoch = math.ceil(per_rank / args.batch_size)
-    sched = torch.optim.lr_scheduler.OneCycleLR(
-        opt, max_lr=args.lr, total_steps=max(1, args.epochs * steps_per_epoch), pct_start=0.15,
-        div_factor=20, final_div_factor=200,
-    )
+    sched = one_cycle(opt, args.lr, args.epochs * steps_per_epoch)
     criterion = nn.CrossEntropyLoss(
         weight=class_weights(train.labels).to(device), label_smoothing=args.label_smoothing
     )
@@ -186,11 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             # Re-planned (e.g. less time than hoped): the one-cycle schedule for the new length,
             # fast-forwarded to where training stands.
-            with warnings.catch_warnings():
-                # Stepping the schedule alone is the point here, not a misordered loop.
-                warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step")
-                for _ in range(start_epoch * steps_per_epoch):
-                    sched.step()
+            fast_forward(sched, start_epoch * steps_per_epoch)
             if main_proc:
                 print(f"schedule re-planned from {planned} to {args.epochs} epochs", file=sys.stderr)
         torch.set_rng_state(ck["rng"])
@@ -206,15 +212,26 @@ def main(argv: list[str] | None = None) -> int:
 
     x_all = fer.to_tensor(train.images)
     y_all = torch.from_numpy(train.labels)
+    t_all = torch.from_numpy(teacher) if teacher is not None else None
+    if device.type == "cuda":
+        # The whole train set is 265 MB as float: keep it on the GPU, no host copies per step.
+        x_all, y_all = x_all.to(device), y_all.to(device)
+        t_all = t_all.to(device) if t_all is not None else None
+    amp = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
     gen = torch.Generator(device=device)
     step = 0
+    loop_start = time.time()
     for epoch in range(start_epoch, args.epochs):
         t0 = time.time()
         gen.manual_seed(args.seed * 1000 + epoch)
         order = torch.randperm(len(train), generator=torch.Generator().manual_seed(args.seed + epoch))
-        order = order[rank::world]
+        order = order[rank::world].to(x_all.device)
+        # CutMix stops for the last tenth: the net ends on clean images, as it will see them.
+        mix_p = args.cutmix if epoch < int(args.epochs * 0.9) else 0.0
         ddp_model.train()
-        tot_loss, tot_ok, seen = 0.0, 0, 0
+        tot_loss = torch.zeros((), device=device)
+        tot_ok = torch.zeros((), device=device)
+        seen = 0
         bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{args.epochs}", disable=not main_proc, file=sys.stderr)
         for b in bar:
             idx = order[b * args.batch_size : (b + 1) * args.batch_size]
@@ -222,35 +239,44 @@ def main(argv: list[str] | None = None) -> int:
                 break
             x = x_all[idx].to(device, non_blocking=True)
             y = y_all[idx].to(device, non_blocking=True)
-            x = fer.augment(x, gen)
-            x = normalize(x)
-            if device.type == "cpu":
-                x = x.contiguous(memory_format=torch.channels_last)
-            logits = ddp_model(x)
-            loss = criterion(logits, y)
+            soft = t_all[idx].to(device, non_blocking=True) if t_all is not None else None
+            x = normalize(fer.augment(x, gen)).contiguous(memory_format=torch.channels_last)
+            perm, lam = None, 1.0
+            if mix_p > 0 and float(torch.rand(1, generator=gen, device=device)) < mix_p:
+                x, perm, lam = cutmix(x, gen)
+            with amp:
+                logits = ddp_model(x)
+            logits = logits.float()
+            loss = mixed(lambda t: criterion(logits, t), y, perm, lam)
+            if soft is not None:
+                kd = mixed(lambda t: distill(logits, t, args.kd_temp), soft, perm, lam)
+                loss = (1 - args.kd_alpha) * loss + args.kd_alpha * kd
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             sched.step()
-            tot_loss += loss.item() * len(idx)
-            tot_ok += (logits.argmax(1) == y).sum().item()
+            # Accumulated on the device: a .item() per step would stall the GPU queue.
+            tot_loss += loss.detach() * len(idx)
+            tot_ok += (logits.argmax(1) == y).sum()
             seen += len(idx)
-            bar.set_postfix(loss=f"{tot_loss / seen:.3f}", acc=f"{tot_ok / seen:.3f}")
+            if device.type == "cpu":
+                bar.set_postfix(loss=f"{tot_loss.item() / seen:.3f}", acc=f"{tot_ok.item() / seen:.3f}")
             step += 1
             if args.max_steps and step >= args.max_steps:
                 break
         secs = time.time() - t0
         if main_proc:
+            loss_v, ok_v = tot_loss.item(), tot_ok.item()
             val_logits = predict(normalised(model, sigma), val.images, device)
             val_loss = F.cross_entropy(torch.from_numpy(val_logits), torch.from_numpy(val.labels)).item()
             val_acc = float((val_logits.argmax(1) == val.labels).mean())
             with open(log_path, "a", newline="") as f:
                 csv.writer(f).writerow(
-                    [epoch + 1, f"{sched.get_last_lr()[0]:.5f}", f"{tot_loss / max(seen, 1):.4f}",
-                     f"{tot_ok / max(seen, 1):.4f}", f"{val_loss:.4f}", f"{val_acc:.4f}",
+                    [epoch + 1, f"{sched.get_last_lr()[0]:.5f}", f"{loss_v / max(seen, 1):.4f}",
+                     f"{ok_v / max(seen, 1):.4f}", f"{val_loss:.4f}", f"{val_acc:.4f}",
                      f"{secs:.1f}", f"{seen * world / secs:.1f}"]
                 )
-            print(f"epoch {epoch + 1}: train_acc={tot_ok / max(seen, 1):.4f} val_acc={val_acc:.4f} ({secs:.0f}s)", file=sys.stderr)
+            print(f"epoch {epoch + 1}: train_acc={ok_v / max(seen, 1):.4f} val_acc={val_acc:.4f} ({secs:.0f}s)", file=sys.stderr)
             if val_acc > best_acc:
                 best_acc = val_acc
                 torch.save(model.state_dict(), run_dir / "best.pt")
@@ -263,7 +289,27 @@ def main(argv: list[str] | None = None) -> int:
             tmp.replace(last)
         if args.max_steps and step >= args.max_steps:
             break
+        if args.time_budget and epoch == start_epoch + 1:
+            # Epoch 2's full time (training + validation) sets the pace; epoch 1 had warm-up.
+            per_epoch = (time.time() - t0) * 1.03
+            fit = epoch + 1 + int((args.time_budget - (time.time() - loop_start)) / per_epoch)
+            if fit < args.epochs:
+                if main_proc:
+                    print(f"time budget {args.time_budget:.0f}s: {fit} epochs instead of {args.epochs}", file=sys.stderr)
+                args.epochs = fit
+                sched = one_cycle(opt, args.lr, args.epochs * steps_per_epoch)
+                fast_forward(sched, (epoch + 1) * steps_per_epoch)
+        if epoch + 1 >= args.epochs:
+            break
 
+    if main_proc and args.dump_logits is not None:
+        model.load_state_dict(torch.load(run_dir / "best.pt", map_location=device))
+        dump_logits(model, root, train, args.dump_logits, device)
+        print(f"logits written to {args.dump_logits}", file=sys.stderr)
+    if main_proc and args.no_export:
+        if world > 1:
+            dist.destroy_process_group()
+        return 0
     if main_proc:
         model.load_state_dict(torch.load(run_dir / "best.pt", map_location=device))
         model = model.to(memory_format=torch.contiguous_format).cpu()
@@ -293,6 +339,77 @@ def main(argv: list[str] | None = None) -> int:
     if world > 1:
         dist.destroy_process_group()
     return 0
+
+
+def one_cycle(opt: torch.optim.Optimizer, lr: float, steps: int) -> torch.optim.lr_scheduler.OneCycleLR:
+    return torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=lr, total_steps=max(1, steps), pct_start=0.15, div_factor=20, final_div_factor=200
+    )
+
+
+def fast_forward(sched: torch.optim.lr_scheduler.LRScheduler, steps: int) -> None:
+    """A schedule re-planned mid-run, moved on to where training stands."""
+    with warnings.catch_warnings():
+        # Stepping the schedule alone is the point here, not a misordered loop.
+        warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step")
+        for _ in range(steps):
+            sched.step()
+
+
+def cutmix(x: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """CutMix: a box from a shuffled partner pasted in; `lam` is the share of the image kept."""
+    n, _, h, w = x.shape
+    lam = float(torch.rand(1, generator=gen, device=x.device))
+    perm = torch.randperm(n, generator=gen, device=x.device)
+    ch, cw = int(h * math.sqrt(1 - lam)), int(w * math.sqrt(1 - lam))
+    cy = int(torch.randint(h, (1,), generator=gen, device=x.device))
+    cx = int(torch.randint(w, (1,), generator=gen, device=x.device))
+    y0, y1 = max(cy - ch // 2, 0), min(cy + ch // 2, h)
+    x0, x1 = max(cx - cw // 2, 0), min(cx + cw // 2, w)
+    x = x.clone()
+    x[:, :, y0:y1, x0:x1] = x[perm, :, y0:y1, x0:x1]
+    return x, perm, 1 - (y1 - y0) * (x1 - x0) / (h * w)
+
+
+def mixed(loss, target: torch.Tensor, perm: torch.Tensor | None, lam: float) -> torch.Tensor:
+    """`loss` against the targets, blended with the partners' targets where CutMix mixed."""
+    if perm is None:
+        return loss(target)
+    return lam * loss(target) + (1 - lam) * loss(target[perm])
+
+
+def distill(student: torch.Tensor, teacher: torch.Tensor, temp: float) -> torch.Tensor:
+    """Hinton's soft-target loss (KL at temperature `temp`, scaled by temp^2)."""
+    return F.kl_div(
+        F.log_softmax(student / temp, 1), F.log_softmax(teacher / temp, 1), log_target=True,
+        reduction="batchmean",
+    ) * (temp * temp)
+
+
+def load_teacher(path: Path, train: fer.Split) -> np.ndarray:
+    """Teacher logits for each train/ image, matched by file name."""
+    z = np.load(path, allow_pickle=False)
+    row = {str(n): i for i, n in enumerate(z["train_names"])}
+    missing = [Path(p).name for p in train.paths if Path(p).name not in row]
+    if missing:
+        raise SystemExit(
+            f"{path}: no teacher logits for {len(missing)} train/ images (e.g. {missing[0]}); "
+            "dump them again from teachers trained on this copy"
+        )
+    return z["train"][[row[Path(p).name] for p in train.paths]].astype(np.float32)
+
+
+@torch.no_grad()
+def dump_logits(model: nn.Module, root: Path, train: fer.Split, out: Path, device: torch.device) -> None:
+    """Flip-averaged logits of `model` on every split, for distillation and ensembling."""
+    net = ExportedClassifier(model, tta_flip=True).to(device)
+    arrays: dict[str, np.ndarray] = {"train_names": np.array([Path(p).name for p in train.paths])}
+    for split in fer.SPLITS:
+        s = train if split == "train" else fer.load_split(root, split)
+        arrays[split] = predict(net, s.images, device).astype(np.float32)
+        arrays[f"{split}_labels"] = s.labels
+    out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(out, **arrays)
 
 
 def tune_blur(

@@ -439,11 +439,18 @@ mod tests {
                 _ => None,
             })
             .collect();
+        // The first frame is still in the classifier when the capture error is sent, so the two
+        // may arrive in either order; the outage itself is one error, then one recovery, then
+        // frames again.
+        let pos = |k: &str| kinds.iter().position(|x| *x == k);
+        let count = |k: &str| kinds.iter().filter(|x| **x == k).count();
         assert_eq!(
-            kinds,
-            ["frame", "error", "recovered", "frame"],
-            "reported once"
+            (count("error"), count("recovered"), count("frame")),
+            (1, 1, 2),
+            "reported once: {kinds:?}"
         );
+        assert!(pos("error") < pos("recovered"), "{kinds:?}");
+        assert_eq!(kinds.last(), Some(&"frame"), "{kinds:?}");
         // Four failures wait 100 + 200 + 400 + 800 ms before the camera is asked again.
         assert!(start.elapsed() >= Duration::from_millis(1500));
     }

@@ -260,3 +260,58 @@ def test_fast_attention_computes_the_same_net() -> None:
     scripted = torch.jit.script(ExportedClassifier(fast, tta_flip=True))
     with torch.no_grad():
         assert torch.allclose(scripted(x), ExportedClassifier(net, tta_flip=True)(x), atol=1e-4)
+
+
+def test_distillation_loss_and_cutmix() -> None:
+    from training.train import cutmix, distill
+
+    logits = torch.randn(8, 7)
+    assert distill(logits, logits, 4.0).abs().item() < 1e-5
+    assert distill(logits, torch.randn(8, 7), 4.0).item() > 0
+    x = torch.arange(2 * 48 * 48, dtype=torch.float32).view(2, 1, 48, 48)
+    gen = torch.Generator().manual_seed(2)
+    mixed, perm, lam = cutmix(x, gen)
+    assert perm.sort().values.tolist() == [0, 1]
+    swapped = [i for i in range(2) if perm[i] != i]
+    assert swapped, "this seed pairs the two images"
+    for i in swapped:
+        # `lam` is exactly the share of the image that stayed its own; the rest is the partner's.
+        kept = (mixed[i] == x[i]).float().mean().item()
+        assert abs(kept - lam) < 1e-6 and 0.0 < lam < 1.0
+        assert torch.equal(mixed[i][mixed[i] != x[i]], x[perm[i]][mixed[i] != x[i]])
+
+
+def test_teacher_logits_must_cover_the_train_images(tiny_fer: Path, tmp_path: Path) -> None:
+    from training.train import load_teacher
+
+    train = fer.load_split(tiny_fer, "train")
+    names = np.array([Path(p).name for p in train.paths])
+    good = tmp_path / "good.npz"
+    rows = np.random.default_rng(0).standard_normal((len(train), 7)).astype(np.float32)
+    # Stored in another order: matched by name, not by position.
+    np.savez(good, train_names=names[::-1], train=rows[::-1])
+    assert np.allclose(load_teacher(good, train), rows)
+    short = tmp_path / "short.npz"
+    np.savez(short, train_names=names[1:], train=rows[1:])
+    with pytest.raises(SystemExit, match="no teacher logits for 1 train/ images"):
+        load_teacher(short, train)
+
+
+def test_the_recipe_runs_teachers_ensemble_student_and_export(tiny_fer: Path, tmp_path: Path) -> None:
+    from training.recipe import main as recipe_main
+
+    work, out = tmp_path / "work", tmp_path / "model.pt"
+    args = ["all", "--data", str(tiny_fer), "--work", str(work), "--out", str(out),
+            "--teacher-seeds", "1", "2", "--student-seeds", "5", "--teacher-epochs", "1",
+            "--student-epochs", "1", "--train-arg=--batch-size", "--train-arg=16",
+            "--train-arg=--device", "--train-arg=cpu", "--train-arg=--threads", "--train-arg=1"]
+    assert recipe_main(args) == 0
+    z = np.load(work / "teachers.npz")
+    t1, t2 = (np.load(work / f"teacher-s1-seed{s}" / "logits.npz") for s in (1, 2))
+    assert np.allclose(z["train"], (t1["train"] + t2["train"]) / 2, atol=1e-6)
+    assert z["train"].shape == (84, 7) and z["PrivateTest"].shape == (21, 7)
+    scores = json.loads((work / "teachers.json").read_text())
+    assert 0.0 <= scores["PublicTest"] <= 1.0
+    assert (work / "best_student.txt").read_text().strip() == "student-s2-kd-seed5"
+    assert load_exported(out)(torch.rand(2, 1, 48, 48)).shape == (2, 7)
+    assert json.loads((tmp_path / "metrics.json").read_text())["n"] == 21
