@@ -486,9 +486,8 @@ pub fn spotify_use(
         eprintln!("warning: {w}");
     }
     let rt = runtime()?;
-    let pref = crate::music::SourcePreference::Auto;
-    let rec = match rt.block_on(music.recommend(emotion, strategy, pref, false)) {
-        Ok(o) => o.recommendation,
+    let rec = match list_for(&rt, &mut account, &music, &settings, emotion, strategy) {
+        Ok(rec) => rec,
         Err(e) => {
             eprintln!("error: {e}");
             return Ok(1);
@@ -533,6 +532,40 @@ pub fn spotify_use(
         }
     }
     Ok(0)
+}
+
+/// The mood's list: the user's own playlist when one is picked for it, else the mapping's.
+fn list_for(
+    rt: &tokio::runtime::Runtime,
+    account: &mut crate::music::account::Account,
+    music: &crate::music::service::Music,
+    settings: &crate::config::Settings,
+    emotion: crate::Emotion,
+    strategy: crate::music::Strategy,
+) -> Result<crate::music::Recommendation, String> {
+    let own = settings
+        .own_playlists
+        .get(&crate::config::own_key(emotion, strategy));
+    let Some(p) = own else {
+        let pref = crate::music::SourcePreference::Auto;
+        return rt
+            .block_on(music.recommend(emotion, strategy, pref, false))
+            .map(|o| o.recommendation)
+            .map_err(|e| e.to_string());
+    };
+    let tracks = rt
+        .block_on(account.playlist_tracks(&p.id))
+        .map_err(|e| format!("your playlist \"{}\" for {emotion}: {e}", p.name))?;
+    Ok(crate::music::Recommendation {
+        emotion,
+        strategy,
+        source: crate::music::SourceKind::Spotify,
+        playlist: crate::music::PlaylistRef {
+            name: p.name.clone(),
+            url: Some(format!("https://open.spotify.com/playlist/{}", p.id)),
+        },
+        tracks,
+    })
 }
 
 /// `spotify status`: who is signed in (asks Spotify, so an expired sign-in shows).

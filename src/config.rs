@@ -75,6 +75,21 @@ pub(crate) struct Settings {
     pub(crate) inference_threads: usize,
     /// How long fetched playlists are served from the cache before Spotify is asked again.
     pub(crate) music_cache_hours: f64,
+    /// The signed-in user's own playlists chosen per mood ("happy/match" → playlist); a mood
+    /// without one uses the mapping's searches.
+    pub(crate) own_playlists: std::collections::BTreeMap<String, OwnPlaylist>,
+}
+
+/// One of the user's playlists, as picked in the settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwnPlaylist {
+    pub id: String,
+    pub name: String,
+}
+
+/// The `own_playlists` key of a mood.
+pub(crate) fn own_key(e: crate::Emotion, s: crate::music::Strategy) -> String {
+    format!("{e}/{}", s.name())
 }
 
 impl Default for Settings {
@@ -84,6 +99,7 @@ impl Default for Settings {
             capture: crate::capture::CaptureSettings::default(),
             inference_threads: 1,
             music_cache_hours: 24.0,
+            own_playlists: std::collections::BTreeMap::new(),
         }
     }
 }

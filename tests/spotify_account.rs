@@ -71,6 +71,7 @@ fn route(method: &str, path: &str, auth: &str, body: &str, st: &mut State) -> (u
         ("GET", "/v1/me/playlists") => "playlists",
         ("POST", "/v1/me/playlists") => "create",
         ("POST", p) if p.starts_with("/v1/playlists/") && p.ends_with("/items") => "items",
+        ("GET", p) if p.starts_with("/v1/playlists/") && p.ends_with("/items") => "read_items",
         ("PUT", "/v1/me/player/play") => "play",
         _ => return (404, json!({"error": "no route"})),
     };
@@ -118,6 +119,17 @@ fn route(method: &str, path: &str, auth: &str, body: &str, st: &mut State) -> (u
         ),
         "create" => (201, json!({"id": "pl1", "uri": "spotify:playlist:pl1"})),
         "items" => (201, json!({"snapshot_id": "s1"})),
+        // 2026's `item`, the older `track`, an episode and a removed track (null).
+        "read_items" => (
+            200,
+            json!({"items": [
+                {"item": {"name": "Own 1", "uri": "spotify:track:OT1", "duration_ms": 2000,
+                          "artists": [{"name": "Me"}], "external_urls": {}, "album": {"images": []}}},
+                {"track": {"name": "Own 2", "uri": "spotify:track:OT2", "artists": []}},
+                {"item": {"name": "A show", "uri": "spotify:episode:E1"}},
+                {"item": null}
+            ]}),
+        ),
         _ => (204, Value::Null),
     }
 }
@@ -358,6 +370,9 @@ fn signed_in(home: &Path, access: &str, expires_at: u64) {
     let cached = json!({"saved_at": now, "recommendation": {"emotion": "happy",
         "strategy": "match", "source": "spotify", "playlist": {"name": "Happy hits", "url": null},
         "tracks": tracks}});
+    // The user picked one of their own playlists for sad (match) in the settings.
+    let settings = "[own_playlists.\"sad/match\"]\nid = \"p9\"\nname = \"Mine\"\n";
+    std::fs::write(home.join("config/emotune/settings.toml"), settings).expect("settings");
     let music = home.join("cache/emotune/music");
     std::fs::create_dir_all(&music).expect("dir");
     std::fs::write(music.join("happy-match.json"), cached.to_string()).expect("cache");
@@ -396,6 +411,39 @@ fn an_expired_token_is_refreshed_silently_then_play_starts() {
     assert!(
         token.contains(REFRESHED) && token.contains(REFRESH),
         "kept the refresh token"
+    );
+    assert_no_secret(&[&stdout, &stderr]);
+}
+
+#[test]
+fn a_mood_with_an_own_playlist_plays_its_tracks() {
+    let fake = Fake::start();
+    let home = temp_dir("own");
+    fake.state.lock().expect("state").valid = ACCESS.into();
+    signed_in(&home, ACCESS, FAR);
+    let (out, stdout, stderr) =
+        run(cmd(&fake, &home, 1).args(["spotify", "play", "--emotion", "sad", "--json"]));
+    assert!(out.status.success(), "{stderr}");
+    let v: Value = serde_json::from_str(stdout.trim()).expect("json");
+    assert_eq!(
+        (v["playing"].as_str(), v["tracks"].as_u64()),
+        (Some("Mine"), Some(2))
+    );
+    let calls = fake.calls();
+    assert!(
+        calls
+            .iter()
+            .any(|c| c.0 == "GET" && c.1.starts_with("/v1/playlists/p9/items")),
+        "read the picked playlist in the account"
+    );
+    let play = calls
+        .iter()
+        .find(|c| c.1 == "/v1/me/player/play")
+        .expect("play");
+    let body: Value = serde_json::from_str(&play.2).expect("json");
+    assert_eq!(
+        body["uris"],
+        json!(["spotify:track:OT1", "spotify:track:OT2"])
     );
     assert_no_secret(&[&stdout, &stderr]);
 }
@@ -440,7 +488,7 @@ fn save_creates_a_private_playlist_and_adds_the_tracks() {
 #[test]
 fn every_call_reports_401_403_404_and_429_clearly() {
     // (route that fails, command, what 401 / 403 / 404 / 429 must say)
-    let cases: [(&str, &[&str], [&str; 4]); 5] = [
+    let cases: [(&str, &[&str], [&str; 4]); 6] = [
         (
             "me",
             &["spotify", "status"],
@@ -477,6 +525,16 @@ fn every_call_reports_401_403_404_and_429_clearly() {
             [
                 "sign in again",
                 "refused to add tracks",
+                "could not find",
+                "in 7 s",
+            ],
+        ),
+        (
+            "read_items",
+            &["spotify", "play", "--emotion", "sad"],
+            [
+                "sign in again",
+                "refused to read the playlist's tracks",
                 "could not find",
                 "in 7 s",
             ],
@@ -585,6 +643,12 @@ fn settings_show_the_signed_in_user_in_the_window() {
     assert!(
         fake.calls().iter().any(|c| c.1 == "/v1/me"),
         "asked who is signed in"
+    );
+    assert!(
+        fake.calls()
+            .iter()
+            .any(|c| c.0 == "GET" && c.1.starts_with("/v1/me/playlists")),
+        "fetched the playlists for the per-mood pickers"
     );
     let img = image::open(&shot).expect("screenshot").to_rgb8();
     assert!(img.width() >= 720 && img.height() >= 480);

@@ -469,6 +469,7 @@ enum Call {
     Create,
     AddItems,
     Play,
+    Items,
 }
 
 impl Call {
@@ -479,6 +480,7 @@ impl Call {
             Call::Create => "create a playlist",
             Call::AddItems => "add tracks to the playlist",
             Call::Play => "start playback",
+            Call::Items => "read the playlist's tracks",
         }
     }
 
@@ -654,6 +656,27 @@ impl Account {
         Ok(out)
     }
 
+    /// The tracks of one of the user's playlists (the first 100; private ones too, which the
+    /// app's own client-credentials token cannot read). Episodes and local files are skipped.
+    pub async fn playlist_tracks(&mut self, id: &str) -> Result<Vec<crate::music::Track>> {
+        let path = format!("playlists/{id}/items?limit=100");
+        let v = self
+            .call(Call::Items, reqwest::Method::GET, &path, None)
+            .await?;
+        let items = v["items"].as_array().cloned().unwrap_or_default();
+        // 2026's /items answers each entry as `item`; older answers call it `track`.
+        Ok(items
+            .iter()
+            .filter_map(|i| {
+                track_of(if i["item"].is_object() {
+                    &i["item"]
+                } else {
+                    &i["track"]
+                })
+            })
+            .collect())
+    }
+
     /// A new private playlist holding `uris` (in batches of 100, Spotify's limit).
     pub async fn save_playlist(&mut self, name: &str, uris: &[String]) -> Result<UserPlaylist> {
         let body = json!({
@@ -701,6 +724,38 @@ impl Account {
 }
 
 /// The name a saved playlist gets: the mood and the date.
+/// A playable track from the Web API's JSON, or None (episodes, local files, removed tracks).
+fn track_of(t: &Value) -> Option<crate::music::Track> {
+    let uri = t["uri"]
+        .as_str()
+        .filter(|u| u.starts_with("spotify:track:"))?;
+    let id = uri.trim_start_matches("spotify:track:");
+    Some(crate::music::Track {
+        title: t["name"].as_str()?.to_string(),
+        artists: t["artists"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x["name"].as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        duration_ms: t["duration_ms"].as_u64(),
+        url: t["external_urls"]["spotify"]
+            .as_str()
+            .map(String::from)
+            .unwrap_or_else(|| format!("https://open.spotify.com/track/{id}")),
+        uri: uri.to_string(),
+        album_art: t["album"]["images"]
+            .as_array()
+            .and_then(|imgs| {
+                imgs.iter()
+                    .min_by_key(|i| i["width"].as_u64().unwrap_or(u64::MAX))
+            })
+            .and_then(|i| i["url"].as_str().map(String::from)),
+    })
+}
+
 pub fn playlist_name(e: crate::Emotion, s: crate::music::Strategy, date: &str) -> String {
     format!("emotune · {e} ({}) · {date}", s.name())
 }
@@ -832,6 +887,14 @@ pub enum AccountJob {
     Play {
         uris: Vec<String>,
     },
+    /// The user's playlists, for the settings to pick from.
+    Playlists,
+    /// A list for the mood from the playlist the user picked for it.
+    Tracks {
+        emotion: crate::Emotion,
+        strategy: crate::music::Strategy,
+        playlist: crate::config::OwnPlaylist,
+    },
 }
 
 /// What the account thread answers.
@@ -847,6 +910,15 @@ pub enum AccountEvent {
     },
     Playing {
         tracks: usize,
+    },
+    Playlists(Vec<UserPlaylist>),
+    Tracks(Box<crate::music::Recommendation>),
+    /// The user's own playlist for a mood could not be read; the app falls back to the mapping.
+    TracksFailed {
+        emotion: crate::Emotion,
+        strategy: crate::music::Strategy,
+        playlist: String,
+        error: AccountError,
     },
     Failed(AccountError),
 }
@@ -964,5 +1036,52 @@ async fn run_job(job: AccountJob, send: &impl Fn(AccountEvent)) -> Result<Option
             a.play(&uris).await?;
             Ok(Some(AccountEvent::Playing { tracks: uris.len() }))
         }
+        AccountJob::Playlists => Ok(Some(AccountEvent::Playlists(
+            Account::from_env()?.playlists().await?,
+        ))),
+        AccountJob::Tracks {
+            emotion,
+            strategy,
+            playlist,
+        } => Ok(Some(own_list(emotion, strategy, playlist).await)),
+    }
+}
+
+/// The mood's list from the user's own playlist, or why not (never a bare failure: the app
+/// must know to fall back to the mapping for this mood).
+async fn own_list(
+    emotion: crate::Emotion,
+    strategy: crate::music::Strategy,
+    playlist: crate::config::OwnPlaylist,
+) -> AccountEvent {
+    let tracks = match Account::from_env() {
+        Ok(mut a) => a.playlist_tracks(&playlist.id).await,
+        Err(e) => Err(e),
+    };
+    match tracks {
+        Ok(tracks) if !tracks.is_empty() => {
+            AccountEvent::Tracks(Box::new(crate::music::Recommendation {
+                emotion,
+                strategy,
+                source: crate::music::SourceKind::Spotify,
+                playlist: crate::music::PlaylistRef {
+                    url: Some(format!("https://open.spotify.com/playlist/{}", playlist.id)),
+                    name: playlist.name,
+                },
+                tracks,
+            }))
+        }
+        Ok(_) => AccountEvent::TracksFailed {
+            emotion,
+            strategy,
+            playlist: playlist.name,
+            error: AccountError::Protocol("the playlist has no playable tracks".into()),
+        },
+        Err(error) => AccountEvent::TracksFailed {
+            emotion,
+            strategy,
+            playlist: playlist.name,
+            error,
+        },
     }
 }

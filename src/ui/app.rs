@@ -20,7 +20,7 @@ use crate::config::Settings;
 use crate::emotion::Emotion;
 use crate::music::SourceKind;
 use crate::music::account::{AccountEvent, AccountHandle, AccountJob};
-use crate::music::service::{CredentialStatus, MusicEvent, MusicHandle, MusicRequest};
+use crate::music::service::{CredentialStatus, MusicEvent, MusicHandle, MusicRequest, Outcome};
 use crate::pipeline::worker::{Command as WorkerCommand, Event, Worker, WorkerError};
 use crate::pipeline::{FrameResult, TimingWindow};
 use settings::AccountView;
@@ -146,6 +146,8 @@ struct Runtime {
     creds: CredentialStatus,
     mapping_info: String,
     account: AccountView,
+    /// The signed-in user's playlists, once fetched for the settings.
+    user_playlists: Option<Vec<crate::music::account::UserPlaylist>>,
     notice: Option<Notice>,
     model_error: Option<crate::Error>,
     info: Option<String>,
@@ -197,6 +199,7 @@ impl EmotuneApp {
                 creds: start.creds,
                 mapping_info: start.mapping_info,
                 account: AccountView::default(),
+                user_playlists: None,
                 notice: start.warnings.into_iter().next().map(Notice::Startup),
                 model_error: None,
                 info: None,
@@ -298,6 +301,11 @@ impl EmotuneApp {
             }
             Command::SignOut => self.handles.account.send(AccountJob::SignOut),
             Command::SaveList | Command::PlayList => self.use_list(cmd == Command::SaveList),
+            Command::LoadPlaylists => self.handles.account.send(AccountJob::Playlists),
+            Command::OwnPlaylistsEdited => {
+                self.saved.dirty = true;
+                self.request_music(false);
+            }
         }
     }
 
@@ -321,8 +329,15 @@ impl EmotuneApp {
         let note = |text: String, error: bool| Some((text, error));
         match ev {
             AccountEvent::AuthorizeUrl(url) => self.rt.account = AccountView::SigningIn(Some(url)),
-            AccountEvent::SignedIn(u) => self.rt.account = AccountView::SignedIn(u.display_name),
-            AccountEvent::SignedOut => self.rt.account = AccountView::SignedOut,
+            AccountEvent::SignedIn(u) => {
+                self.rt.account = AccountView::SignedIn(u.display_name);
+                // The settings' per-mood pickers list them; fetched once, off the UI thread.
+                self.handles.account.send(AccountJob::Playlists);
+            }
+            AccountEvent::SignedOut => {
+                self.rt.account = AccountView::SignedOut;
+                self.rt.user_playlists = None;
+            }
             AccountEvent::Saved { name, tracks } => {
                 self.panel.account_note =
                     note(format!("saved {tracks} tracks as \"{name}\""), false);
@@ -330,6 +345,31 @@ impl EmotuneApp {
             AccountEvent::Playing { tracks } => {
                 self.panel.account_note =
                     note(format!("playing {tracks} tracks on Spotify"), false);
+            }
+            AccountEvent::Playlists(v) => self.rt.user_playlists = Some(v),
+            AccountEvent::Tracks(rec) => {
+                self.panel.loading = false;
+                self.panel.error = None;
+                self.panel.current = Some(Outcome {
+                    recommendation: *rec,
+                    notes: Vec::new(),
+                });
+            }
+            AccountEvent::TracksFailed {
+                emotion,
+                strategy,
+                playlist,
+                error,
+            } => {
+                self.panel.account_note = note(
+                    format!("your playlist \"{playlist}\": {error}; using the mapping's searches"),
+                    true,
+                );
+                self.handles.music.request(MusicRequest {
+                    emotion,
+                    strategy,
+                    refresh: false,
+                });
             }
             AccountEvent::Failed(e) => {
                 if matches!(self.rt.account, AccountView::SigningIn(_))
@@ -351,9 +391,23 @@ impl EmotuneApp {
             .and_then(|r| r.mood.stable)
             .unwrap_or(Emotion::Neutral);
         self.panel.loading = true;
+        let strategy = self.panel.strategy;
+        let own = crate::config::own_key(emotion, strategy);
+        if let (AccountView::SignedIn(_), Some(playlist)) = (
+            &self.rt.account,
+            self.saved.settings.own_playlists.get(&own),
+        ) {
+            // The user picked one of their own playlists for this mood: read it in the account.
+            self.handles.account.send(AccountJob::Tracks {
+                emotion,
+                strategy,
+                playlist: playlist.clone(),
+            });
+            return;
+        }
         self.handles.music.request(MusicRequest {
             emotion,
-            strategy: self.panel.strategy,
+            strategy,
             refresh,
         });
     }
@@ -593,6 +647,7 @@ impl EmotuneApp {
                     mapping_info: &self.rt.mapping_info,
                     creds: self.rt.creds,
                     account: &self.rt.account,
+                    playlists: self.rt.user_playlists.as_deref(),
                 };
                 cmds = settings::show(ui, &mut self.saved.settings, &shown);
             });

@@ -34,6 +34,10 @@ pub enum Command {
     SaveList,
     /// Play the current list on the signed-in account's active device.
     PlayList,
+    /// Fetch the signed-in user's playlists for the settings' picker.
+    LoadPlaylists,
+    /// A picked own playlist for a mood changed (saved; the current list follows).
+    OwnPlaylistsEdited,
 }
 
 /// Key bindings, ignored while a text field has the keyboard.

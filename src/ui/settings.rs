@@ -4,8 +4,10 @@
 use std::time::Duration;
 
 use super::command::Command;
-use crate::config::Settings;
+use crate::config::{OwnPlaylist, Settings, own_key};
+use crate::emotion::Emotion;
 use crate::music::Strategy;
+use crate::music::account::UserPlaylist;
 use crate::music::service::CredentialStatus;
 
 /// The signed-in state, as the settings show it.
@@ -24,6 +26,8 @@ pub(crate) struct Shown<'a> {
     pub(crate) mapping_info: &'a str,
     pub(crate) creds: CredentialStatus,
     pub(crate) account: &'a AccountView,
+    /// The signed-in user's playlists, once fetched.
+    pub(crate) playlists: Option<&'a [UserPlaylist]>,
 }
 
 /// The Spotify account row: who is signed in, or how to sign in.
@@ -65,6 +69,7 @@ pub(crate) fn show(ui: &mut egui::Ui, settings: &mut Settings, shown: &Shown<'_>
         mapping_info,
         creds,
         account,
+        playlists,
     } = *shown;
     let mut cmds = Vec::new();
     egui::Grid::new("settings").num_columns(2).spacing([12.0, 8.0]).show(ui, |ui| {
@@ -99,7 +104,84 @@ pub(crate) fn show(ui: &mut egui::Ui, settings: &mut Settings, shown: &Shown<'_>
         ui.end_row();
         cmds.extend(account_row(ui, account));
     });
+    if matches!(account, AccountView::SignedIn(_)) {
+        cmds.extend(own_playlist_rows(ui, settings, playlists));
+    }
     cmds
+}
+
+/// Per mood, one of the user's own playlists instead of the mapping's searches.
+fn own_playlist_rows(
+    ui: &mut egui::Ui,
+    settings: &mut Settings,
+    playlists: Option<&[UserPlaylist]>,
+) -> Option<Command> {
+    ui.separator();
+    ui.label("Your playlists for each mood (else the mapping's searches)");
+    let Some(playlists) = playlists else {
+        return ui
+            .button("Load my playlists")
+            .clicked()
+            .then_some(Command::LoadPlaylists);
+    };
+    if playlists.is_empty() {
+        ui.label("your account has no playlists yet");
+    }
+    let mut edited = false;
+    egui::Grid::new("own-playlists")
+        .num_columns(3)
+        .show(ui, |ui| {
+            ui.label("");
+            ui.label("match");
+            ui.label("uplift");
+            ui.end_row();
+            for e in Emotion::ALL {
+                ui.label(e.name());
+                for s in [Strategy::Match, Strategy::Uplift] {
+                    edited |= playlist_picker(ui, settings, own_key(e, s), playlists);
+                }
+                ui.end_row();
+            }
+        });
+    edited.then_some(Command::OwnPlaylistsEdited)
+}
+
+/// One mood's drop-down; true when the pick changed.
+fn playlist_picker(
+    ui: &mut egui::Ui,
+    settings: &mut Settings,
+    key: String,
+    playlists: &[UserPlaylist],
+) -> bool {
+    let current = settings.own_playlists.get(&key).cloned();
+    let mut pick = current.clone();
+    let text = current.as_ref().map_or("mapping", |p| p.name.as_str());
+    let combo = egui::ComboBox::from_id_salt(&key)
+        .selected_text(text)
+        .width(150.0)
+        .show_ui(ui, |ui| {
+            ui.selectable_value(&mut pick, None, "mapping");
+            for p in playlists {
+                let own = Some(OwnPlaylist {
+                    id: p.id.clone(),
+                    name: p.name.clone(),
+                });
+                ui.selectable_value(&mut pick, own, &p.name);
+            }
+        });
+    // Named for screen readers (and the window tests): "playlist for neutral/match".
+    let name = format!("playlist for {key}");
+    combo
+        .response
+        .widget_info(|| egui::WidgetInfo::labeled(egui::Role::ComboBox, ui.is_enabled(), &name));
+    if pick == current {
+        return false;
+    }
+    match pick {
+        Some(p) => settings.own_playlists.insert(key, p),
+        None => settings.own_playlists.remove(&key),
+    };
+    true
 }
 
 /// Mood hold, smoothing and face size: grid rows that change the running pipeline.

@@ -310,9 +310,9 @@ fn dropping_the_bad_input_corpus_on_the_window_never_takes_it_down() {
 
 #[test]
 fn sign_in_then_save_and_play_the_list_from_the_window() {
-    use crate::music::account::{AccountError, User};
+    use crate::music::account::AccountError;
     use crate::music::service::Outcome;
-    use crate::music::{PlaylistRef, Recommendation, SourceKind, Strategy, Track};
+    use crate::music::{PlaylistRef, Recommendation, SourceKind, Strategy};
     let (app, fakes) = window(Some(SourceSpec::Path("/photos".into())));
     let mut h = harness(app);
     h.run();
@@ -322,26 +322,8 @@ fn sign_in_then_save_and_play_the_list_from_the_window() {
     h.run_steps(2);
     assert_eq!(fakes.account_jobs.try_recv().ok(), Some(AccountJob::SignIn));
     h.get_by_label("waiting for the browser…");
-    let user = User {
-        id: "u1".into(),
-        display_name: "Ada".into(),
-    };
-    fakes
-        .account_events
-        .send(AccountEvent::SignedIn(user))
-        .expect("event");
-    h.run();
-    h.get_by_label("signed in as Ada");
-    assert!(h.query_by_label("Sign out").is_some());
+    signed_in_as_ada(&mut h, &fakes);
 
-    let track = |n: u32| Track {
-        title: format!("Song {n}"),
-        artists: vec!["Band".into()],
-        duration_ms: None,
-        url: format!("https://open.spotify.com/track/T{n}"),
-        uri: format!("spotify:track:T{n}"),
-        album_art: None,
-    };
     let outcome = Outcome {
         recommendation: Recommendation {
             emotion: crate::Emotion::Sad,
@@ -351,7 +333,7 @@ fn sign_in_then_save_and_play_the_list_from_the_window() {
                 name: "Lift".into(),
                 url: None,
             },
-            tracks: vec![track(1), track(2)],
+            tracks: vec![track("Song 1", "T1"), track("Song 2", "T2")],
         },
         notes: vec![],
     };
@@ -407,4 +389,117 @@ fn without_a_dialog_service_open_image_falls_back_to_the_built_in_browser() {
         "the built-in browser opened"
     );
     assert!(fakes.sent().is_empty());
+}
+
+#[test]
+fn an_own_playlist_picked_for_a_mood_is_read_in_the_account() {
+    use crate::music::account::{AccountError, UserPlaylist};
+    use crate::music::{PlaylistRef, Recommendation, SourceKind, Strategy};
+    let (app, mut fakes) = window(Some(SourceSpec::Path("/photos".into())));
+    let mut h = harness(app);
+    h.run();
+    h.get_by_label("Settings").click();
+    h.run();
+    signed_in_as_ada(&mut h, &fakes);
+    // Until they arrive (or when fetching failed) the button asks again.
+    h.get_by_label("Load my playlists").click();
+    h.run();
+    assert_eq!(
+        fakes.account_jobs.try_recv().ok(),
+        Some(AccountJob::Playlists)
+    );
+    let mine = UserPlaylist {
+        id: "p9".into(),
+        name: "Mine".into(),
+        uri: "spotify:playlist:p9".into(),
+    };
+    fakes
+        .account_events
+        .send(AccountEvent::Playlists(vec![mine]))
+        .expect("event");
+    h.run();
+    assert_eq!(h.get_all_by_label_contains("playlist for ").count(), 14);
+    h.get_by_label("playlist for neutral/match").click();
+    h.run();
+    h.get_by_label("Mine").click();
+    h.run_steps(2);
+    let picked = h.state().saved.settings.own_playlists.get("neutral/match");
+    assert_eq!(picked.map(|p| p.id.as_str()), Some("p9"));
+    // The list for the current mood (neutral until one settles) now comes from the account.
+    while fakes.music_requests.try_recv().is_ok() {}
+    let job = fakes.account_jobs.try_recv();
+    assert!(
+        matches!(&job, Ok(AccountJob::Tracks { emotion: crate::Emotion::Neutral, strategy: Strategy::Match, playlist }) if playlist.id == "p9"),
+        "{job:?}"
+    );
+    let rec = Recommendation {
+        emotion: crate::Emotion::Neutral,
+        strategy: Strategy::Match,
+        source: SourceKind::Spotify,
+        playlist: PlaylistRef {
+            name: "Mine".into(),
+            url: None,
+        },
+        tracks: vec![track("Own 1", "OT1")],
+    };
+    fakes
+        .account_events
+        .send(AccountEvent::Tracks(Box::new(rec)))
+        .expect("event");
+    h.run();
+    assert!(
+        h.query_by_label_contains("Own 1").is_some(),
+        "the own list is shown"
+    );
+    // When the playlist cannot be read, the mapping's searches take over, with a note.
+    fakes
+        .account_events
+        .send(AccountEvent::TracksFailed {
+            emotion: crate::Emotion::Neutral,
+            strategy: Strategy::Match,
+            playlist: "Mine".into(),
+            error: AccountError::NotFound("read the playlist's tracks"),
+        })
+        .expect("event");
+    h.run();
+    let req = fakes.music_requests.try_recv().expect("fallback request");
+    assert_eq!(
+        (req.emotion, req.strategy),
+        (crate::Emotion::Neutral, Strategy::Match)
+    );
+    assert!(
+        h.query_by_label_contains("your playlist \"Mine\"")
+            .is_some()
+    );
+}
+
+/// The account thread says Ada signed in; the window then asks for her playlists.
+fn signed_in_as_ada(h: &mut Harness<'static, EmotuneApp>, fakes: &Fakes) {
+    let user = crate::music::account::User {
+        id: "u1".into(),
+        display_name: "Ada".into(),
+    };
+    fakes
+        .account_events
+        .send(AccountEvent::SignedIn(user))
+        .expect("event");
+    h.run();
+    h.get_by_label("signed in as Ada");
+    assert!(h.query_by_label("Sign out").is_some());
+    assert_eq!(
+        fakes.account_jobs.try_recv().ok(),
+        Some(AccountJob::Playlists),
+        "the pickers' playlists are fetched at sign-in"
+    );
+}
+
+fn track(title: &str, id: &str) -> crate::music::Track {
+    crate::music::Track {
+        title: title.into(),
+        artists: vec!["Band".into()],
+        duration_ms: None,
+        url: format!("https://open.spotify.com/track/{id}"),
+        uri: format!("spotify:track:{id}"),
+        album_art: None,
+    }
 }
