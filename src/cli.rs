@@ -471,7 +471,7 @@ pub fn spotify_use(
     strategy: crate::music::Strategy,
     json: bool,
 ) -> anyhow::Result<i32> {
-    use crate::music::account::{Account, playlist_name, today, track_uris};
+    use crate::music::account::{Account, playlist_name, track_uris};
     let mut account = match Account::from_env() {
         Ok(a) => a,
         Err(e) => {
@@ -504,7 +504,7 @@ pub fn spotify_use(
     let done = rt.block_on(async {
         match action {
             SpotifyAction::Save => {
-                let name = playlist_name(emotion, strategy, &today());
+                let name = playlist_name(emotion, strategy, &crate::clock::today());
                 let p = account.save_playlist(&name, &uris).await?;
                 Ok(serde_json::json!({"saved": p, "tracks": uris.len()}))
             }
@@ -543,29 +543,15 @@ fn list_for(
     emotion: crate::Emotion,
     strategy: crate::music::Strategy,
 ) -> Result<crate::music::Recommendation, String> {
-    let own = settings
-        .own_playlists
-        .get(&crate::config::own_key(emotion, strategy));
-    let Some(p) = own else {
-        let pref = crate::music::SourcePreference::Auto;
+    if let Some(p) = settings.own_playlist(emotion, strategy) {
         return rt
-            .block_on(music.recommend(emotion, strategy, pref, false))
-            .map(|o| o.recommendation)
+            .block_on(account.own_recommendation(emotion, strategy, p))
             .map_err(|e| e.to_string());
-    };
-    let tracks = rt
-        .block_on(account.playlist_tracks(&p.id))
-        .map_err(|e| format!("your playlist \"{}\" for {emotion}: {e}", p.name))?;
-    Ok(crate::music::Recommendation {
-        emotion,
-        strategy,
-        source: crate::music::SourceKind::Spotify,
-        playlist: crate::music::PlaylistRef {
-            name: p.name.clone(),
-            url: Some(format!("https://open.spotify.com/playlist/{}", p.id)),
-        },
-        tracks,
-    })
+    }
+    let pref = crate::music::SourcePreference::Auto;
+    rt.block_on(music.recommend(emotion, strategy, pref, false))
+        .map(|o| o.recommendation)
+        .map_err(|e| e.to_string())
 }
 
 /// `spotify status`: who is signed in (asks Spotify, so an expired sign-in shows).

@@ -119,6 +119,15 @@ impl Settings {
             .unwrap_or(Duration::from_secs(24 * 3600))
     }
 
+    /// The playlist the user picked for this mood, if any.
+    pub(crate) fn own_playlist(
+        &self,
+        e: crate::Emotion,
+        s: crate::music::Strategy,
+    ) -> Option<&OwnPlaylist> {
+        self.own_playlists.get(&own_key(e, s))
+    }
+
     /// The user's settings, or the defaults (with the reason) when the file is broken.
     pub(crate) fn load_user() -> (Settings, Option<String>) {
         match Self::default_path() {

@@ -30,6 +30,22 @@ pub mod clock {
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
     }
+
+    /// Today's date as YYYY-MM-DD (UTC), without a date library.
+    pub fn today() -> String {
+        let days = (unix_now().as_secs() / 86_400) as i64;
+        // Howard Hinnant's civil_from_days.
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let d = doy - (153 * mp + 2) / 5 + 1;
+        let m = if mp < 10 { mp + 3 } else { mp - 9 };
+        let y = yoe + era * 400 + i64::from(m <= 2);
+        format!("{y:04}-{m:02}-{d:02}")
+    }
 }
 
 /// What `restart_on_panic` reports.

@@ -380,6 +380,15 @@ fn signed_in(home: &Path, access: &str, expires_at: u64) {
 
 const FAR: u64 = 4_000_000_000;
 
+/// The JSON body of the first `method` request to `path`.
+fn body_of(calls: &[(String, String, String)], method: &str, path: &str) -> Value {
+    let call = calls
+        .iter()
+        .find(|c| c.0 == method && c.1 == path)
+        .unwrap_or_else(|| panic!("no {method} {path} in {calls:?}"));
+    serde_json::from_str(&call.2).expect("json body")
+}
+
 #[test]
 fn an_expired_token_is_refreshed_silently_then_play_starts() {
     let fake = Fake::start();
@@ -392,12 +401,7 @@ fn an_expired_token_is_refreshed_silently_then_play_starts() {
     let calls = fake.calls();
     assert_eq!(calls[0].1, "/api/token");
     assert!(calls[0].2.contains("grant_type=refresh_token"));
-    let play = calls
-        .iter()
-        .find(|c| c.1 == "/v1/me/player/play")
-        .expect("play");
-    assert_eq!(play.0, "PUT");
-    let body: Value = serde_json::from_str(&play.2).expect("json");
+    let body = body_of(&calls, "PUT", "/v1/me/player/play");
     let mut uris: Vec<&str> = body["uris"]
         .as_array()
         .map(|a| a.iter().filter_map(Value::as_str).collect())
@@ -436,11 +440,7 @@ fn a_mood_with_an_own_playlist_plays_its_tracks() {
             .any(|c| c.0 == "GET" && c.1.starts_with("/v1/playlists/p9/items")),
         "read the picked playlist in the account"
     );
-    let play = calls
-        .iter()
-        .find(|c| c.1 == "/v1/me/player/play")
-        .expect("play");
-    let body: Value = serde_json::from_str(&play.2).expect("json");
+    let body = body_of(&calls, "PUT", "/v1/me/player/play");
     assert_eq!(
         body["uris"],
         json!(["spotify:track:OT1", "spotify:track:OT2"])
@@ -461,22 +461,14 @@ fn save_creates_a_private_playlist_and_adds_the_tracks() {
     assert_eq!(v["saved"]["id"], "pl1");
     assert_eq!(v["tracks"], 3);
     let calls = fake.calls();
-    let create = calls
-        .iter()
-        .find(|c| c.1 == "/v1/me/playlists")
-        .expect("create");
-    let body: Value = serde_json::from_str(&create.2).expect("json");
+    let body = body_of(&calls, "POST", "/v1/me/playlists");
     assert_eq!(body["public"], false);
     assert!(
         body["name"]
             .as_str()
             .is_some_and(|n| n.starts_with("emotune · happy (match) · 20"))
     );
-    let items = calls
-        .iter()
-        .find(|c| c.1 == "/v1/playlists/pl1/items")
-        .expect("items");
-    let body: Value = serde_json::from_str(&items.2).expect("json");
+    let body = body_of(&calls, "POST", "/v1/playlists/pl1/items");
     assert_eq!(body["uris"].as_array().map(Vec::len), Some(3));
     assert!(
         calls.iter().all(|c| !c.1.starts_with("/v1/users/")),

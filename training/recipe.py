@@ -25,11 +25,10 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 
 
-def train_cmd(args: argparse.Namespace, run: Path, extra: list[str]) -> list[str]:
+def train_cmd(args: argparse.Namespace, run: Path, budget: float, extra: list[str]) -> list[str]:
     cmd = [sys.executable, "-m", "training.train", "--run-dir", str(run), "--no-export"]
     if args.data:
         cmd += ["--data", str(args.data)]
-    budget = args.student_budget if "--kd" in extra else args.time_budget
     if budget:
         cmd += ["--time-budget", str(budget)]
     return cmd + extra + args.train_arg
@@ -77,7 +76,7 @@ def ensemble(work: Path, names: list[str], out: Path) -> dict[str, float]:
 def teachers(args: argparse.Namespace) -> None:
     jobs = {
         f"teacher-s1-seed{seed}": train_cmd(
-            args, args.work / f"teacher-s1-seed{seed}",
+            args, args.work / f"teacher-s1-seed{seed}", args.time_budget,
             ["--arch", "s1", "--seed", str(seed), "--epochs", str(args.teacher_epochs),
              "--batch-size", "256", "--lr", "0.15", "--cutmix", "0.5",
              "--dump-logits", str(args.work / f"teacher-s1-seed{seed}" / "logits.npz")],
@@ -87,7 +86,7 @@ def teachers(args: argparse.Namespace) -> None:
     if args.baseline:
         # A stride-2 net without a teacher: the fallback, and the measure of what distilling adds.
         jobs["student-s2-nokd"] = train_cmd(
-            args, args.work / "student-s2-nokd",
+            args, args.work / "student-s2-nokd", args.time_budget,
             ["--arch", "s2", "--seed", "7", "--epochs", str(args.student_epochs), "--batch-size", "256",
              "--lr", "0.15", "--cutmix", "0.5",
              "--dump-logits", str(args.work / "student-s2-nokd" / "logits.npz")],
@@ -105,7 +104,7 @@ def students(args: argparse.Namespace) -> None:
         raise SystemExit(f"{teacher} not found: run the teachers stage first")
     jobs = {
         f"student-s2-kd-seed{seed}": train_cmd(
-            args, args.work / f"student-s2-kd-seed{seed}",
+            args, args.work / f"student-s2-kd-seed{seed}", args.student_budget,
             ["--arch", "s2", "--seed", str(seed), "--epochs", str(args.student_epochs),
              "--batch-size", "256", "--lr", "0.15", "--cutmix", "0.5", "--kd", str(teacher),
              "--kd-alpha", str(args.kd_alpha), "--kd-temp", str(args.kd_temp),

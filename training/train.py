@@ -228,6 +228,8 @@ def main(argv: list[str] | None = None) -> int:
         order = order[rank::world].to(x_all.device)
         # CutMix stops for the last tenth: the net ends on clean images, as it will see them.
         mix_p = args.cutmix if epoch < int(args.epochs * 0.9) else 0.0
+        # CutMix's per-batch choices come from the host: reading them off the GPU would sync.
+        mix_rng = random.Random(args.seed * 1000 + epoch)
         ddp_model.train()
         tot_loss = torch.zeros((), device=device)
         tot_ok = torch.zeros((), device=device)
@@ -242,8 +244,8 @@ def main(argv: list[str] | None = None) -> int:
             soft = t_all[idx].to(device, non_blocking=True) if t_all is not None else None
             x = normalize(fer.augment(x, gen)).contiguous(memory_format=torch.channels_last)
             perm, lam = None, 1.0
-            if mix_p > 0 and float(torch.rand(1, generator=gen, device=device)) < mix_p:
-                x, perm, lam = cutmix(x, gen)
+            if mix_p > 0 and mix_rng.random() < mix_p:
+                x, perm, lam = cutmix(x, mix_rng)
             with amp:
                 logits = ddp_model(x)
             logits = logits.float()
@@ -304,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if main_proc and args.dump_logits is not None:
         model.load_state_dict(torch.load(run_dir / "best.pt", map_location=device))
-        dump_logits(model, root, train, args.dump_logits, device)
+        dump_logits(model, {"train": train, "PublicTest": val}, root, args.dump_logits, device)
         print(f"logits written to {args.dump_logits}", file=sys.stderr)
     if main_proc and args.no_export:
         if world > 1:
@@ -356,16 +358,16 @@ def fast_forward(sched: torch.optim.lr_scheduler.LRScheduler, steps: int) -> Non
             sched.step()
 
 
-def cutmix(x: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, float]:
-    """CutMix: a box from a shuffled partner pasted in; `lam` is the share of the image kept."""
+def cutmix(x: torch.Tensor, rng: random.Random) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """CutMix: a box from a shuffled partner pasted in; `lam` is the share of the image kept.
+    Box and partners are drawn on the host, so nothing waits on the device."""
     n, _, h, w = x.shape
-    lam = float(torch.rand(1, generator=gen, device=x.device))
-    perm = torch.randperm(n, generator=gen, device=x.device)
-    ch, cw = int(h * math.sqrt(1 - lam)), int(w * math.sqrt(1 - lam))
-    cy = int(torch.randint(h, (1,), generator=gen, device=x.device))
-    cx = int(torch.randint(w, (1,), generator=gen, device=x.device))
+    cut = math.sqrt(1 - rng.random())
+    ch, cw = int(h * cut), int(w * cut)
+    cy, cx = rng.randrange(h), rng.randrange(w)
     y0, y1 = max(cy - ch // 2, 0), min(cy + ch // 2, h)
     x0, x1 = max(cx - cw // 2, 0), min(cx + cw // 2, w)
+    perm = torch.tensor(rng.sample(range(n), n), device=x.device)
     x = x.clone()
     x[:, :, y0:y1, x0:x1] = x[perm, :, y0:y1, x0:x1]
     return x, perm, 1 - (y1 - y0) * (x1 - x0) / (h * w)
@@ -400,17 +402,20 @@ def load_teacher(path: Path, train: fer.Split) -> np.ndarray:
 
 
 @torch.no_grad()
-def dump_logits(model: nn.Module, root: Path, train: fer.Split, out: Path, device: torch.device) -> None:
-    """Flip-averaged logits of `model` on every split, for distillation and ensembling."""
+def dump_logits(
+    model: nn.Module, loaded: dict[str, fer.Split], root: Path, out: Path, device: torch.device
+) -> None:
+    """Flip-averaged logits of `model` on every split (those not in `loaded` are read), for
+    distillation and ensembling."""
     net = ExportedClassifier(model, tta_flip=True).to(device)
+    train = loaded["train"]
     arrays: dict[str, np.ndarray] = {"train_names": np.array([Path(p).name for p in train.paths])}
     for split in fer.SPLITS:
-        s = train if split == "train" else fer.load_split(root, split)
+        s = loaded[split] if split in loaded else fer.load_split(root, split)
         arrays[split] = predict(net, s.images, device).astype(np.float32)
         arrays[f"{split}_labels"] = s.labels
     out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(out, **arrays)
-
 
 def tune_blur(
     net: nn.Module, val: fer.Split, estimate: float, tta_flip: bool

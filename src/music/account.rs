@@ -469,7 +469,7 @@ enum Call {
     Create,
     AddItems,
     Play,
-    Items,
+    ReadItems,
 }
 
 impl Call {
@@ -480,7 +480,7 @@ impl Call {
             Call::Create => "create a playlist",
             Call::AddItems => "add tracks to the playlist",
             Call::Play => "start playback",
-            Call::Items => "read the playlist's tracks",
+            Call::ReadItems => "read the playlist's tracks",
         }
     }
 
@@ -661,20 +661,47 @@ impl Account {
     pub async fn playlist_tracks(&mut self, id: &str) -> Result<Vec<crate::music::Track>> {
         let path = format!("playlists/{id}/items?limit=100");
         let v = self
-            .call(Call::Items, reqwest::Method::GET, &path, None)
+            .call(Call::ReadItems, reqwest::Method::GET, &path, None)
             .await?;
-        let items = v["items"].as_array().cloned().unwrap_or_default();
         // 2026's /items answers each entry as `item`; older answers call it `track`.
-        Ok(items
-            .iter()
-            .filter_map(|i| {
-                track_of(if i["item"].is_object() {
-                    &i["item"]
-                } else {
-                    &i["track"]
-                })
+        let entry = |i: &'_ Value| -> Option<crate::music::Track> {
+            track_of(if i["item"].is_object() {
+                &i["item"]
+            } else {
+                &i["track"]
             })
-            .collect())
+        };
+        Ok(v["items"]
+            .as_array()
+            .map(|items| items.iter().filter_map(entry).collect())
+            .unwrap_or_default())
+    }
+
+    /// The mood's list from the playlist the user picked for it (shared by the window and
+    /// `spotify save/play`). An empty playlist is an error: the caller falls back.
+    pub async fn own_recommendation(
+        &mut self,
+        emotion: crate::Emotion,
+        strategy: crate::music::Strategy,
+        p: &crate::config::OwnPlaylist,
+    ) -> Result<crate::music::Recommendation> {
+        let tracks = self.playlist_tracks(&p.id).await?;
+        if tracks.is_empty() {
+            return Err(AccountError::Protocol(format!(
+                "your playlist \"{}\" has no playable tracks",
+                p.name
+            )));
+        }
+        Ok(crate::music::Recommendation {
+            emotion,
+            strategy,
+            source: crate::music::SourceKind::Spotify,
+            playlist: crate::music::PlaylistRef {
+                name: p.name.clone(),
+                url: Some(format!("https://open.spotify.com/playlist/{}", p.id)),
+            },
+            tracks,
+        })
     }
 
     /// A new private playlist holding `uris` (in batches of 100, Spotify's limit).
@@ -723,7 +750,6 @@ impl Account {
     }
 }
 
-/// The name a saved playlist gets: the mood and the date.
 /// A playable track from the Web API's JSON, or None (episodes, local files, removed tracks).
 fn track_of(t: &Value) -> Option<crate::music::Track> {
     let uri = t["uri"]
@@ -756,24 +782,9 @@ fn track_of(t: &Value) -> Option<crate::music::Track> {
     })
 }
 
+/// The name a saved playlist gets: the mood and the date.
 pub fn playlist_name(e: crate::Emotion, s: crate::music::Strategy, date: &str) -> String {
     format!("emotune · {e} ({}) · {date}", s.name())
-}
-
-/// Today's date as YYYY-MM-DD (UTC), without a date library.
-pub fn today() -> String {
-    let days = (crate::clock::unix_now().as_secs() / 86_400) as i64;
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
 }
 
 /// Spotify track URIs of a recommendation (catalog tracks are searches and cannot be saved).
@@ -830,7 +841,7 @@ mod tests {
 
     #[test]
     fn dates_and_names() {
-        let d = today();
+        let d = crate::clock::today();
         assert_eq!(d.len(), 10);
         assert!(d.starts_with("20"), "{d}");
         assert_eq!(
@@ -1054,29 +1065,12 @@ async fn own_list(
     strategy: crate::music::Strategy,
     playlist: crate::config::OwnPlaylist,
 ) -> AccountEvent {
-    let tracks = match Account::from_env() {
-        Ok(mut a) => a.playlist_tracks(&playlist.id).await,
+    let rec = match Account::from_env() {
+        Ok(mut a) => a.own_recommendation(emotion, strategy, &playlist).await,
         Err(e) => Err(e),
     };
-    match tracks {
-        Ok(tracks) if !tracks.is_empty() => {
-            AccountEvent::Tracks(Box::new(crate::music::Recommendation {
-                emotion,
-                strategy,
-                source: crate::music::SourceKind::Spotify,
-                playlist: crate::music::PlaylistRef {
-                    url: Some(format!("https://open.spotify.com/playlist/{}", playlist.id)),
-                    name: playlist.name,
-                },
-                tracks,
-            }))
-        }
-        Ok(_) => AccountEvent::TracksFailed {
-            emotion,
-            strategy,
-            playlist: playlist.name,
-            error: AccountError::Protocol("the playlist has no playable tracks".into()),
-        },
+    match rec {
+        Ok(rec) => AccountEvent::Tracks(Box::new(rec)),
         Err(error) => AccountEvent::TracksFailed {
             emotion,
             strategy,

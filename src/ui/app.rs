@@ -315,7 +315,7 @@ impl EmotuneApp {
         let rec = &o.recommendation;
         let uris = crate::music::account::track_uris(rec);
         let job = if save {
-            let date = crate::music::account::today();
+            let date = crate::clock::today();
             let name = crate::music::account::playlist_name(rec.emotion, rec.strategy, &date);
             AccountJob::Save { name, uris }
         } else {
@@ -347,14 +347,10 @@ impl EmotuneApp {
                     note(format!("playing {tracks} tracks on Spotify"), false);
             }
             AccountEvent::Playlists(v) => self.rt.user_playlists = Some(v),
-            AccountEvent::Tracks(rec) => {
-                self.panel.loading = false;
-                self.panel.error = None;
-                self.panel.current = Some(Outcome {
-                    recommendation: *rec,
-                    notes: Vec::new(),
-                });
-            }
+            AccountEvent::Tracks(rec) => self.panel.show_list(Outcome {
+                recommendation: *rec,
+                notes: Vec::new(),
+            }),
             AccountEvent::TracksFailed {
                 emotion,
                 strategy,
@@ -392,10 +388,9 @@ impl EmotuneApp {
             .unwrap_or(Emotion::Neutral);
         self.panel.loading = true;
         let strategy = self.panel.strategy;
-        let own = crate::config::own_key(emotion, strategy);
         if let (AccountView::SignedIn(_), Some(playlist)) = (
             &self.rt.account,
-            self.saved.settings.own_playlists.get(&own),
+            self.saved.settings.own_playlist(emotion, strategy),
         ) {
             // The user picked one of their own playlists for this mood: read it in the account.
             self.handles.account.send(AccountJob::Tracks {
@@ -477,14 +472,12 @@ impl EmotuneApp {
         match ev {
             MusicEvent::Art { url, image } => self.panel.add_art(ctx, url, &image),
             MusicEvent::Ready(o) => {
-                self.panel.loading = false;
                 if o.credentials_rejected() {
                     self.rt.creds = CredentialStatus::Rejected;
                 } else if o.recommendation.source == SourceKind::Spotify {
                     self.rt.creds = CredentialStatus::Present;
                 }
-                self.panel.error = None;
-                self.panel.current = Some(o);
+                self.panel.show_list(o);
             }
             MusicEvent::Failed(e) => {
                 self.panel.loading = false;
@@ -683,7 +676,7 @@ fn suggested_csv() -> PathBuf {
                 .or_else(|| Some(u.home_dir().to_path_buf()))
         })
         .unwrap_or_else(|| PathBuf::from("."));
-    let day = crate::music::account::today();
+    let day = crate::clock::today();
     let secs = crate::clock::unix_now().as_secs() % 86_400;
     dir.join(format!("emotune-mood-{day}-{secs:05}.csv"))
 }

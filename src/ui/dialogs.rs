@@ -37,11 +37,15 @@ const IMAGE_EXTENSIONS: &[&str] = &[
 ];
 
 fn run(kind: &DialogKind) -> Option<PathBuf> {
-    let start = directories::UserDirs::new().and_then(|u| {
-        u.picture_dir()
-            .map(Path::to_path_buf)
-            .or_else(|| Some(u.home_dir().to_path_buf()))
-    });
+    // Opening starts in Pictures (else home); saving starts where the suggestion is.
+    let start = match kind {
+        DialogKind::ExportCsv(suggested) => suggested.parent().map(Path::to_path_buf),
+        DialogKind::OpenImage | DialogKind::OpenFolder => directories::UserDirs::new().map(|u| {
+            u.picture_dir()
+                .unwrap_or_else(|| u.home_dir())
+                .to_path_buf()
+        }),
+    };
     let mut d = rfd::FileDialog::new();
     if let Some(dir) = start {
         d = d.set_directory(dir);
@@ -58,9 +62,6 @@ fn run(kind: &DialogKind) -> Option<PathBuf> {
             let mut d = d
                 .set_title("Export the mood timeline")
                 .add_filter("CSV", &["csv"]);
-            if let Some(dir) = suggested.parent() {
-                d = d.set_directory(dir);
-            }
             if let Some(name) = suggested.file_name() {
                 d = d.set_file_name(name.to_string_lossy());
             }

@@ -33,6 +33,14 @@ fn source_label(s: SourceKind) -> (&'static str, Color32) {
 }
 
 impl MusicPanel {
+    /// A list arrived (from the music thread or the account's own playlist): it replaces the
+    /// current one and clears the loading state and any error.
+    pub fn show_list(&mut self, o: Outcome) {
+        self.loading = false;
+        self.error = None;
+        self.current = Some(o);
+    }
+
     pub(crate) fn add_art(&mut self, ctx: &egui::Context, url: String, img: &image::RgbaImage) {
         let size = [img.width() as usize, img.height() as usize];
         let color = egui::ColorImage::from_rgba_unmultiplied(size, img.as_raw());
