@@ -142,7 +142,9 @@ def load_split(root: Path, split: str) -> Split:
             images[i] = np.asarray(g)
         labels[i] = CLASS_NAMES.index(p.parent.name)
     cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_suffix(".tmp.npz")
+    # A name of its own per process: the recipe starts several runs at once on one cache, and a
+    # shared temp name let one run rename the other's half-written file into place.
+    tmp = cache.with_name(f"{cache.stem}.{os.getpid()}.tmp.npz")
     np.savez(tmp, images=images, labels=labels)
     tmp.replace(cache)
     return Split(images, labels, [str(p) for p in files])

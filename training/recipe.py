@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .data import SPLITS, default_data_dir, load_split
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -47,6 +49,9 @@ def run_parallel(jobs: dict[str, list[str]], work: Path) -> None:
         if p.wait() != 0:
             failed.append(name)
         log.close()
+    for name in failed:
+        tail = (work / name / "train.out").read_text(errors="replace").splitlines()[-15:]
+        print(f"--- {name} failed; last lines of its train.out:", *tail, sep="\n", file=sys.stderr)
     if failed:
         raise SystemExit(f"failed: {', '.join(failed)} (see {work}/<run>/train.out)")
 
@@ -149,6 +154,13 @@ def main(argv: list[str] | None = None) -> int:
         args.student_budget = args.time_budget
     args.work.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    # Unpack and cache the data once, here: runs started together would otherwise all unpack
+    # and cache it at the same time, on the same folders.
+    args.data = args.data or default_data_dir()
+    if args.data is None:
+        raise SystemExit("no FER-2013 found: pass --data DIR (train/, test/) or set FER2013_DIR")
+    for split in SPLITS:
+        load_split(args.data, split)
     if args.stage in ("teachers", "all"):
         teachers(args)
     if args.stage in ("students", "all"):
@@ -156,9 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.stage == "all":
         best = (args.work / "best_student.txt").read_text().strip()
         cmd = [sys.executable, "-m", "training.train", "--arch", "s2", "--out", str(args.out),
-               "--run-dir", str(args.work / best), "--export-from", str(args.work / best / "best.pt")]
-        if args.data:
-            cmd += ["--data", str(args.data)]
+               "--run-dir", str(args.work / best), "--export-from", str(args.work / best / "best.pt"),
+               "--data", str(args.data)]
         subprocess.run(cmd, check=True, cwd=REPO)
     return 0
 

@@ -47,6 +47,37 @@ def test_load_split_separates_public_and_private(tiny_fer: Path) -> None:
     assert np.array_equal(again.images, train.images)
 
 
+def _load_after(barrier, root: Path, cache: str, q) -> None:
+    import os
+
+    os.environ["XDG_CACHE_HOME"] = cache
+    barrier.wait()
+    try:
+        q.put(int(fer.load_split(root, "train").images.sum()))
+    except Exception as e:  # noqa: BLE001 - reported to the test
+        q.put(repr(e))
+
+
+def test_runs_filling_the_cache_at_once_all_load_the_same_split(tiny_fer: Path, tmp_path: Path) -> None:
+    # The recipe starts its runs together; each used to write the cache through one shared
+    # temp name, and one run could rename another's half-written file into place.
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork")
+    want = int(fer.load_split(tiny_fer, "train").images.sum())
+    for round_ in range(5):
+        n, q = 8, ctx.Queue()
+        barrier = ctx.Barrier(n)
+        cache = str(tmp_path / f"cache{round_}")
+        procs = [ctx.Process(target=_load_after, args=(barrier, tiny_fer, cache, q)) for _ in range(n)]
+        for p in procs:
+            p.start()
+        got = [q.get(timeout=60) for _ in procs]
+        for p in procs:
+            p.join(timeout=60)
+        assert got == [want] * n
+
+
 def test_missing_data_dir_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="train/ and test/"):
         fer.load_split(tmp_path / "nowhere", "train")
