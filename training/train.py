@@ -66,6 +66,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--calibration-images", type=int, default=2000, help="train images for int8 calibration")
     p.add_argument("--export-from", type=Path, default=None, help="skip training: export this checkpoint")
+    p.add_argument("--init-from", type=Path, default=None,
+                   help="start from these weights (a state dict or checkpoint), fresh schedule")
     p.add_argument("--cutmix", type=float, default=0.0, help="probability per batch of CutMix")
     p.add_argument("--kd", type=Path, default=None, help="teacher logits (.npz with train) to distil from")
     p.add_argument("--kd-alpha", type=float, default=0.7, help="weight of the distillation loss")
@@ -97,6 +99,14 @@ def predict(model: nn.Module, images: np.ndarray, device: torch.device, bs: int 
         x = fer.to_tensor(images[i : i + bs]).to(device)
         out.append(model(x).float().cpu())
     return torch.cat(out).numpy()
+
+
+def load_weights(model: nn.Module, path: Path, device: torch.device) -> None:
+    """A state dict or a {"model": ...} checkpoint; fp16 copies (what comes back from the GPU
+    machine) load as fp32."""
+    ck = torch.load(path, map_location=device, weights_only=False)
+    state = ck["model"] if "model" in ck else ck
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -155,10 +165,11 @@ def main(argv: list[str] | None = None) -> int:
     run_dir.mkdir(parents=True, exist_ok=True)
     model = build_model(args.arch, args.dropout).to(device)
     if args.export_from is not None:
-        ck = torch.load(args.export_from, map_location=device, weights_only=False)
-        model.load_state_dict(ck["model"] if "model" in ck else ck)
+        load_weights(model, args.export_from, device)
         torch.save(model.state_dict(), run_dir / "best.pt")
         args.epochs = 0
+    elif args.init_from is not None:
+        load_weights(model, args.init_from, device)
     # channels_last: faster convolutions in oneDNN (CPU) and cuDNN's bf16 kernels (CUDA).
     model = model.to(memory_format=torch.channels_last)
     ddp_model: nn.Module = model
