@@ -1,6 +1,7 @@
 //! Frame → faces → emotions → tracks → mood, with per-stage timings. `Pipeline::process` is the
 //! whole per-frame path; the worker thread and `emotune bench` both call it.
 
+mod cut;
 pub(crate) mod mood;
 pub(crate) mod tracking;
 pub(crate) mod worker;
@@ -125,6 +126,7 @@ pub struct Pipeline {
     settings: PipelineSettings,
     frames: u64,
     force_scan: bool,
+    cut: cut::CutDetector,
 }
 
 impl Pipeline {
@@ -137,6 +139,7 @@ impl Pipeline {
             settings,
             frames: 0,
             force_scan: true,
+            cut: cut::CutDetector::default(),
         })
     }
 
@@ -153,6 +156,7 @@ impl Pipeline {
         self.tracker.clear();
         self.mood = MoodStabilizer::new(self.settings.mood);
         self.force_scan = true;
+        self.cut.clear();
     }
 
     /// One photo on its own: fresh tracks, every face shown at once, and the mood is the
@@ -178,9 +182,11 @@ impl Pipeline {
     /// observations and whether this thread ran a full scan.
     fn detect(&mut self, gray: &image::GrayImage) -> (Vec<Detection>, bool) {
         let tracking = self.tracker.tracks().iter().any(|t| t.confirmed);
-        if self.force_scan || !tracking {
+        let cut = self.cut.update(gray);
+        if self.force_scan || cut || !tracking {
             self.force_scan = false;
-            return (self.full_scan(gray), true);
+            // After a cut the tracks' windows hold other things now: the scan alone.
+            return (self.full_scan(gray, !cut), true);
         }
         let mut found = Vec::new();
         let mut lost = false;
@@ -221,8 +227,11 @@ impl Pipeline {
 
     /// The whole frame, plus the windows of confirmed tracks the coarse scan missed (the window
     /// search is finer); one box per face.
-    fn full_scan(&mut self, gray: &image::GrayImage) -> Vec<Detection> {
+    fn full_scan(&mut self, gray: &image::GrayImage, search_tracks: bool) -> Vec<Detection> {
         let mut found = self.detector.detect(gray);
+        if !search_tracks {
+            return found;
+        }
         for t in self.tracker.tracks().iter().filter(|t| t.confirmed) {
             if found.iter().any(|d| d.bbox.same_face(&t.bbox, 0.3)) {
                 continue;
