@@ -79,6 +79,14 @@ fn grid(base: DetectorSettings) -> Vec<DetectorSettings> {
             });
         }
     }
+    // rustface's own threshold, with the pyramid before and after the change to 0.8.
+    for &pf in &[0.8f32, 0.7] {
+        grid.push(DetectorSettings {
+            pyramid_factor: pf,
+            score_thresh: 2.0,
+            ..base
+        });
+    }
     grid.push(DetectorSettings {
         window_step: 6,
         ..base
@@ -110,9 +118,9 @@ fn main() {
         set_c.len()
     );
     println!(
-        "| min face (of 480 lines) | pyramid | step | A: detected | B: detected | C: detected | C: false pos. | C: full scan p50 |"
+        "| min face (of 480 lines) | pyramid | step | score ≥ | A: detected | B: detected | C: detected | C: false pos. | C: full scan p50 |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
     let base = DetectorSettings::default();
     let grid = grid(base);
     for s in grid {
@@ -128,10 +136,11 @@ fn main() {
             }
         };
         println!(
-            "| {:.0} px{default} | {} | {} | {:.1} % | {} | {:.1} % | {fc} | {tc:.1} ms |",
+            "| {:.0} px{default} | {} | {} | {} | {:.1} % | {} | {:.1} % | {fc} | {tc:.1} ms |",
             s.min_face_height * 480.0,
             s.pyramid_factor,
             s.window_step,
+            s.score_thresh,
             ra * 100.0,
             pct(&set_b, rb),
             rc * 100.0,

@@ -1,0 +1,49 @@
+//! Writes the frames `emotune eval --through-detector` builds for the first N PrivateTest faces
+//! (the same seeds), with their true boxes and whether emotune's detector found each, so other
+//! detectors can be tried on exactly the same frames (`benches/haar_fer_frames.py`).
+//!
+//!     cargo run --release --example fer_frames -- FER2013_DIR OUT_DIR [N]
+//!
+//! The frames are made from FER-2013 images: keep OUT_DIR out of the repository.
+
+use std::path::PathBuf;
+
+use emotune::eval::{Split, list_labelled};
+use emotune::vision::preprocess::{BBox, luma};
+use emotune::vision::scene::fer_scene;
+use emotune::vision::testset::hit;
+use emotune::vision::{DetectorSettings, FaceDetector};
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let (Some(dir), Some(out)) = (args.next(), args.next()) else {
+        eprintln!("usage: fer_frames FER2013_DIR OUT_DIR [N]");
+        std::process::exit(2);
+    };
+    let n: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(800);
+    let out = PathBuf::from(out);
+    std::fs::create_dir_all(&out).expect("output folder");
+    let items = list_labelled(&PathBuf::from(dir), Split::PrivateTest).expect("FER-2013 folder");
+    let mut det = FaceDetector::new(DetectorSettings::default()).expect("detector");
+    let mut rows = Vec::new();
+    for (i, (path, _)) in items.iter().take(n).enumerate() {
+        // The eval's seed for a face is its index in the split.
+        let face = image::open(path).expect("FER image").to_luma8();
+        let scene = fer_scene(&face, i as u64);
+        let name = format!("{i:05}.png");
+        scene.frame.save(out.join(&name)).expect("frame written");
+        let found: Vec<BBox> = det
+            .detect(&luma(&scene.frame))
+            .into_iter()
+            .map(|d| d.bbox)
+            .collect();
+        rows.push(serde_json::json!({
+            "frame": name,
+            "face": scene.face.to_array(),
+            "emotune_found": hit(&found, &scene.face),
+        }));
+    }
+    let truth = serde_json::to_string(&rows).expect("json");
+    std::fs::write(out.join("truth.json"), truth).expect("truth.json written");
+    println!("{} frames in {}", rows.len(), out.display());
+}
