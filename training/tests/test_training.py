@@ -183,6 +183,26 @@ def test_a_few_training_steps_then_export_and_resume(tiny_fer: Path, tmp_path: P
     assert len((run / "log.csv").read_text().splitlines()) == 3
 
 
+def test_init_from_starts_at_the_given_fp16_weights(tiny_fer: Path, tmp_path: Path) -> None:
+    # What comes back from the GPU machine is an fp16 state dict; training continues from it.
+    torch.manual_seed(3)
+    start = build_model("s2").eval()
+    half = tmp_path / "start.pt"
+    torch.save({k: v.half() if v.is_floating_point() else v for k, v in start.state_dict().items()}, half)
+    run = tmp_path / "run"
+    args = ["--data", str(tiny_fer), "--epochs", "1", "--batch-size", "16", "--arch", "s2",
+            "--run-dir", str(run), "--device", "cpu", "--max-steps", "1", "--no-export",
+            "--init-from", str(half), "--lr", "1e-9"]
+    assert train_main(args) == 0
+    trained = torch.load(run / "best.pt")
+    w = "stem.0.weight"
+    assert trained[w].dtype == torch.float32
+    # One step at a negligible rate: still the given weights, not a fresh initialisation.
+    assert torch.allclose(trained[w], start.state_dict()[w].half().float(), atol=1e-3)
+    fresh = build_model("s2").state_dict()[w]
+    assert not torch.allclose(trained[w], fresh, atol=1e-3)
+
+
 def test_blur_estimate_recovers_a_known_blur() -> None:
     rng = np.random.default_rng(0)
     # Sharp synthetic "faces": smooth gradients plus edges.
