@@ -419,7 +419,8 @@ fn downscale_into(gray: &GrayImage, region: BBox, sw: u32, sh: u32, out: &mut Ve
     let raw = gray.as_raw();
     out.clear();
     out.reserve((sw * sh) as usize);
-    if region == BBox::new(0.0, 0.0, (2 * sw) as f32, (2 * sh) as f32) && 2 * sw as usize <= iw {
+    let half = region == BBox::new(0.0, 0.0, (2 * sw) as f32, (2 * sh) as f32);
+    if half && 2 * sw as usize <= iw && 2 * sh as usize <= ih {
         // Exactly half (a 640×480 frame's full scan): the same averages, 2×2 at a time, in a
         // loop that vectorises.
         for y in 0..sh as usize {
