@@ -323,8 +323,15 @@ fn bench_on_textured_rooms_reports_one_box_per_face_and_no_false_positives() {
     // One face in every frame: one box in every frame, none doubled.
     assert_eq!(moving["faces_per_frame"], 1.0, "{moving}");
     assert_eq!(moving["missed"], 0, "{moving}");
+    // Tracked between the periodic rescans (which run in the background): a moving face is
+    // not mistaken for a scene cut.
+    assert!(
+        moving["full_scans"].as_u64() <= Some(40 / 10 + 1),
+        "{moving}"
+    );
     let cold = by_name("cold");
     assert!(cold["faces_per_frame"].as_f64() >= Some(0.85), "{cold}");
+    assert_eq!(cold["full_scans"], 20, "a new scene every frame: {cold}");
 }
 
 #[test]
