@@ -15,21 +15,9 @@ import json
 import sys
 from pathlib import Path
 
-try:
-    import cv2
-
-    cv2.CascadeClassifier  # noqa: B018 - OpenCV 5 moved the Haar cascades out
-except (ImportError, AttributeError):  # pragma: no cover - a clear message instead of a traceback
-    sys.exit("benches/haar_fer_frames.py needs OpenCV 4: pip install 'opencv-python-headless<5'")
-
-
-def iou(a, b) -> float:
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    w = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
-    h = max(0.0, min(ay + ah, by + bh) - max(ay, by))
-    inter = w * h
-    return inter / (aw * ah + bw * bh - inter)
+# The same OpenCV check and IoU as the speed reference beside this script.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from reference_haar_cnn import cv2, iou  # noqa: E402
 
 
 def main() -> int:

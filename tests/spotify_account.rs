@@ -419,16 +419,22 @@ fn an_expired_token_is_refreshed_silently_then_play_starts() {
     assert_no_secret(&[&stdout, &stderr]);
 }
 
+/// `emotune spotify ARGS --json` for a user signed in with a valid token; it must succeed.
+/// Returns its JSON answer, stdout and stderr.
+fn run_signed_in(fake: &Fake, name: &str, args: &[&str]) -> (Value, String, String) {
+    let home = temp_dir(name);
+    fake.state.lock().expect("state").valid = ACCESS.into();
+    signed_in(&home, ACCESS, FAR);
+    let (out, stdout, stderr) = run(cmd(fake, &home, 1).arg("spotify").args(args).arg("--json"));
+    assert!(out.status.success(), "{stderr}");
+    let v = serde_json::from_str(stdout.trim()).expect("json");
+    (v, stdout, stderr)
+}
+
 #[test]
 fn a_mood_with_an_own_playlist_plays_its_tracks() {
     let fake = Fake::start();
-    let home = temp_dir("own");
-    fake.state.lock().expect("state").valid = ACCESS.into();
-    signed_in(&home, ACCESS, FAR);
-    let (out, stdout, stderr) =
-        run(cmd(&fake, &home, 1).args(["spotify", "play", "--emotion", "sad", "--json"]));
-    assert!(out.status.success(), "{stderr}");
-    let v: Value = serde_json::from_str(stdout.trim()).expect("json");
+    let (v, stdout, stderr) = run_signed_in(&fake, "own", &["play", "--emotion", "sad"]);
     assert_eq!(
         (v["playing"].as_str(), v["tracks"].as_u64()),
         (Some("Mine"), Some(2))
@@ -451,13 +457,7 @@ fn a_mood_with_an_own_playlist_plays_its_tracks() {
 #[test]
 fn save_creates_a_private_playlist_and_adds_the_tracks() {
     let fake = Fake::start();
-    let home = temp_dir("save");
-    fake.state.lock().expect("state").valid = ACCESS.into();
-    signed_in(&home, ACCESS, FAR);
-    let (out, stdout, stderr) =
-        run(cmd(&fake, &home, 1).args(["spotify", "save", "--emotion", "happy", "--json"]));
-    assert!(out.status.success(), "{stderr}");
-    let v: Value = serde_json::from_str(stdout.trim()).expect("json");
+    let (v, stdout, stderr) = run_signed_in(&fake, "save", &["save", "--emotion", "happy"]);
     assert_eq!(v["saved"]["id"], "pl1");
     assert_eq!(v["tracks"], 3);
     let calls = fake.calls();

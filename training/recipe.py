@@ -27,13 +27,18 @@ from .data import SPLITS, default_data_dir, load_split
 REPO = Path(__file__).resolve().parent.parent
 
 
-def train_cmd(args: argparse.Namespace, run: Path, budget: float, extra: list[str]) -> list[str]:
-    cmd = [sys.executable, "-m", "training.train", "--run-dir", str(run), "--no-export"]
-    if args.data:
-        cmd += ["--data", str(args.data)]
+def train_cmd(args: argparse.Namespace, name: str, budget: float, arch: str, seed: int, epochs: int,
+              extra: tuple[str, ...] = ()) -> list[str]:
+    """One run of the recipe: its own folder under --work, float weights and logits, no export.
+    Every run shares the batch, peak rate and CutMix; --train-arg comes last so tests win."""
+    run = args.work / name
+    cmd = [sys.executable, "-m", "training.train", "--run-dir", str(run), "--no-export",
+           "--data", str(args.data), "--arch", arch, "--seed", str(seed), "--epochs", str(epochs),
+           "--batch-size", "256", "--lr", "0.15", "--cutmix", "0.5",
+           "--dump-logits", str(run / "logits.npz"), *extra]
     if budget:
         cmd += ["--time-budget", str(budget)]
-    return cmd + extra + args.train_arg
+    return cmd + args.train_arg
 
 
 def run_parallel(jobs: dict[str, list[str]], work: Path) -> None:
@@ -81,20 +86,14 @@ def ensemble(work: Path, names: list[str], out: Path) -> dict[str, float]:
 def teachers(args: argparse.Namespace) -> None:
     jobs = {
         f"teacher-s1-seed{seed}": train_cmd(
-            args, args.work / f"teacher-s1-seed{seed}", args.time_budget,
-            ["--arch", "s1", "--seed", str(seed), "--epochs", str(args.teacher_epochs),
-             "--batch-size", "256", "--lr", "0.15", "--cutmix", "0.5",
-             "--dump-logits", str(args.work / f"teacher-s1-seed{seed}" / "logits.npz")],
+            args, f"teacher-s1-seed{seed}", args.time_budget, "s1", seed, args.teacher_epochs
         )
         for seed in args.teacher_seeds
     }
     if args.baseline:
         # A stride-2 net without a teacher: the fallback, and the measure of what distilling adds.
         jobs["student-s2-nokd"] = train_cmd(
-            args, args.work / "student-s2-nokd", args.time_budget,
-            ["--arch", "s2", "--seed", "7", "--epochs", str(args.student_epochs), "--batch-size", "256",
-             "--lr", "0.15", "--cutmix", "0.5",
-             "--dump-logits", str(args.work / "student-s2-nokd" / "logits.npz")],
+            args, "student-s2-nokd", args.time_budget, "s2", 7, args.student_epochs
         )
     run_parallel(jobs, args.work)
     names = [n for n in jobs if n.startswith("teacher")]
@@ -107,13 +106,10 @@ def students(args: argparse.Namespace) -> None:
     teacher = args.work / "teachers.npz"
     if not teacher.is_file():
         raise SystemExit(f"{teacher} not found: run the teachers stage first")
+    kd = ("--kd", str(teacher), "--kd-alpha", str(args.kd_alpha), "--kd-temp", str(args.kd_temp))
     jobs = {
         f"student-s2-kd-seed{seed}": train_cmd(
-            args, args.work / f"student-s2-kd-seed{seed}", args.student_budget,
-            ["--arch", "s2", "--seed", str(seed), "--epochs", str(args.student_epochs),
-             "--batch-size", "256", "--lr", "0.15", "--cutmix", "0.5", "--kd", str(teacher),
-             "--kd-alpha", str(args.kd_alpha), "--kd-temp", str(args.kd_temp),
-             "--dump-logits", str(args.work / f"student-s2-kd-seed{seed}" / "logits.npz")],
+            args, f"student-s2-kd-seed{seed}", args.student_budget, "s2", seed, args.student_epochs, kd
         )
         for seed in args.student_seeds
     }

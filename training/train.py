@@ -428,6 +428,7 @@ def dump_logits(
     out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(out, **arrays)
 
+
 def tune_blur(
     net: nn.Module, val: fer.Split, estimate: float, tta_flip: bool
 ) -> tuple[float, dict[str, float]]:

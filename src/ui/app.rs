@@ -361,11 +361,14 @@ impl EmotuneApp {
                     format!("your playlist \"{playlist}\": {error}; using the mapping's searches"),
                     true,
                 );
-                self.handles.music.request(MusicRequest {
-                    emotion,
-                    strategy,
-                    refresh: false,
-                });
+                // Only while that mood is still the one asked for.
+                if self.panel.wanted == Some((emotion, strategy)) {
+                    self.handles.music.request(MusicRequest {
+                        emotion,
+                        strategy,
+                        refresh: false,
+                    });
+                }
             }
             AccountEvent::Failed(e) => {
                 if matches!(self.rt.account, AccountView::SigningIn(_))
@@ -388,6 +391,7 @@ impl EmotuneApp {
             .unwrap_or(Emotion::Neutral);
         self.panel.loading = true;
         let strategy = self.panel.strategy;
+        self.panel.wanted = Some((emotion, strategy));
         if let (AccountView::SignedIn(_), Some(playlist)) = (
             &self.rt.account,
             self.saved.settings.own_playlist(emotion, strategy),

@@ -5,6 +5,7 @@ use egui::{Color32, RichText};
 
 use super::ERROR_COLOR;
 use super::command::Command;
+use crate::emotion::Emotion;
 use crate::music::service::{MusicError, Outcome};
 use crate::music::{SourceKind, Strategy};
 
@@ -22,6 +23,9 @@ pub struct MusicPanel {
     pub signed_in: bool,
     /// The last account action's result (text, is it an error).
     pub account_note: Option<(String, bool)>,
+    /// The mood and strategy of the last list asked for. Lists come from two threads (music,
+    /// account), so one asked for earlier can arrive after a later one; it is dropped.
+    pub wanted: Option<(Emotion, Strategy)>,
 }
 
 fn source_label(s: SourceKind) -> (&'static str, Color32) {
@@ -33,9 +37,14 @@ fn source_label(s: SourceKind) -> (&'static str, Color32) {
 }
 
 impl MusicPanel {
-    /// A list arrived (from the music thread or the account's own playlist): it replaces the
-    /// current one and clears the loading state and any error.
+    /// A list arrived (from the music thread or the account's own playlist): unless another
+    /// mood was asked for since, it replaces the current one and clears the loading state and
+    /// any error.
     pub fn show_list(&mut self, o: Outcome) {
+        let r = &o.recommendation;
+        if self.wanted.is_some_and(|w| w != (r.emotion, r.strategy)) {
+            return;
+        }
         self.loading = false;
         self.error = None;
         self.current = Some(o);

@@ -391,16 +391,18 @@ fn without_a_dialog_service_open_image_falls_back_to_the_built_in_browser() {
     assert!(fakes.sent().is_empty());
 }
 
-#[test]
-fn an_own_playlist_picked_for_a_mood_is_read_in_the_account() {
-    use crate::music::account::{AccountError, UserPlaylist};
+/// Signed in as Ada, her playlist "Mine" picked for neutral/match in the settings: the window
+/// asks the account (not the music thread) for that list. Returns the list the account sends.
+fn own_list_for_neutral_match(
+    h: &mut Harness<'static, EmotuneApp>,
+    fakes: &mut Fakes,
+) -> crate::music::Recommendation {
+    use crate::music::account::UserPlaylist;
     use crate::music::{PlaylistRef, Recommendation, SourceKind, Strategy};
-    let (app, mut fakes) = window(Some(SourceSpec::Path("/photos".into())));
-    let mut h = harness(app);
     h.run();
     h.get_by_label("Settings").click();
     h.run();
-    signed_in_as_ada(&mut h, &fakes);
+    signed_in_as_ada(h, fakes);
     // Until they arrive (or when fetching failed) the button asks again.
     h.get_by_label("Load my playlists").click();
     h.run();
@@ -444,9 +446,19 @@ fn an_own_playlist_picked_for_a_mood_is_read_in_the_account() {
     };
     fakes
         .account_events
-        .send(AccountEvent::Tracks(Box::new(rec)))
+        .send(AccountEvent::Tracks(Box::new(rec.clone())))
         .expect("event");
     h.run();
+    rec
+}
+
+#[test]
+fn an_own_playlist_picked_for_a_mood_is_read_in_the_account() {
+    use crate::music::Strategy;
+    use crate::music::account::AccountError;
+    let (app, mut fakes) = window(Some(SourceSpec::Path("/photos".into())));
+    let mut h = harness(app);
+    own_list_for_neutral_match(&mut h, &mut fakes);
     assert!(
         h.query_by_label_contains("Own 1").is_some(),
         "the own list is shown"
@@ -471,6 +483,36 @@ fn an_own_playlist_picked_for_a_mood_is_read_in_the_account() {
         h.query_by_label_contains("your playlist \"Mine\"")
             .is_some()
     );
+}
+
+#[test]
+fn a_list_asked_for_earlier_does_not_replace_a_later_one() {
+    use crate::music::Strategy;
+    use crate::music::account::AccountEvent;
+    let (app, mut fakes) = window(Some(SourceSpec::Path("/photos".into())));
+    let mut h = harness(app);
+    let rec = own_list_for_neutral_match(&mut h, &mut fakes);
+    // Uplift has no own playlist: the music thread is asked. A reply for the match list that
+    // was still on its way from the account then arrives late, and is dropped.
+    h.get_by_label("Uplift").click();
+    // The list's spinner keeps repainting while it loads: step, do not wait to settle.
+    h.run_steps(3);
+    let req = fakes.music_requests.try_recv().expect("uplift request");
+    assert_eq!(req.strategy, Strategy::Uplift);
+    let late = crate::music::Recommendation {
+        tracks: vec![track("Own 2", "OT2")],
+        ..rec
+    };
+    fakes
+        .account_events
+        .send(AccountEvent::Tracks(Box::new(late)))
+        .expect("event");
+    h.run_steps(3);
+    assert!(
+        h.query_by_label_contains("Own 2").is_none(),
+        "a stale list is not shown"
+    );
+    assert!(h.state().panel.loading, "still waiting for the uplift list");
 }
 
 /// The account thread says Ada signed in; the window then asks for her playlists.
