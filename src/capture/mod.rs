@@ -225,6 +225,12 @@ impl Latest {
         s.frame.take()
     }
 
+    /// Whether a frame is waiting to be taken.
+    pub(crate) fn ready(&self) -> bool {
+        let (m, _) = &*self.inner;
+        m.lock().is_ok_and(|s| s.frame.is_some())
+    }
+
     pub(crate) fn take_events(&self) -> Vec<CaptureEvent> {
         let (m, _) = &*self.inner;
         m.lock()

@@ -2,6 +2,7 @@
 //! whole per-frame path; the worker thread and `emotune bench` both call it.
 
 mod cut;
+mod inference;
 pub(crate) mod mood;
 pub(crate) mod tracking;
 pub(crate) mod worker;
@@ -120,26 +121,40 @@ pub struct FrameResult {
 
 pub struct Pipeline {
     detector: FaceDetector,
-    classifier: EmotionClassifier,
+    inference: inference::Inference,
     tracker: Tracker,
     mood: MoodStabilizer,
     settings: PipelineSettings,
     frames: u64,
     force_scan: bool,
     cut: cut::CutDetector,
+    /// A frame submitted whose faces are still with the classifier.
+    in_flight: Option<InFlight>,
+}
+
+/// A frame detected and tracked, waiting for its faces' scores.
+struct InFlight {
+    frame: Arc<RgbImage>,
+    at: Duration,
+    /// The tracks whose faces were sent, in batch order.
+    live: Vec<u64>,
+    started: Instant,
+    detect: Duration,
+    full_scan: bool,
 }
 
 impl Pipeline {
     pub fn new(classifier: EmotionClassifier, settings: PipelineSettings) -> Result<Self> {
         Ok(Pipeline {
             detector: FaceDetector::new(settings.detector)?,
-            classifier,
+            inference: inference::Inference::new(classifier),
             tracker: Tracker::new(settings.tracker),
             mood: MoodStabilizer::new(settings.mood),
             settings,
             frames: 0,
             force_scan: true,
             cut: cut::CutDetector::default(),
+            in_flight: None,
         })
     }
 
@@ -151,8 +166,10 @@ impl Pipeline {
         self.force_scan = true;
     }
 
-    /// Forget tracks and mood (a new source started).
+    /// Forget tracks and mood (a new source started); a frame still in flight is dropped.
     pub(crate) fn reset(&mut self) {
+        self.in_flight = None;
+        self.inference.discard();
         self.tracker.clear();
         self.mood = MoodStabilizer::new(self.settings.mood);
         self.force_scan = true;
@@ -163,17 +180,34 @@ impl Pipeline {
     /// photo's dominant emotion at once.
     pub fn process_still(&mut self, frame: Arc<RgbImage>) -> Result<FrameResult> {
         self.reset();
-        let mut r = self.run(frame, Duration::ZERO, true)?;
+        let (_, f) = self.start(frame, Duration::ZERO, true)?;
+        let mut r = self.finish(f)?;
         if let Some(g) = &r.group {
             r.mood = self.mood.settle(g);
         }
         Ok(r)
     }
 
-    /// Runs detection (full scan or windows around tracks), tracking, classification of the
-    /// faces seen this frame in one batch, and the mood stabiliser on one frame.
+    /// One frame, start to finish: detection (full scan or windows around tracks), tracking,
+    /// classification of the faces seen this frame in one batch, and the mood stabiliser. A
+    /// frame still in flight from `submit` is finished first; its result is not returned.
     pub fn process(&mut self, frame: Arc<RgbImage>, at: Duration) -> Result<FrameResult> {
-        self.run(frame, at, false)
+        let (_, f) = self.start(frame, at, false)?;
+        self.finish(f)
+    }
+
+    /// Pipelined `process`, for when frames come faster than they are processed: detects and
+    /// tracks `frame` while the previous frame's faces are classified on the other core, then
+    /// returns the previous frame's result (none for the first). `flush` gives the last one.
+    pub fn submit(&mut self, frame: Arc<RgbImage>, at: Duration) -> Result<Option<FrameResult>> {
+        let (earlier, f) = self.start(frame, at, false)?;
+        self.in_flight = Some(f);
+        Ok(earlier)
+    }
+
+    /// The result of the frame in flight, if any.
+    pub fn flush(&mut self) -> Result<Option<FrameResult>> {
+        self.in_flight.take().map(|f| self.finish(f)).transpose()
     }
 
     /// A synchronous full scan when asked for or when no confirmed face is tracked (or one
@@ -242,23 +276,49 @@ impl Pipeline {
         suppress_overlaps(found)
     }
 
-    fn run(&mut self, frame: Arc<RgbImage>, at: Duration, still: bool) -> Result<FrameResult> {
-        let t0 = Instant::now();
+    /// Detects and tracks `frame` and sends its faces to the classifier. The frame in flight
+    /// before it (classified meanwhile) is finished in between: after this frame's detection,
+    /// which only needs the tracks' boxes, and before its tracking, which moves them.
+    fn start(
+        &mut self,
+        frame: Arc<RgbImage>,
+        at: Duration,
+        still: bool,
+    ) -> Result<(Option<FrameResult>, InFlight)> {
+        let started = Instant::now();
         let gray = luma(&frame);
         let (observed, full_scan) = self.detect(&gray);
-        let t_detect = t0.elapsed();
+        let detect = started.elapsed();
+        self.frames += 1;
+        let earlier = self.flush()?;
         self.tracker.observe(&observed, still);
         // Only faces seen this frame are classified; the others keep their last scores.
-        let live: Vec<(u64, BBox)> = self.tracker.visible().map(|t| (t.id, t.bbox)).collect();
-        let inputs: Vec<_> = live
-            .iter()
-            .map(|(_, b)| face_input(&gray, b, &self.settings.crop))
-            .collect();
-        let scores = self.classifier.classify(&inputs)?;
-        for ((id, _), s) in live.iter().zip(scores) {
+        let (live, inputs): (Vec<u64>, Vec<_>) = self
+            .tracker
+            .visible()
+            .map(|t| (t.id, face_input(&gray, &t.bbox, &self.settings.crop)))
+            .unzip();
+        // On the detector's second thread when it is free: the next frame's scan overlaps it.
+        if let Err(job) = self.detector.run_on_helper(self.inference.job(inputs)) {
+            job();
+        }
+        let f = InFlight {
+            frame,
+            at,
+            live,
+            started,
+            detect,
+            full_scan,
+        };
+        Ok((earlier, f))
+    }
+
+    /// Takes `f`'s scores from the classifier and makes its result.
+    fn finish(&mut self, f: InFlight) -> Result<FrameResult> {
+        let scored = self.inference.recv();
+        for (id, s) in f.live.iter().zip(scored.scores?) {
             self.tracker.record(*id, s);
         }
-        let t_classify = t0.elapsed() - t_detect;
         let faces: Vec<FaceResult> = self
             .tracker
             .visible()
@@ -272,20 +332,21 @@ impl Pipeline {
             })
             .collect();
         let group = EmotionScores::mean(faces.iter().map(|f| &f.scores));
-        let mood = self.mood.update(at, group.as_ref());
-        self.frames += 1;
+        let mood = self.mood.update(f.at, group.as_ref());
         Ok(FrameResult {
-            frame,
-            at,
+            frame: f.frame,
+            at: f.at,
             faces,
             group,
             mood,
             timings: Timings {
-                detect: t_detect,
-                classify: t_classify,
-                total: t0.elapsed(),
-                full_scan,
-                classified: live.len(),
+                detect: f.detect,
+                classify: scored.took,
+                // From the start of this frame to its result: with `submit`, the next
+                // frame's detection is in it.
+                total: f.started.elapsed(),
+                full_scan: f.full_scan,
+                classified: f.live.len(),
             },
         })
     }
@@ -294,6 +355,104 @@ impl Pipeline {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::vision::scene::{SetKind, Texture, set_frame, set_room};
+    use crate::vision::testset::ASTRONAUT_FACE;
+
+    fn pipeline() -> Pipeline {
+        let path = crate::vision::resolve_model_path(None).expect("shipped model");
+        let clf = EmotionClassifier::load(&path).expect("model loads");
+        Pipeline::new(clf, PipelineSettings::default()).expect("pipeline")
+    }
+
+    /// New rooms (full scans on both threads) then a moving face (tracked windows, background
+    /// rescans): both ways the pipeline runs.
+    fn sequence() -> Vec<Arc<RgbImage>> {
+        let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/astronaut.png");
+        let portrait = image::open(fixture).expect("fixture").to_rgb8();
+        let mut seq = Vec::new();
+        for (kind, frames) in [
+            (SetKind::Cold, 0..5),
+            (SetKind::Move(Texture::Clutter), 0..14),
+        ] {
+            let room = set_room(kind, 3);
+            for i in frames {
+                let f = set_frame(kind, &portrait, ASTRONAUT_FACE, &room, i, 3);
+                seq.push(Arc::new(f.frame));
+            }
+        }
+        seq
+    }
+
+    fn at(i: usize) -> Duration {
+        Duration::from_millis(33 * i as u64)
+    }
+
+    #[test]
+    fn submitted_frames_come_back_a_frame_late_with_the_same_results() {
+        let seq = sequence();
+        let mut sync = pipeline();
+        let want: Vec<FrameResult> = seq
+            .iter()
+            .enumerate()
+            .map(|(i, f)| sync.process(f.clone(), at(i)).expect("process"))
+            .collect();
+        let mut piped = pipeline();
+        let mut got = Vec::new();
+        for (i, f) in seq.iter().enumerate() {
+            let earlier = piped.submit(f.clone(), at(i)).expect("submit");
+            assert_eq!(
+                earlier.is_some(),
+                i > 0,
+                "frame {i}: the one before it comes back"
+            );
+            got.extend(earlier);
+        }
+        got.extend(piped.flush().expect("flush"));
+        assert!(
+            piped.flush().expect("flush").is_none(),
+            "nothing left in flight"
+        );
+        assert_eq!(got.len(), want.len());
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            assert!(
+                Arc::ptr_eq(&g.frame, &w.frame) && g.at == w.at,
+                "frame {i} in order"
+            );
+            let faces = |r: &FrameResult| -> Vec<(u64, BBox, [f32; Emotion::COUNT])> {
+                r.faces
+                    .iter()
+                    .map(|f| (f.track_id, f.bbox, f.scores.0))
+                    .collect()
+            };
+            assert_eq!(
+                faces(g),
+                faces(w),
+                "frame {i}: same tracks, boxes and scores"
+            );
+            assert_eq!(g.mood, w.mood, "frame {i}");
+        }
+        let shown = got.iter().filter(|r| r.faces.len() == 1).count();
+        assert!(
+            shown >= seq.len() - 5,
+            "the face is shown: {shown} of {}",
+            seq.len()
+        );
+    }
+
+    #[test]
+    fn a_reset_drops_the_frame_in_flight() {
+        let seq = sequence();
+        let mut p = pipeline();
+        assert!(p.submit(seq[5].clone(), at(5)).expect("submit").is_none());
+        p.reset();
+        assert!(p.submit(seq[6].clone(), at(6)).expect("submit").is_none());
+        let first = p.submit(seq[7].clone(), at(7)).expect("submit");
+        let first = first.expect("the first frame after the reset");
+        assert!(Arc::ptr_eq(&first.frame, &seq[6]));
+        let r = p.flush().expect("flush").expect("the second");
+        assert!(Arc::ptr_eq(&r.frame, &seq[7]));
+        assert_eq!(r.faces.len(), 1, "seen twice since the reset: shown");
+    }
 
     fn ms(detect: u64, classify: u64) -> Timings {
         Timings {

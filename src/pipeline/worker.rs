@@ -222,7 +222,12 @@ impl<'a> Loop<'a> {
 
     fn command(&mut self, c: Command) {
         match c {
-            Command::Pause(p) => self.session.paused = p,
+            Command::Pause(p) => {
+                self.session.paused = p;
+                if p {
+                    self.flush();
+                }
+            }
             Command::Settings(s) => {
                 self.session.settings = s;
                 if let Some(p) = self.pipeline.as_mut() {
@@ -278,16 +283,36 @@ impl<'a> Loop<'a> {
             return;
         }
         let Some(frame) = frame else {
+            self.flush();
             return;
         };
         let at = self.start.elapsed();
         let result = match self.pipeline.as_mut() {
-            Some(p) if still => p.process_still(frame.image),
-            Some(p) => p.process(frame.image, at),
-            None => Ok(bare_result(frame.image, at)),
+            Some(p) if still => p.process_still(frame.image).map(Some),
+            // Pipelined: while this frame is detected, the last one's faces are classified.
+            Some(p) => p.submit(frame.image, at),
+            None => Ok(Some(bare_result(frame.image, at))),
         };
+        self.emit(result);
+        // With no newer frame waiting there is nothing to overlap: finish this one now rather
+        // than a frame later (a camera at 30 fps is always here; a fast replay never is).
+        if !cap.latest().ready() {
+            self.flush();
+        }
+    }
+
+    /// The result of the frame still in flight, if any.
+    fn flush(&mut self) {
+        if let Some(p) = self.pipeline.as_mut() {
+            let r = p.flush();
+            self.emit(r);
+        }
+    }
+
+    fn emit(&self, result: crate::error::Result<Option<FrameResult>>) {
         match result {
-            Ok(r) => self.events.send(Event::Frame(Box::new(r))),
+            Ok(Some(r)) => self.events.send(Event::Frame(Box::new(r))),
+            Ok(None) => {}
             Err(e) => self.events.send(Event::Error(WorkerError::Frame(e))),
         }
     }

@@ -75,7 +75,7 @@ const WINDOW: f32 = 40.0;
 /// are tracked, the periodic full scan runs there entirely, in the background. rustface's
 /// detector is not Send: the helper builds its own.
 struct Helper {
-    jobs: mpsc::Sender<Job>,
+    jobs: mpsc::Sender<Work>,
     results: mpsc::Receiver<Vec<Detection>>,
     /// A background scan was sent and its result not yet taken.
     pending: bool,
@@ -93,6 +93,13 @@ impl Helper {
     }
 }
 
+/// What the helper thread does, in the order sent.
+enum Work {
+    Scan(Job),
+    /// Anything else for the second core (the pipeline's classification), between scans.
+    Run(Box<dyn FnOnce() + Send>),
+}
+
 /// `pixels` (`width`×`height`) are the frame scaled by `scale`; results in frame pixels.
 struct Job {
     pixels: Vec<u8>,
@@ -104,7 +111,7 @@ struct Job {
 
 impl Helper {
     fn spawn(settings: DetectorSettings) -> Option<Helper> {
-        let (jobs, job_rx) = mpsc::channel::<Job>();
+        let (jobs, job_rx) = mpsc::channel::<Work>();
         let (result_tx, results) = mpsc::channel();
         std::thread::Builder::new()
             .name("emotune-detect".into())
@@ -112,7 +119,14 @@ impl Helper {
                 let Ok(mut det) = FaceDetector::single(settings) else {
                     return;
                 };
-                for job in job_rx {
+                for work in job_rx {
+                    let job = match work {
+                        Work::Scan(job) => job,
+                        Work::Run(f) => {
+                            f();
+                            continue;
+                        }
+                    };
                     det.apply(job.settings);
                     let full = BBox::new(0.0, 0.0, 0.0, 0.0);
                     let faces = det.scan(&job.pixels, job.width, job.height, 0);
@@ -220,7 +234,7 @@ impl FaceDetector {
         let sent = split
             && self.helper.as_mut().is_some_and(|hp| {
                 hp.drain();
-                hp.jobs.send(coarse).is_ok()
+                hp.jobs.send(Work::Scan(coarse)).is_ok()
             });
         if !sent {
             return self.detect_region(gray, full, scale, 0);
@@ -260,8 +274,24 @@ impl FaceDetector {
         if hp.pending {
             return false;
         }
-        hp.pending = hp.jobs.send(job(gray, scale, settings)).is_ok();
+        hp.pending = hp.jobs.send(Work::Scan(job(gray, scale, settings))).is_ok();
         hp.pending
+    }
+
+    /// Runs `f` on the helper thread after the scans already sent there. Handed back when there
+    /// is no helper, or when a background scan is running (`f` would wait behind all of it).
+    pub(crate) fn run_on_helper(
+        &mut self,
+        f: Box<dyn FnOnce() + Send>,
+    ) -> std::result::Result<(), Box<dyn FnOnce() + Send>> {
+        let Some(hp) = self.helper.as_ref().filter(|hp| !hp.pending) else {
+            return Err(f);
+        };
+        // The helper is gone: `f` comes back with the error.
+        if let Err(mpsc::SendError(Work::Run(f))) = hp.jobs.send(Work::Run(f)) {
+            return Err(f);
+        }
+        Ok(())
     }
 
     /// The background scan's faces once it has finished (of the frame it was started on).
