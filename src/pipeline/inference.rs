@@ -12,10 +12,8 @@ use std::time::{Duration, Instant};
 use crate::emotion::EmotionScores;
 use crate::error::{Error, Result};
 use crate::vision::EmotionClassifier;
+use crate::vision::detector::Task;
 use crate::vision::preprocess::FaceInput;
-
-/// A classification job, run wherever there is a core for it.
-pub(crate) type Job = Box<dyn FnOnce() + Send>;
 
 /// One batch's scores and the time the classifier spent on it.
 pub(crate) struct Scored {
@@ -44,7 +42,7 @@ impl Inference {
 
     /// A job that classifies `faces`; run it on any thread, and `recv` gives its scores (jobs
     /// come back in the order they were made).
-    pub(crate) fn job(&mut self, faces: Vec<FaceInput>) -> Job {
+    pub(crate) fn job(&mut self, faces: Vec<FaceInput>) -> Task {
         let (tx, rx) = mpsc::channel();
         self.queued.push_back(rx);
         let clf = Arc::clone(&self.clf);

@@ -1,5 +1,7 @@
 //! Frame → faces → emotions → tracks → mood, with per-stage timings. `Pipeline::process` is the
-//! whole per-frame path; the worker thread and `emotune bench` both call it.
+//! whole per-frame path; `submit`/`flush` run the same path pipelined (a frame's faces are
+//! classified while the next frame is detected), as the worker does when frames queue up and
+//! `emotune bench` always does.
 
 mod cut;
 mod inference;
@@ -299,7 +301,14 @@ impl Pipeline {
             .map(|t| (t.id, face_input(&gray, &t.bbox, &self.settings.crop)))
             .unzip();
         // On the detector's second thread when it is free: the next frame's scan overlaps it.
-        if let Err(job) = self.detector.run_on_helper(self.inference.job(inputs)) {
+        // An empty batch costs nothing here, not worth waking the helper for.
+        let empty = inputs.is_empty();
+        let job = self.inference.job(inputs);
+        if let Err(job) = if empty {
+            Err(job)
+        } else {
+            self.detector.run_on_helper(job)
+        } {
             job();
         }
         let f = InFlight {

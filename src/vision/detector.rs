@@ -93,11 +93,13 @@ impl Helper {
     }
 }
 
+/// Work other than scans for the second core (the pipeline's classification).
+pub(crate) type Task = Box<dyn FnOnce() + Send>;
+
 /// What the helper thread does, in the order sent.
 enum Work {
     Scan(Job),
-    /// Anything else for the second core (the pipeline's classification), between scans.
-    Run(Box<dyn FnOnce() + Send>),
+    Run(Task),
 }
 
 /// `pixels` (`width`×`height`) are the frame scaled by `scale`; results in frame pixels.
@@ -280,10 +282,7 @@ impl FaceDetector {
 
     /// Runs `f` on the helper thread after the scans already sent there. Handed back when there
     /// is no helper, or when a background scan is running (`f` would wait behind all of it).
-    pub(crate) fn run_on_helper(
-        &mut self,
-        f: Box<dyn FnOnce() + Send>,
-    ) -> std::result::Result<(), Box<dyn FnOnce() + Send>> {
+    pub(crate) fn run_on_helper(&mut self, f: Task) -> std::result::Result<(), Task> {
         let Some(hp) = self.helper.as_ref().filter(|hp| !hp.pending) else {
             return Err(f);
         };
