@@ -61,15 +61,21 @@ impl LabBoostedClassifier {
         let mut positive = true;
         let mut score = 0.0;
 
-        let mut i = 0;
-        while positive && i < self.base_classifiers.len() {
-            for _ in 0..K_FEAT_GROUP_SIZE {
-                let (offset_x, offset_y) = self.features[i];
+        // Groups of ten weak classifiers, stopping after the first group whose running score
+        // falls under its threshold (as upstream).
+        let groups = self
+            .features
+            .chunks_exact(K_FEAT_GROUP_SIZE)
+            .zip(self.base_classifiers.chunks_exact(K_FEAT_GROUP_SIZE));
+        for (features, bases) in groups {
+            for (&(offset_x, offset_y), base) in features.iter().zip(bases) {
                 let feature_val = feature_map.get_feature_val(offset_x, offset_y, roi);
-                score += self.base_classifiers[i].weights[feature_val as usize];
-                i += 1;
+                score += base.weights[feature_val as usize];
             }
-            positive = score >= self.base_classifiers[i - 1].thresh;
+            positive = score >= bases[K_FEAT_GROUP_SIZE - 1].thresh;
+            if !positive {
+                break;
+            }
         }
         positive = positive && (feature_map.get_std_dev(roi) > K_STDDEV_THRESH);
 

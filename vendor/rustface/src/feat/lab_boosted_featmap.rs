@@ -17,9 +17,6 @@
 // If not, see < https://opensource.org/licenses/BSD-2-Clause>.
 
 use crate::ImageData;
-use num;
-use num::integer::Integer;
-use num::traits::WrappingAdd;
 
 use crate::common::Rectangle;
 use crate::feat::FeatureMap;
@@ -150,56 +147,25 @@ impl LabBoostedFeatureMap {
         self.square_int_img.resize(self.length, 0);
     }
 
+    /// The integral image and the integral of squares in one pass (squares wrap in u32, as
+    /// upstream's do; wrapping sums are the same in any order).
     fn compute_integral_images(&mut self, input: &[u8]) {
         assert_eq!(input.len(), self.length);
-
-        unsafe {
-            math::copy_u8_to_i32(input, &mut self.int_img);
-            math::square(&self.int_img, &mut self.square_int_img);
-
-            LabBoostedFeatureMap::compute_integral(
-                self.int_img.as_mut_ptr(),
-                self.width,
-                self.height,
-            );
-            LabBoostedFeatureMap::compute_integral(
-                self.square_int_img.as_mut_ptr(),
-                self.width,
-                self.height,
-            );
-        }
-    }
-
-    unsafe fn compute_integral<T: Integer + WrappingAdd + Copy>(
-        data: *mut T,
-        width: u32,
-        height: u32,
-    ) {
-        let mut src = data;
-        let mut dest = data;
-        let mut dest_previous_row = dest;
-
-        *dest = *src;
-        src = src.offset(1);
-        for _ in 1..width {
-            *dest.offset(1) = *dest + *src;
-
-            src = src.offset(1);
-            dest = dest.offset(1);
-        }
-
-        dest = dest.offset(1);
-        for _ in 1..height {
-            let mut s: T = num::zero();
-            for _ in 0..width {
-                s = s + *src;
-                // overflow does happen here for the list of squares..
-                // original code does not seem to worry about this though
-                *dest = (*dest_previous_row).wrapping_add(&s);
-
-                src = src.offset(1);
-                dest = dest.offset(1);
-                dest_previous_row = dest_previous_row.offset(1);
+        let w = self.width as usize;
+        for (r, row) in input.chunks_exact(w).enumerate() {
+            let (mut run, mut run2) = (0i32, 0u32);
+            let at = r * w;
+            for (c, &p) in row.iter().enumerate() {
+                let p = i32::from(p);
+                run += p;
+                run2 = run2.wrapping_add((p * p) as u32);
+                let (up, up2) = if r == 0 {
+                    (0, 0)
+                } else {
+                    (self.int_img[at - w + c], self.square_int_img[at - w + c])
+                };
+                self.int_img[at + c] = up + run;
+                self.square_int_img[at + c] = up2.wrapping_add(run2);
             }
         }
     }
@@ -239,59 +205,33 @@ impl LabBoostedFeatureMap {
         }
     }
 
+    /// LAB codes: one bit per neighbouring 3x3 block whose sum is at most the centre block's
+    /// (upstream's bit order), a row at a time over equal-length slices so the loop
+    /// vectorises. Only the cells upstream writes are written.
     fn compute_feature_map(&mut self) {
-        let width = self.width - self.rect_width * self.num_rect;
-        let height = self.height - self.rect_height * self.num_rect;
-        let offset = self.width * self.rect_height;
-
-        let feat_map_ptr = self.feat_map.as_mut_ptr();
-
-        unsafe {
-            for r in 0..(height + 1) {
-                for c in 0..(width + 1) {
-                    let dest = feat_map_ptr.offset((r * self.width + c) as isize);
-                    *dest = 0;
-
-                    let white_rect_sum = self.rect_sum
-                        [((r + self.rect_height) * self.width + c + self.rect_width) as usize];
-
-                    let mut black_rect_idx = r * self.width + c;
-                    if white_rect_sum >= self.rect_sum[black_rect_idx as usize] {
-                        *dest |= 0x80
-                    };
-
-                    black_rect_idx += self.rect_width;
-                    if white_rect_sum >= self.rect_sum[black_rect_idx as usize] {
-                        *dest |= 0x40
-                    };
-                    black_rect_idx += self.rect_width;
-                    if white_rect_sum >= self.rect_sum[black_rect_idx as usize] {
-                        *dest |= 0x20
-                    };
-
-                    black_rect_idx += offset;
-                    if white_rect_sum >= self.rect_sum[black_rect_idx as usize] {
-                        *dest |= 0x08
-                    };
-                    black_rect_idx += offset;
-                    if white_rect_sum >= self.rect_sum[black_rect_idx as usize] {
-                        *dest |= 0x01
-                    };
-
-                    black_rect_idx -= self.rect_width;
-                    if white_rect_sum >= self.rect_sum[black_rect_idx as usize] {
-                        *dest |= 0x02
-                    };
-                    black_rect_idx -= self.rect_width;
-                    if white_rect_sum >= self.rect_sum[black_rect_idx as usize] {
-                        *dest |= 0x04
-                    };
-
-                    black_rect_idx -= offset;
-                    if white_rect_sum >= self.rect_sum[black_rect_idx as usize] {
-                        *dest |= 0x10
-                    };
-                }
+        let w = self.width as usize;
+        let (rw, rh) = (self.rect_width as usize, self.rect_height as usize);
+        let n = w - rw * self.num_rect as usize + 1;
+        let rows = self.height as usize - rh * self.num_rect as usize + 1;
+        let rs = &self.rect_sum;
+        for r in 0..rows {
+            let at = |dr: usize, dc: usize| &rs[(r + dr) * w + dc..(r + dr) * w + dc + n];
+            let centre = at(rh, rw);
+            let (b80, b40, b20) = (at(0, 0), at(0, rw), at(0, 2 * rw));
+            let (b08, b01, b02) = (at(rh, 2 * rw), at(2 * rh, 2 * rw), at(2 * rh, rw));
+            let (b04, b10) = (at(2 * rh, 0), at(rh, 0));
+            let out = &mut self.feat_map[r * w..r * w + n];
+            for c in 0..n {
+                let v = centre[c];
+                let bit = |b: &[i32], m: u8| if v >= b[c] { m } else { 0 };
+                out[c] = bit(b80, 0x80)
+                    | bit(b40, 0x40)
+                    | bit(b20, 0x20)
+                    | bit(b08, 0x08)
+                    | bit(b01, 0x01)
+                    | bit(b02, 0x02)
+                    | bit(b04, 0x04)
+                    | bit(b10, 0x10);
             }
         }
     }

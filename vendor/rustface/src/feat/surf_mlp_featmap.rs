@@ -18,7 +18,6 @@
 
 use crate::common::{Rectangle, Seq};
 use crate::feat::FeatureMap;
-use crate::math;
 use crate::ImageData;
 use std::ptr;
 
@@ -32,7 +31,6 @@ pub struct SurfMlpFeatureMap {
     grad_x: Vec<i32>,
     grad_y: Vec<i32>,
     int_img: Vec<i32>,
-    img_buf: Vec<i32>,
 }
 
 impl FeatureMap for SurfMlpFeatureMap {
@@ -46,8 +44,7 @@ impl FeatureMap for SurfMlpFeatureMap {
         }
 
         self.reshape(width, height);
-        self.compute_gradient_images(input);
-        self.compute_integral_images();
+        self.compute_integral_image(input);
     }
 }
 
@@ -73,7 +70,6 @@ impl SurfMlpFeatureMap {
             grad_x: Vec::new(),
             grad_y: Vec::new(),
             int_img: Vec::new(),
-            img_buf: Vec::new(),
         }
     }
 
@@ -97,175 +93,92 @@ impl SurfMlpFeatureMap {
         self.grad_y.resize(self.length, 0);
         self.int_img
             .resize(self.length * FeaturePool::K_NUM_INT_CHANNEL as usize, 0);
-        self.img_buf.resize(self.length, 0);
     }
 
-    fn compute_gradient_images(&mut self, input: &[u8]) {
-        assert_eq!(input.len(), self.length);
-
-        math::copy_u8_to_i32(input, &mut self.img_buf);
-        self.compute_grad_x();
-        self.compute_grad_y();
-    }
-
-    fn compute_grad_x(&mut self) {
-        let input = self.img_buf.as_ptr();
-        let dx = self.grad_x.as_mut_ptr();
-        let len = (self.width - 2) as usize;
-
-        unsafe {
-            for r in 0..self.height {
-                let offset = (r * self.width) as isize;
-                let mut src = input.offset(offset);
-                let mut dest = dx.offset(offset);
-                *dest = ((*(src.offset(1))) - (*src)) << 1;
-                math::vector_sub(src.offset(2), src, dest.offset(1), len);
-
-                let offset = (self.width - 1) as isize;
-                src = src.offset(offset);
-                dest = dest.offset(offset);
-                *dest = ((*src) - (*(src.offset(-1)))) << 1;
+    /// The eight integral channels. Per pixel, with upstream's gradients (central
+    /// differences, doubled one-sided ones at the borders): dx and |dx| where dy >= 0, then
+    /// where dy < 0; dy and |dy| where dx >= 0, then where dx < 0 (upstream's fill-then-mask
+    /// layout), then summed down and across as upstream does. Integer work in slices the
+    /// compiler vectorises (AVX2 when the CPU has it).
+    fn compute_integral_image(&mut self, input: &[u8]) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if is_x86_feature_detected!("avx2") {
+                // Safety: the CPU has AVX2 (checked above).
+                unsafe { self.integral_avx2(input) };
+                return;
             }
         }
+        self.integral(input);
     }
 
-    fn compute_grad_y(&mut self) {
-        let input = self.img_buf.as_ptr();
-        let mut dy = self.grad_y.as_mut_ptr();
-        let len = self.width as usize;
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn integral_avx2(&mut self, input: &[u8]) {
+        self.integral(input)
+    }
 
-        unsafe {
-            math::vector_sub(input.offset(self.width as isize), input, dy, len);
-            math::vector_add(dy, dy, dy, len);
+    #[inline(always)]
+    fn integral(&mut self, input: &[u8]) {
+        const C: usize = FeaturePool::K_NUM_INT_CHANNEL as usize;
+        let w = self.width as usize;
+        let h = self.height as usize;
+        assert!(
+            w >= 2 && h >= 2 && input.len() == w * h,
+            "SURF feature map needs 2x2 or more"
+        );
+        let wide = |p: &u8| i32::from(*p);
 
-            let step = self.width as usize;
-            let grad_y_stop = self.grad_y.len() - step;
-
-            let it = self
-                .img_buf
-                .chunks(step)
-                .zip(self.grad_y[step..grad_y_stop].chunks_mut(step));
-
-            it.for_each(|(inputs, outputs)| {
-                let src = inputs.as_ptr();
-                let dest = outputs.as_mut_ptr();
-                math::vector_sub(src.offset((step << 1) as isize), src, dest, len);
-            });
-
-            let offset = ((self.height - 1) * self.width) as isize;
-            dy = dy.offset(offset);
-            math::vector_sub(
-                input.offset(offset),
-                input.offset(offset - self.width as isize),
-                dy,
-                len,
-            );
-            math::vector_add(dy, dy, dy, len);
+        let (gx, gy) = (&mut self.grad_x, &mut self.grad_y);
+        for (row, out) in input.chunks_exact(w).zip(gx.chunks_exact_mut(w)) {
+            out[0] = (wide(&row[1]) - wide(&row[0])) * 2;
+            for ((o, a), b) in out[1..w - 1].iter_mut().zip(&row[2..]).zip(&row[..w - 2]) {
+                *o = wide(a) - wide(b);
+            }
+            out[w - 1] = (wide(&row[w - 1]) - wide(&row[w - 2])) * 2;
         }
-    }
-
-    fn compute_integral_images(&mut self) {
-        let grad_x_ptr = self.grad_x.as_ptr();
-        let grad_y_ptr = self.grad_y.as_ptr();
-        let img_buf_ptr = self.img_buf.as_ptr();
-
-        unsafe {
-            self.fill_integral_channel(grad_x_ptr, 0);
-            self.fill_integral_channel(grad_y_ptr, 4);
-            math::abs(grad_x_ptr, img_buf_ptr as *mut i32, self.length);
-            self.fill_integral_channel(img_buf_ptr, 1);
-            math::abs(grad_y_ptr, img_buf_ptr as *mut i32, self.length);
-            self.fill_integral_channel(img_buf_ptr, 5);
+        for (r, out) in gy.chunks_exact_mut(w).enumerate() {
+            let (up, down, k) = match r {
+                0 => (0, 1, 2),
+                _ if r == h - 1 => (h - 2, h - 1, 2),
+                _ => (r - 1, r + 1, 1),
+            };
+            let (up, down) = (&input[up * w..up * w + w], &input[down * w..down * w + w]);
+            for ((o, a), b) in out.iter_mut().zip(down).zip(up) {
+                *o = (wide(a) - wide(b)) * k;
+            }
         }
 
-        self.mask_integral_channel();
-        self.integral();
-    }
-
-    unsafe fn fill_integral_channel(&mut self, mut src: *const i32, ch: u32) {
-        let mut dest = self.int_img.as_mut_ptr().offset(ch as isize);
-        for _ in 0..self.length {
-            *dest = *src;
-            *dest.offset(2) = *src;
-            dest = dest.offset(FeaturePool::K_NUM_INT_CHANNEL as isize);
-            src = src.offset(1);
+        let int = &mut self.int_img[..w * h * C];
+        for ((cell, &dx), &dy) in int.chunks_exact_mut(C).zip(gx.iter()).zip(gy.iter()) {
+            let (mx, my) = (dx >> 31, dy >> 31);
+            let (ax, ay) = (dx.abs(), dy.abs());
+            cell.copy_from_slice(&[
+                dx & !my,
+                ax & !my,
+                dx & my,
+                ax & my,
+                dy & !mx,
+                ay & !mx,
+                dy & mx,
+                ay & mx,
+            ]);
         }
-    }
 
-    fn mask_integral_channel(&mut self) {
-        self.mask_integral_channel_portable();
-    }
-
-    fn mask_integral_channel_portable(&mut self) {
-        let mut grad_x_ptr = self.grad_x.as_ptr();
-        let mut grad_y_ptr = self.grad_y.as_ptr();
-
-        let mut dx: i32;
-        let mut dy: i32;
-        let mut dx_mask: i32;
-        let mut dy_mask: i32;
-        let mut cmp: u32;
-        let xor_bits: Vec<u32> = vec![0xffff_ffff, 0xffff_ffff, 0, 0];
-
-        let mut src = self.int_img.as_mut_ptr();
-        unsafe {
-            for _ in 0..self.length {
-                dx = *grad_x_ptr;
-                grad_x_ptr = grad_x_ptr.offset(1);
-                dy = *grad_y_ptr;
-                grad_y_ptr = grad_y_ptr.offset(1);
-
-                cmp = if dy < 0 { 0xffff_ffff } else { 0x0 };
-                for j in xor_bits.iter().take(4) {
-                    dy_mask = (cmp ^ j) as i32;
-                    *src &= dy_mask;
-                    src = src.offset(1);
+        let row_len = w * C;
+        for r in 1..h {
+            let (done, rest) = int.split_at_mut(r * row_len);
+            let above = &done[(r - 1) * row_len..];
+            for (v, a) in rest[..row_len].iter_mut().zip(above) {
+                *v += *a;
+            }
+        }
+        for row in int.chunks_exact_mut(row_len) {
+            for c in 1..w {
+                let (left, cur) = row.split_at_mut(c * C);
+                for (v, l) in cur[..C].iter_mut().zip(&left[(c - 1) * C..]) {
+                    *v += *l;
                 }
-
-                cmp = if dx < 0 { 0xffff_ffff } else { 0x0 };
-                for j in xor_bits.iter().take(4) {
-                    dx_mask = (cmp ^ j) as i32;
-                    *src &= dx_mask;
-                    src = src.offset(1);
-                }
-            }
-        }
-    }
-
-    fn integral(&mut self) {
-        let data = self.int_img.as_ptr();
-        let len = (FeaturePool::K_NUM_INT_CHANNEL * self.width) as usize;
-
-        unsafe {
-            for r in 0..(self.height - 1) as isize {
-                let row1 = data.offset(r * len as isize);
-                let row2 = row1.offset(len as isize);
-                math::vector_add(row1, row2, row2 as *mut i32, len);
-            }
-
-            for r in 0..self.height as isize {
-                SurfMlpFeatureMap::vector_cumulative_add(
-                    data.offset(r * len as isize),
-                    len,
-                    FeaturePool::K_NUM_INT_CHANNEL,
-                );
-            }
-        }
-    }
-
-    #[inline]
-    fn vector_cumulative_add(x: *const i32, len: usize, num_channel: u32) {
-        SurfMlpFeatureMap::vector_cumulative_add_portable(x, len, num_channel);
-    }
-
-    fn vector_cumulative_add_portable(x: *const i32, len: usize, num_channel: u32) {
-        unsafe {
-            let num_channel = num_channel as usize;
-            let cols = len / num_channel - 1;
-            for i in 0..cols as isize {
-                let col1 = x.offset(i * num_channel as isize);
-                let col2 = col1.offset(num_channel as isize);
-                math::vector_add(col1, col2, col2 as *mut i32, num_channel);
             }
         }
     }
