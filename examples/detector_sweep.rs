@@ -92,7 +92,12 @@ fn grid(base: DetectorSettings) -> Vec<DetectorSettings> {
         ..base
     });
     // Finer than the default, affordable since the vendored rustface halved a scan's cost.
-    for (pf, step, score) in [(0.8f32, 2, 1.5), (0.85, 4, 1.5), (0.9, 4, 1.5), (0.8, 4, 1.0)] {
+    for (pf, step, score) in [
+        (0.8f32, 2, 1.5),
+        (0.85, 4, 1.5),
+        (0.9, 4, 1.5),
+        (0.8, 4, 1.0),
+    ] {
         grid.push(DetectorSettings {
             pyramid_factor: pf,
             window_step: step,
