@@ -27,42 +27,27 @@ const SETTINGS: [Settings; 3] = [
 /// Boxes and score bits, in the order returned.
 type Found = Vec<(i32, i32, u32, u32, u64)>;
 
-fn vendored(img: &GrayImage, s: Settings) -> Found {
-    let model = rustface::read_model(MODEL).expect("model");
-    let mut d = rustface::create_detector_with_model(model);
-    d.set_pyramid_scale_factor(s.0);
-    d.set_score_thresh(s.1);
-    d.set_slide_window_step(s.2, s.2);
-    if s.3 > 0 {
-        d.set_max_face_size(s.3);
-    }
-    let data = rustface::ImageData::new(img.as_raw(), img.width(), img.height());
-    d.detect(&data)
-        .iter()
-        .map(|f| {
-            let b = f.bbox();
-            (b.x(), b.y(), b.width(), b.height(), f.score().to_bits())
-        })
-        .collect()
-}
-
-fn upstream(img: &GrayImage, s: Settings) -> Found {
-    let model = rustface_upstream::read_model(MODEL).expect("model");
-    let mut d = rustface_upstream::create_detector_with_model(model);
-    d.set_pyramid_scale_factor(s.0);
-    d.set_score_thresh(s.1);
-    d.set_slide_window_step(s.2, s.2);
-    if s.3 > 0 {
-        d.set_max_face_size(s.3);
-    }
-    let data = rustface_upstream::ImageData::new(img.as_raw(), img.width(), img.height());
-    d.detect(&data)
-        .iter()
-        .map(|f| {
-            let b = f.bbox();
-            (b.x(), b.y(), b.width(), b.height(), f.score().to_bits())
-        })
-        .collect()
+/// The two crates have the same API but distinct types: one body, instantiated for each.
+macro_rules! detect_with {
+    ($krate:ident, $img:expr, $s:expr) => {{
+        let (img, s): (&GrayImage, Settings) = ($img, $s);
+        let model = $krate::read_model(MODEL).expect("model");
+        let mut d = $krate::create_detector_with_model(model);
+        d.set_pyramid_scale_factor(s.0);
+        d.set_score_thresh(s.1);
+        d.set_slide_window_step(s.2, s.2);
+        if s.3 > 0 {
+            d.set_max_face_size(s.3);
+        }
+        let data = $krate::ImageData::new(img.as_raw(), img.width(), img.height());
+        d.detect(&data)
+            .iter()
+            .map(|f| {
+                let b = f.bbox();
+                (b.x(), b.y(), b.width(), b.height(), f.score().to_bits())
+            })
+            .collect::<Found>()
+    }};
 }
 
 fn half(img: &GrayImage) -> GrayImage {
@@ -130,8 +115,8 @@ fn the_vendored_detector_finds_exactly_what_upstream_finds() {
     let mut faces = 0;
     for (name, img) in images() {
         for s in SETTINGS {
-            let mine = vendored(&img, s);
-            let theirs = upstream(&img, s);
+            let mine = detect_with!(rustface, &img, s);
+            let theirs = detect_with!(rustface_upstream, &img, s);
             assert_eq!(
                 mine,
                 theirs,

@@ -304,11 +304,12 @@ impl Pipeline {
         // An empty batch costs nothing here, not worth waking the helper for.
         let empty = inputs.is_empty();
         let job = self.inference.job(inputs);
-        if let Err(job) = if empty {
+        let refused = if empty {
             Err(job)
         } else {
             self.detector.run_on_helper(job)
-        } {
+        };
+        if let Err(job) = refused {
             job();
         }
         let f = InFlight {

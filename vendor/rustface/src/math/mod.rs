@@ -16,27 +16,6 @@
 // You should have received a copy of the BSD 2-Clause License along with the software.
 // If not, see < https://opensource.org/licenses/BSD-2-Clause>.
 
-#[inline]
-pub fn copy_u8_to_i32(src: &[u8], dest: &mut [i32]) {
-    let dest = &mut dest[0..src.len()]; // eliminates a branch from the loop
-    for (value, dest) in src.iter().copied().zip(dest.iter_mut()) {
-        *dest = i32::from(value);
-    }
-}
-
-pub fn square(src: &[i32], dest: &mut [u32]) {
-    for (value, dest) in src.iter().copied().zip(dest.iter_mut()) {
-        *dest = i32::pow(value, 2) as u32;
-    }
-}
-
-pub unsafe fn abs(src: *const i32, dest: *mut i32, length: usize) {
-    for i in 0..length as isize {
-        let value = *src.offset(i);
-        *dest.offset(i) = if value >= 0 { value } else { -value };
-    }
-}
-
 pub unsafe fn vector_add(left: *const i32, right: *const i32, dest: *mut i32, length: usize) {
     for i in 0..length as isize {
         *dest.offset(i) = *left.offset(i) + *right.offset(i);
@@ -49,32 +28,9 @@ pub unsafe fn vector_sub(left: *const i32, right: *const i32, dest: *mut i32, le
     }
 }
 
-pub fn vector_inner_product(left: &[f32], right: &[f32]) -> f32 {
-    left.iter()
-        .copied()
-        .zip(right.iter().copied())
-        .map(|(l, r)| l * r)
-        .sum()
-}
-
 #[cfg(test)]
 mod tests {
-
     use super::*;
-
-    #[test]
-    fn test_square() {
-        let mut vec = vec![1, 2, 3];
-        square(&[1, 2, 3], &mut vec);
-        assert_eq!(vec![1, 4, 9], vec);
-    }
-
-    #[test]
-    fn test_abs() {
-        let mut vec = vec![-1, 2, -3];
-        unsafe { abs(vec.as_ptr(), vec.as_mut_ptr(), vec.len()) };
-        assert_eq!(vec![1, 2, 3], vec);
-    }
 
     #[test]
     fn test_vector_add() {
@@ -88,12 +44,5 @@ mod tests {
         let mut vec = vec![1, 2, 3];
         unsafe { vector_sub(vec.as_ptr(), vec.as_ptr(), vec.as_mut_ptr(), vec.len()) };
         assert_eq!(vec![0, 0, 0], vec);
-    }
-
-    #[test]
-    fn test_vector_inner_product() {
-        let vec = vec![1.0, 2.0, 3.0];
-        let result = vector_inner_product(&vec, &vec);
-        assert_eq!(14.0, result);
     }
 }
