@@ -45,6 +45,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0: all cores)")
+    p.add_argument(
+        "--bf16", default="auto", choices=["auto", "on", "off"],
+        help="bf16 autocast in training; auto: on CUDA, and on CPUs with native bf16 (AVX512-BF16/AMX)",
+    )
     p.add_argument("--run-dir", type=Path, default=None, help="checkpoints + CSV log")
     p.add_argument("--resume", action="store_true", help="continue from run-dir/last.pt")
     p.add_argument("--out", type=Path, default=Path("models/emotion_resnet18_cbam.pt"))
@@ -107,6 +111,16 @@ def load_weights(model: nn.Module, path: Path, device: torch.device) -> None:
     ck = torch.load(path, map_location=device, weights_only=False)
     state = ck["model"] if "model" in ck else ck
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+
+
+def use_bf16(choice: str, device: torch.device) -> bool:
+    """bf16 autocast for training. On a CPU only where it is native: emulated bf16 is slower than
+    fp32, native bf16 measured 1.6x fp32's img/s for the s2 net (Zen 4, AVX512-BF16, 2 threads)."""
+    if choice != "auto":
+        return choice == "on"
+    if device.type == "cuda":
+        return True
+    return device.type == "cpu" and (torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -228,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
         # The whole train set is 265 MB as float: keep it on the GPU, no host copies per step.
         x_all, y_all = x_all.to(device), y_all.to(device)
         t_all = t_all.to(device) if t_all is not None else None
-    amp = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
+    amp = torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16(args.bf16, device))
     gen = torch.Generator(device=device)
     step = 0
     loop_start = time.time()

@@ -15,7 +15,7 @@ from training import data as fer
 from training.export import export_torchscript, fold_batchnorm, is_int8, load_exported
 from training.metrics import report
 from training.model import CLASS_NAMES, ExportedClassifier, build_model
-from training.train import main as train_main, tune_blur
+from training.train import main as train_main, tune_blur, use_bf16
 
 
 @pytest.fixture()
@@ -181,6 +181,23 @@ def test_a_few_training_steps_then_export_and_resume(tiny_fer: Path, tmp_path: P
     # --resume picks up after the last finished epoch.
     assert train_main(args[:-2] + ["--resume"]) == 0
     assert len((run / "log.csv").read_text().splitlines()) == 3
+
+
+def test_bf16_choice_and_a_bf16_step_on_the_cpu(tiny_fer: Path, tmp_path: Path) -> None:
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert use_bf16("on", cpu) and not use_bf16("off", cuda)
+    assert use_bf16("auto", cuda)
+    assert use_bf16("auto", cpu) == (torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    # Autocast only: the weights the run saves stay fp32, and the step logs a real loss.
+    run = tmp_path / "run"
+    args = ["--data", str(tiny_fer), "--epochs", "1", "--batch-size", "16", "--arch", "s2",
+            "--run-dir", str(run), "--device", "cpu", "--max-steps", "2", "--no-export", "--bf16", "on"]
+    assert train_main(args) == 0
+    saved = torch.load(run / "best.pt")
+    assert all(v.dtype == torch.float32 for v in saved.values() if v.is_floating_point())
+    assert torch.isfinite(saved["fc.weight"]).all()
+    rows = (run / "log.csv").read_text().splitlines()
+    assert len(rows) == 2 and float(rows[1].split(",")[2]) > 0
 
 
 def test_init_from_starts_at_the_given_fp16_weights(tiny_fer: Path, tmp_path: Path) -> None:
