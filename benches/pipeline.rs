@@ -38,10 +38,10 @@ fn benches(c: &mut Criterion) {
         b.iter(|| det.detect(black_box(&gray)))
     });
     c.bench_function("detect_tracked_window", |b| {
-        b.iter(|| det.detect_around(black_box(&gray), &face))
+        b.iter(|| det.detect_around(black_box(&gray), &face, 0.0))
     });
     let clf = model();
-    let input = face_input(&gray, &face, &FaceCrop::default());
+    let input = face_input(&gray, &face, 0.0, &FaceCrop::default());
     c.bench_function("classify_1_face", |b| {
         b.iter(|| clf.classify(black_box(std::slice::from_ref(&input))))
     });

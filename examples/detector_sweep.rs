@@ -167,7 +167,7 @@ fn main() {
         let g = luma(&s.frame);
         let t = Instant::now();
         let found: Vec<BBox> = det
-            .detect_around(&g, &s.face)
+            .detect_around(&g, &s.face, 0.0)
             .into_iter()
             .map(|d| d.bbox)
             .collect();

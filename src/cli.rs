@@ -71,9 +71,12 @@ fn classify_one(
         let b = crate::vision::BBox::new(0.0, 0.0, gray.width() as f32, gray.height() as f32);
         (vec![b], vec![whole_image_input(&gray)])
     } else {
-        let boxes: Vec<_> = det.detect(&gray).into_iter().map(|d| d.bbox).collect();
-        let inputs = boxes.iter().map(|b| face_input(&gray, b, crop)).collect();
-        (boxes, inputs)
+        let found = det.detect(&gray);
+        let inputs = found
+            .iter()
+            .map(|d| face_input(&gray, &d.bbox, d.roll, crop))
+            .collect();
+        (found.into_iter().map(|d| d.bbox).collect(), inputs)
     };
     let scores = clf.classify(&inputs)?;
     Ok(boxes

@@ -75,6 +75,7 @@ fn batched_classification_equals_one_by_one() {
     let a = emotune::vision::preprocess::face_input(
         &gray,
         &emotune::vision::BBox::new(200.0, 80.0, 200.0, 200.0),
+        0.0,
         &emotune::vision::preprocess::FaceCrop::default(),
     );
     let b = emotune::vision::preprocess::whole_image_input(&gray);

@@ -14,7 +14,7 @@ use crate::error::Result;
 use crate::vision::preprocess::{FaceCrop, FaceInput, face_input, luma, whole_image_input};
 use crate::vision::scene::fer_scene;
 use crate::vision::testset::hit;
-use crate::vision::{BBox, DetectorSettings, EmotionClassifier, FaceDetector};
+use crate::vision::{DetectorSettings, EmotionClassifier, FaceDetector};
 
 /// Detection numbers of one run, and the accuracy they cost.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -101,16 +101,24 @@ fn outcome(
     let direct = whole_image_input(&face);
     let scene = fer_scene(&face, seed);
     let gray = luma(&scene.frame);
-    let boxes: Vec<BBox> = det.detect(&gray).into_iter().map(|d| d.bbox).collect();
-    let best = boxes
+    let found = det.detect(&gray);
+    let best = found
         .iter()
-        .filter(|b| hit(&[**b], &scene.face))
-        .max_by(|a, b| a.iou(&scene.face).total_cmp(&b.iou(&scene.face)));
-    let false_positives = boxes.iter().filter(|b| !hit(&[**b], &scene.face)).count() as u64;
+        .filter(|d| hit(&[d.bbox], &scene.face))
+        .max_by(|a, b| a.bbox.iou(&scene.face).total_cmp(&b.bbox.iou(&scene.face)));
+    let false_positives = found
+        .iter()
+        .filter(|d| !hit(&[d.bbox], &scene.face))
+        .count() as u64;
     Ok(Outcome {
         label,
         direct,
-        found: best.map(|b| crops.iter().map(|c| face_input(&gray, b, c)).collect()),
+        found: best.map(|d| {
+            crops
+                .iter()
+                .map(|c| face_input(&gray, &d.bbox, d.roll, c))
+                .collect()
+        }),
         false_positives,
     })
 }

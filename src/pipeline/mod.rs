@@ -227,7 +227,7 @@ impl Pipeline {
         let mut found = Vec::new();
         let mut lost = false;
         for t in self.tracker.tracks() {
-            let near = self.detector.detect_around(gray, &t.bbox);
+            let near = self.detector.detect_around(gray, &t.bbox, t.roll);
             match near.into_iter().max_by(|a, b| a.score.total_cmp(&b.score)) {
                 Some(d) => found.push(d),
                 None => lost |= t.confirmed,
@@ -272,7 +272,7 @@ impl Pipeline {
             if found.iter().any(|d| d.bbox.same_face(&t.bbox, 0.3)) {
                 continue;
             }
-            let near = self.detector.detect_around(gray, &t.bbox);
+            let near = self.detector.detect_around(gray, &t.bbox, t.roll);
             found.extend(near.into_iter().max_by(|a, b| a.score.total_cmp(&b.score)));
         }
         suppress_overlaps(found)
@@ -298,7 +298,12 @@ impl Pipeline {
         let (live, inputs): (Vec<u64>, Vec<_>) = self
             .tracker
             .visible()
-            .map(|t| (t.id, face_input(&gray, &t.bbox, &self.settings.crop)))
+            .map(|t| {
+                (
+                    t.id,
+                    face_input(&gray, &t.bbox, t.roll, &self.settings.crop),
+                )
+            })
             .unzip();
         // On the detector's second thread when it is free: the next frame's scan overlaps it.
         // An empty batch costs nothing here, not worth waking the helper for.

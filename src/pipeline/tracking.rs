@@ -34,6 +34,8 @@ impl Default for TrackerSettings {
 pub(crate) struct Track {
     pub(crate) id: u64,
     pub(crate) bbox: BBox,
+    /// Degrees the face was rolled by when last seen (`Detection::roll`).
+    pub(crate) roll: f32,
     /// Smoothed probabilities (None until the track was first classified).
     pub(crate) scores: Option<EmotionScores>,
     /// This frame's raw probabilities (None when the face was not classified this frame).
@@ -99,6 +101,7 @@ impl Tracker {
             det_used[di] = true;
             let t = &mut self.tracks[ti];
             t.bbox = dets[di].bbox;
+            t.roll = dets[di].roll;
             t.age += 1;
             t.misses = 0;
             t.confirmed = true;
@@ -118,6 +121,7 @@ impl Tracker {
                 self.tracks.push(Track {
                     id: self.next_id,
                     bbox: d.bbox,
+                    roll: d.roll,
                     scores: None,
                     raw: None,
                     age: 1,
@@ -161,6 +165,7 @@ mod tests {
         Detection {
             bbox: BBox::new(x, 0.0, 100.0, 100.0),
             score,
+            roll: 0.0,
         }
     }
 
@@ -184,9 +189,15 @@ mod tests {
         let tight = Detection {
             bbox: BBox::new(30.0, 30.0, 40.0, 40.0),
             score: 20.0,
+            roll: -25.0,
         };
         t.observe(&[tight], false);
         assert_eq!(t.tracks().len(), 1);
+        assert_eq!(
+            t.tracks()[0].roll,
+            -25.0,
+            "the track takes the roll it was seen at"
+        );
         assert_eq!(t.visible().count(), 1);
     }
 

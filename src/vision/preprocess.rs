@@ -102,15 +102,32 @@ fn div1000(x: u32) -> u32 {
 /// Area-average resample of `region` (clamped to the image; pixels outside repeat the edge)
 /// into a 48×48 [0, 1] input. For a 48×48 image and its full box this is the identity.
 pub(crate) fn crop_resize(gray: &GrayImage, region: BBox) -> FaceInput {
+    let mut out: FaceInput = Box::new([0.0; INPUT_LEN]);
+    for (o, v) in out
+        .iter_mut()
+        .zip(area_resample(gray, region, INPUT_SIZE, INPUT_SIZE))
+    {
+        *o = v / 255.0;
+    }
+    out
+}
+
+/// Area-average resample of `region` into `ow`×`oh` grey levels (0–255, row-major); pixels
+/// outside the image repeat the edge.
+fn area_resample(gray: &GrayImage, region: BBox, ow: usize, oh: usize) -> Vec<f32> {
     let (iw, ih) = (gray.width() as i64, gray.height() as i64);
     let raw = gray.as_raw();
-    let mut out: FaceInput = Box::new([0.0; INPUT_LEN]);
-    let sx = region.w / INPUT_SIZE as f32;
-    let sy = region.h / INPUT_SIZE as f32;
-    for oy in 0..INPUT_SIZE {
+    let mut out = Vec::with_capacity(ow * oh);
+    if iw == 0 || ih == 0 {
+        out.resize(ow * oh, 0.0);
+        return out;
+    }
+    let sx = region.w / ow as f32;
+    let sy = region.h / oh as f32;
+    for oy in 0..oh {
         let y0 = region.y + oy as f32 * sy;
         let (ya, yb) = span(y0, y0 + sy);
-        for ox in 0..INPUT_SIZE {
+        for ox in 0..ow {
             let x0 = region.x + ox as f32 * sx;
             let (xa, xb) = span(x0, x0 + sx);
             let mut sum = 0u32;
@@ -121,7 +138,7 @@ pub(crate) fn crop_resize(gray: &GrayImage, region: BBox) -> FaceInput {
                 }
             }
             let n = ((yb - ya) * (xb - xa)) as f32;
-            out[oy * INPUT_SIZE + ox] = sum as f32 / n / 255.0;
+            out.push(sum as f32 / n);
         }
     }
     out
@@ -172,9 +189,66 @@ impl FaceCrop {
     }
 }
 
-/// The classifier's input for a detected face.
-pub fn face_input(gray: &GrayImage, face: &BBox, crop: &FaceCrop) -> FaceInput {
-    crop_resize(gray, crop.region(face))
+/// The classifier's input for a detected face, rolled by `roll` degrees (`Detection::roll`):
+/// the crop is cut turned by the same angle, so the classifier sees the face upright.
+pub fn face_input(gray: &GrayImage, face: &BBox, roll: f32, crop: &FaceCrop) -> FaceInput {
+    let region = crop.region(face);
+    if roll == 0.0 {
+        return crop_resize(gray, region);
+    }
+    rolled_crop(gray, region, roll)
+}
+
+/// `region` turned by `roll` degrees about its centre, resampled to 48×48: the axis-aligned
+/// box around the turned region is area-averaged to twice the output's resolution (so the
+/// sampling below does not alias), then sampled bilinearly at 2×2 points per output pixel.
+fn rolled_crop(gray: &GrayImage, region: BBox, roll: f32) -> FaceInput {
+    const FINE: f32 = 2.0 * INPUT_SIZE as f32;
+    let (s, c) = roll.to_radians().sin_cos();
+    let (cx, cy) = region.center();
+    // Half extents of the turned region's bounding box, and the fine grid's pixel size.
+    let ex = (c.abs() * region.w + s.abs() * region.h) / 2.0;
+    let ey = (s.abs() * region.w + c.abs() * region.h) / 2.0;
+    let px = (region.w.max(region.h) / FINE).max(f32::EPSILON);
+    let (fw, fh) = (
+        ((2.0 * ex / px).ceil() as usize).max(2),
+        ((2.0 * ey / px).ceil() as usize).max(2),
+    );
+    let bounds = BBox::new(
+        cx - fw as f32 * px / 2.0,
+        cy - fh as f32 * px / 2.0,
+        fw as f32 * px,
+        fh as f32 * px,
+    );
+    let fine = area_resample(gray, bounds, fw, fh);
+    let at = |x: f32, y: f32| {
+        // Fine-grid pixel centres sit at +0.5.
+        let x = (x - 0.5).clamp(0.0, fw as f32 - 1.001);
+        let y = (y - 0.5).clamp(0.0, fh as f32 - 1.001);
+        let (x0, y0) = (x as usize, y as usize);
+        let (tx, ty) = (x - x0 as f32, y - y0 as f32);
+        let row = |yy: usize| fine[yy * fw + x0] * (1.0 - tx) + fine[yy * fw + x0 + 1] * tx;
+        row(y0) * (1.0 - ty) + row(y0 + 1) * ty
+    };
+    let mut out: FaceInput = Box::new([0.0; INPUT_LEN]);
+    let (sx, sy) = (region.w / FINE, region.h / FINE);
+    for oy in 0..INPUT_SIZE {
+        for ox in 0..INPUT_SIZE {
+            let mut sum = 0.0;
+            for j in 0..2 {
+                for i in 0..2 {
+                    // Offset from the crop's centre in frame pixels, turned by `roll` (as
+                    // `rotate_gray` turns the image the face was found in).
+                    let dx = ((2 * ox + i) as f32 + 0.5 - FINE / 2.0) * sx;
+                    let dy = ((2 * oy + j) as f32 + 0.5 - FINE / 2.0) * sy;
+                    let (fx, fy) = (c * dx + s * dy, -s * dx + c * dy);
+                    sum += at(fx / px + fw as f32 / 2.0, fy / px + fh as f32 / 2.0);
+                }
+            }
+            out[oy * INPUT_SIZE + ox] = sum / 4.0 / 255.0;
+        }
+    }
+    out
 }
 
 /// The whole image as one face (pre-cropped datasets such as FER-2013).
@@ -232,6 +306,51 @@ mod tests {
         assert!((t[0] - 0.0).abs() < 1e-6);
         assert!((t[1] - 1.0 / 255.0).abs() < 1e-6);
         assert!((t[48] - 1.0 / 255.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn a_rolled_crop_of_a_turned_image_is_the_upright_crop() {
+        // A face-like pattern (not symmetric under turns), turned by 30° about the region's
+        // centre: the crop cut turned by the same roll gets the pattern back upright.
+        let pattern = |x: f32, y: f32| {
+            let (dx, dy) = (x - 160.0, y - 120.0);
+            let band = ((dx / 9.0).sin() * 60.0 + (dy / 17.0).cos() * 50.0 + dy * 0.4) + 128.0;
+            band.clamp(0.0, 255.0)
+        };
+        let upright = GrayImage::from_fn(320, 240, |x, y| {
+            image::Luma([pattern(x as f32 + 0.5, y as f32 + 0.5).round() as u8])
+        });
+        let roll = 30.0f32;
+        let (s, c) = roll.to_radians().sin_cos();
+        // Pixel d (from the centre) of the turned image shows R(−roll)·d of the upright one,
+        // so the crop turned by `roll` (it reads R(roll)·d) sees the upright pattern.
+        let turned = GrayImage::from_fn(320, 240, |x, y| {
+            let (dx, dy) = (x as f32 + 0.5 - 160.0, y as f32 + 0.5 - 120.0);
+            let (ux, uy) = (c * dx - s * dy, s * dx + c * dy);
+            image::Luma([pattern(ux + 160.0, uy + 120.0).round() as u8])
+        });
+        let face = BBox::new(100.0, 60.0, 120.0, 120.0);
+        let crop = FaceCrop::default();
+        let want = face_input(&upright, &face, 0.0, &crop);
+        let got = face_input(&turned, &face, roll, &crop);
+        let mean_err = want
+            .iter()
+            .zip(got.iter())
+            .map(|(a, b)| (a - b).abs())
+            .sum::<f32>()
+            / INPUT_LEN as f32;
+        assert!(mean_err < 0.02, "turned back: mean error {mean_err}");
+        let unturned = face_input(&turned, &face, 0.0, &crop);
+        let mean_off = want
+            .iter()
+            .zip(unturned.iter())
+            .map(|(a, b)| (a - b).abs())
+            .sum::<f32>()
+            / INPUT_LEN as f32;
+        assert!(
+            mean_off > 4.0 * mean_err,
+            "without the roll: {mean_off} vs {mean_err}"
+        );
     }
 
     #[test]
