@@ -66,8 +66,13 @@ fn cold_set(portrait: &image::RgbImage, n: u32) -> Vec<Sample> {
         .collect()
 }
 
-/// The settings compared: face size × pyramid factor, and a coarser window step.
-fn grid(base: DetectorSettings) -> Vec<DetectorSettings> {
+/// The settings compared: face size × pyramid factor, and a coarser window step (upright
+/// passes only), then the rolled passes' settings.
+fn grid(default: DetectorSettings) -> Vec<DetectorSettings> {
+    let base = DetectorSettings {
+        roll_degrees: 0.0,
+        ..default
+    };
     let mut grid = Vec::new();
     for &px in &[40.0f32, 53.0, 80.0, 107.0] {
         for &pf in &[0.8f32, 0.7] {
@@ -105,6 +110,15 @@ fn grid(base: DetectorSettings) -> Vec<DetectorSettings> {
             ..base
         });
     }
+    // Rolled passes: angle, their score threshold and window step.
+    for (deg, score, step) in [(25.0f32, 2.0, 6), (25.0, 1.5, 4), (25.0, 2.0, 4), (20.0, 2.0, 6)] {
+        grid.push(DetectorSettings {
+            roll_degrees: deg,
+            roll_score_thresh: score,
+            roll_window_step: step,
+            ..default
+        });
+    }
     grid
 }
 
@@ -132,9 +146,9 @@ fn main() {
         set_c.len()
     );
     println!(
-        "| min face (of 480 lines) | pyramid | step | score ≥ | A: detected | B: detected | C: detected | C: false pos. | C: full scan p50 |"
+        "| min face (of 480 lines) | pyramid | step | score ≥ | rolled passes (score ≥, step) | A: detected | B: detected | C: detected | C: false pos. | C: full scan p50 |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     let base = DetectorSettings::default();
     let grid = grid(base);
     for s in grid {
@@ -142,6 +156,14 @@ fn main() {
         let (rb, _, _) = measure(s, &set_b);
         let (rc, fc, tc) = measure(s, &set_c);
         let default = if s == base { " (default)" } else { "" };
+        let rolled = if s.roll_degrees == 0.0 {
+            "none".to_string()
+        } else {
+            format!(
+                "±{}° ({}, {})",
+                s.roll_degrees, s.roll_score_thresh, s.roll_window_step
+            )
+        };
         let pct = |set: &[Sample], r: f64| {
             if set.is_empty() {
                 "–".to_string()
@@ -150,11 +172,12 @@ fn main() {
             }
         };
         println!(
-            "| {:.0} px{default} | {} | {} | {} | {:.1} % | {} | {:.1} % | {fc} | {tc:.1} ms |",
+            "| {:.0} px{default} | {} | {} | {} | {} | {:.1} % | {} | {:.1} % | {fc} | {tc:.1} ms |",
             s.min_face_height * 480.0,
             s.pyramid_factor,
             s.window_step,
             s.score_thresh,
+            rolled,
             ra * 100.0,
             pct(&set_b, rb),
             rc * 100.0,
