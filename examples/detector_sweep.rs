@@ -111,7 +111,12 @@ fn grid(default: DetectorSettings) -> Vec<DetectorSettings> {
         });
     }
     // Rolled passes: angle, their score threshold and window step.
-    for (deg, score, step) in [(25.0f32, 2.0, 6), (25.0, 1.5, 4), (25.0, 2.0, 4), (20.0, 2.0, 6)] {
+    for (deg, score, step) in [
+        (25.0f32, 2.0, 6),
+        (25.0, 1.5, 4),
+        (25.0, 2.0, 4),
+        (20.0, 2.0, 6),
+    ] {
         grid.push(DetectorSettings {
             roll_degrees: deg,
             roll_score_thresh: score,

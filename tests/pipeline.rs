@@ -116,3 +116,62 @@ fn a_still_photo_gets_its_mood_at_once() {
     assert_eq!(r.mood.stable, Some(group.dominant().0));
     assert!(r.mood.changed);
 }
+
+/// `frame` turned by `deg` degrees about its centre (bilinear; outside is the frame's grey).
+fn turned(frame: &image::RgbImage, deg: f32) -> image::RgbImage {
+    let (w, h) = frame.dimensions();
+    let (cx, cy) = (w as f32 / 2.0, h as f32 / 2.0);
+    let (s, c) = deg.to_radians().sin_cos();
+    image::RgbImage::from_fn(w, h, |x, y| {
+        let (dx, dy) = (x as f32 + 0.5 - cx, y as f32 + 0.5 - cy);
+        let (sx, sy) = (c * dx - s * dy + cx - 0.5, s * dx + c * dy + cy - 0.5);
+        if sx < 0.0 || sy < 0.0 || sx >= (w - 1) as f32 || sy >= (h - 1) as f32 {
+            return image::Rgb([40, 40, 40]);
+        }
+        let (x0, y0) = (sx as u32, sy as u32);
+        let (fx, fy) = (sx - x0 as f32, sy - y0 as f32);
+        let mut out = [0u8; 3];
+        for (k, o) in out.iter_mut().enumerate() {
+            let p = |xx, yy| f32::from(frame.get_pixel(xx, yy)[k]);
+            let top = p(x0, y0) * (1.0 - fx) + p(x0 + 1, y0) * fx;
+            let bottom = p(x0, y0 + 1) * (1.0 - fx) + p(x0 + 1, y0 + 1) * fx;
+            *o = (top * (1.0 - fy) + bottom * fy).round() as u8;
+        }
+        image::Rgb(out)
+    })
+}
+
+#[test]
+fn a_tilted_head_is_found_tracked_at_its_angle_and_read_upright() {
+    // The portrait tilted by 40° either way: past what the upright cascade finds.
+    for deg in [40.0f32, -40.0] {
+        let frame = Arc::new(turned(&webcam_frame(), deg));
+        let upright_only: PipelineSettings =
+            toml::from_str("[detector]\nroll_degrees = 0.0\n").expect("settings");
+        let clf = EmotionClassifier::load(&model()).expect("model");
+        let mut p = Pipeline::new(clf, upright_only).expect("pipeline");
+        let r = p.process(frame.clone(), Duration::ZERO).expect("frame");
+        assert!(
+            r.faces.is_empty(),
+            "{deg}°: found upright: {:?}",
+            r.faces.len()
+        );
+
+        let clf = EmotionClassifier::load(&model()).expect("model");
+        let mut p = Pipeline::new(clf, PipelineSettings::default()).expect("pipeline");
+        let (mut ids, mut full_scans) = (Vec::new(), 0);
+        for i in 0..20u64 {
+            let r = p
+                .process(frame.clone(), Duration::from_millis(i * 100))
+                .expect("frame");
+            assert_eq!(r.faces.len(), 1, "{deg}°, frame {i}: one face expected");
+            ids.push(r.faces[0].track_id);
+            full_scans += r.timings.full_scan as usize;
+            // The crop is turned with the face: the smile reads as it does upright.
+            assert_eq!(r.faces[0].scores.dominant().0, Emotion::Happy, "{deg}°");
+        }
+        assert!(ids.iter().all(|&id| id == ids[0]), "{deg}°: {ids:?}");
+        // Between scans the window search looks at the track's angle and finds it there.
+        assert!(full_scans <= 20 / 10 + 1, "{deg}°: {full_scans} full scans");
+    }
+}

@@ -472,7 +472,14 @@ impl FaceDetector {
         let faces = if pass.roll == 0.0 {
             self.scan(pixels, w, h, max_face)
         } else {
-            let (step, rolled_step) = (self.settings.window_step, self.settings.roll_window_step);
+            // The coarser step is for full scans (`max_face` 0); a window search is cheap, and
+            // its face is near the window's smallest size, where 6 px steps miss it.
+            let step = self.settings.window_step;
+            let rolled_step = if max_face == 0 {
+                self.settings.roll_window_step
+            } else {
+                step
+            };
             self.inner.set_slide_window_step(rolled_step, rolled_step);
             let faces = self.scan(&rotate_gray(pixels, w, h, pass.roll), w, h, max_face);
             self.inner.set_slide_window_step(step, step);
