@@ -50,6 +50,8 @@ impl Default for PipelineSettings {
 pub struct FaceResult {
     pub track_id: u64,
     pub(crate) bbox: BBox,
+    /// Degrees the face is rolled by (`Detection::roll`); the feed draws its box turned.
+    pub(crate) roll: f32,
     /// Smoothed over the track's history.
     pub scores: EmotionScores,
     /// This frame alone.
@@ -341,6 +343,7 @@ impl Pipeline {
                 Some(FaceResult {
                     track_id: t.id,
                     bbox: t.bbox,
+                    roll: t.roll,
                     scores: t.scores?,
                     raw: t.raw.or(t.scores)?,
                 })

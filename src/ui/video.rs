@@ -51,7 +51,15 @@ impl Feed {
             let color = emotion_color(e);
             let min = img_rect.min + Vec2::new(f.bbox.x, f.bbox.y) * scale;
             let b = Rect::from_min_size(min, Vec2::new(f.bbox.w, f.bbox.h) * scale);
-            painter.rect_stroke(b, 4.0, Stroke::new(3.0, color), StrokeKind::Outside);
+            if f.roll == 0.0 {
+                painter.rect_stroke(b, 4.0, Stroke::new(3.0, color), StrokeKind::Outside);
+            } else {
+                // Found tilted: the box turns with the head (the crop the classifier saw).
+                painter.add(egui::Shape::closed_line(
+                    turned_corners(b, f.roll).to_vec(),
+                    Stroke::new(3.0, color),
+                ));
+            }
             let label = format!("#{} {} {:.0}%", f.track_id, e, p * 100.0);
             let font = FontId::proportional(16.0);
             let galley = painter.layout_no_wrap(label, font, Color32::BLACK);
@@ -71,5 +79,33 @@ impl Feed {
                 Color32::WHITE,
             );
         }
+    }
+}
+
+/// The corners of `b` turned by `roll` degrees about its centre, the way the classifier's crop
+/// is turned (`preprocess::face_input`): its x axis runs along (cos, −sin) on screen.
+fn turned_corners(b: Rect, roll: f32) -> [Pos2; 4] {
+    let (s, c) = roll.to_radians().sin_cos();
+    let (hx, hy) = (b.width() / 2.0, b.height() / 2.0);
+    [(-hx, -hy), (hx, -hy), (hx, hy), (-hx, hy)]
+        .map(|(x, y)| b.center() + Vec2::new(c * x + s * y, -s * x + c * y))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_turned_box_keeps_its_centre_and_size_and_turns_like_the_crop() {
+        let b = Rect::from_min_size(Pos2::new(10.0, 20.0), Vec2::new(40.0, 40.0));
+        let close = |a: Pos2, b: Pos2| (a - b).length() < 1e-3;
+        let upright = turned_corners(b, 0.0);
+        assert!(close(upright[0], b.left_top()) && close(upright[2], b.right_bottom()));
+        let turned = turned_corners(b, 90.0);
+        // The crop's x axis runs along (cos, −sin): at 90° its left-top corner is the box's
+        // left-bottom one.
+        assert!(close(turned[0], b.left_bottom()), "{turned:?}");
+        let side = (turned[1] - turned[0]).length();
+        assert!((side - 40.0).abs() < 1e-3);
     }
 }
