@@ -20,7 +20,12 @@ fn main() {
     };
     let n: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(3589);
     let items = list_labelled(&PathBuf::from(dir), Split::PrivateTest).expect("FER-2013 folder");
-    let mut det = FaceDetector::new(DetectorSettings::default()).expect("detector");
+    // Upright passes only: the mirrored pass is this probe's own.
+    let upright = DetectorSettings {
+        roll_degrees: 0.0,
+        ..DetectorSettings::default()
+    };
+    let mut det = FaceDetector::new(upright).expect("detector");
     let (mut frames, mut plain, mut mirrored, mut either) = (0, 0, 0, 0);
     let (mut stray_plain, mut stray_mirrored) = (0, 0);
     for (i, (path, _)) in items.iter().take(n).enumerate() {

@@ -15,37 +15,15 @@ use emotune::eval::{Split, list_labelled};
 use emotune::vision::preprocess::{BBox, luma};
 use emotune::vision::scene::fer_scene;
 use emotune::vision::testset::hit;
-use emotune::vision::{DetectorSettings, FaceDetector};
+use emotune::vision::{DetectorSettings, FaceDetector, rotate_gray, unrotate_point};
 use image::GrayImage;
-
-/// `gray` rotated by `deg` about its centre (bilinear); outside pixels take the nearest edge.
-fn rotate(gray: &GrayImage, deg: f32) -> GrayImage {
-    let (w, h) = gray.dimensions();
-    let (cx, cy) = (w as f32 / 2.0, h as f32 / 2.0);
-    let (s, c) = deg.to_radians().sin_cos();
-    GrayImage::from_fn(w, h, |x, y| {
-        // Output pixel → source pixel: the inverse rotation.
-        let (dx, dy) = (x as f32 + 0.5 - cx, y as f32 + 0.5 - cy);
-        let sx = (c * dx + s * dy + cx - 0.5).clamp(0.0, w as f32 - 1.001);
-        let sy = (-s * dx + c * dy + cy - 0.5).clamp(0.0, h as f32 - 1.001);
-        let (x0, y0) = (sx.floor() as u32, sy.floor() as u32);
-        let (fx, fy) = (sx - x0 as f32, sy - y0 as f32);
-        let p = |xx: u32, yy: u32| gray.get_pixel(xx.min(w - 1), yy.min(h - 1))[0] as f32;
-        let top = p(x0, y0) * (1.0 - fx) + p(x0 + 1, y0) * fx;
-        let bottom = p(x0, y0 + 1) * (1.0 - fx) + p(x0 + 1, y0 + 1) * fx;
-        image::Luma([(top * (1.0 - fy) + bottom * fy).round() as u8])
-    })
-}
 
 /// A box found in the frame rotated by `deg`, as an upright box of the same size around the
 /// same face centre in the frame's coordinates.
 fn unrotate(b: BBox, deg: f32, w: u32, h: u32) -> BBox {
-    let (cx, cy) = (w as f32 / 2.0, h as f32 / 2.0);
-    let (s, c) = deg.to_radians().sin_cos();
     let [x, y, bw, bh] = b.to_array().map(|v| v as f32);
-    let (dx, dy) = (x + bw / 2.0 - cx, y + bh / 2.0 - cy);
-    let (fx, fy) = (c * dx + s * dy + cx, -s * dx + c * dy + cy);
-    BBox::new(fx - bw / 2.0, fy - bh / 2.0, bw, bh)
+    let (cx, cy) = unrotate_point((x + bw / 2.0, y + bh / 2.0), (w, h), deg);
+    BBox::new(cx - bw / 2.0, cy - bh / 2.0, bw, bh)
 }
 
 fn main() {
@@ -63,7 +41,12 @@ fn main() {
         .collect();
     let misses_out = args.next().map(PathBuf::from);
     let items = list_labelled(&PathBuf::from(dir), Split::PrivateTest).expect("FER-2013 folder");
-    let mut det = FaceDetector::new(DetectorSettings::default()).expect("detector");
+    // Upright passes only: the rotations are this probe's own.
+    let upright = DetectorSettings {
+        roll_degrees: 0.0,
+        ..DetectorSettings::default()
+    };
+    let mut det = FaceDetector::new(upright).expect("detector");
     let mut found_by = vec![0usize; angles.len()];
     let mut stray_by = vec![0usize; angles.len()];
     let (mut frames, mut upright, mut any, mut stray_upright) = (0, 0, 0, 0);
@@ -78,8 +61,10 @@ fn main() {
         stray_upright += found.len() - usize::from(a);
         let mut by_rotation = false;
         for (k, &deg) in angles.iter().enumerate() {
+            let rotated = GrayImage::from_raw(w, h, rotate_gray(gray.as_raw(), w, h, deg))
+                .expect("same size");
             let boxes: Vec<BBox> = det
-                .detect(&rotate(&gray, deg))
+                .detect(&rotated)
                 .into_iter()
                 .map(|d| unrotate(d.bbox, deg, w, h))
                 .collect();

@@ -37,8 +37,8 @@ pub struct DetectorSettings {
     /// Cascade score a rolled pass's box needs. At the upright pass's 1.5 the cold benchmark
     /// set showed 3 boxes on texture in 240 frames; at 2.0 none (93.4 % of FER faces found).
     pub roll_score_thresh: f64,
-    /// Sliding-window step of the rolled passes: 6 instead of 4 cut their cost by a fifth for
-    /// 0.4 points of FER faces (93.0 %, README).
+    /// Sliding-window step of a full scan's rolled passes: 6 instead of 4 cut their cost by a
+    /// fifth for 0.4 points of FER faces (93.0 %, README). Window searches keep `window_step`.
     pub roll_window_step: u32,
 }
 
@@ -57,6 +57,16 @@ impl Default for DetectorSettings {
 }
 
 impl DetectorSettings {
+    /// A full scan's sliding-window step for its pass at `roll` degrees (window searches
+    /// always use `window_step`: their face is near the window's smallest size).
+    fn scan_step(&self, roll: f32) -> u32 {
+        if roll == 0.0 {
+            self.window_step
+        } else {
+            self.roll_window_step
+        }
+    }
+
     /// The scale of a full scan of a frame `height` pixels high (at most 1).
     pub(crate) fn scan_scale(&self, height: u32) -> f32 {
         (WINDOW / (self.min_face_height * height as f32)).min(1.0)
@@ -168,6 +178,7 @@ impl Helper {
                             scale: job.scale,
                             size: (job.width, job.height),
                             roll: job.roll,
+                            step: job.settings.scan_step(job.roll),
                         };
                         dets.extend(det.scan_pass(&job.pixels, pass, 0));
                     }
@@ -280,35 +291,37 @@ impl FaceDetector {
             settings: self.settings,
         };
         let [left, right] = self.rolls();
+        let settings = self.settings;
         let pass = |roll| Pass {
             region: full,
             scale: sw as f32 / w as f32,
             size: (sw, sh),
             roll,
+            step: settings.scan_step(roll),
         };
-        // Rolled passes, whole pyramid each: one for the helper, one here (the upright scan
-        // is split as below), so both cores get about the same share.
-        let mut helper_jobs = vec![coarse];
-        if let Some(roll) = left {
-            helper_jobs.push(Job {
-                pixels: self.scratch.clone(),
-                width: sw,
-                height: sh,
-                scale: sw as f32 / w as f32,
-                roll,
-                settings: self.settings,
-            });
-        }
         let split = cw.min(ch) as f32 >= WINDOW;
+        let (scratch, helper) = (&self.scratch, self.helper.as_mut());
         let sent = split
-            && self.helper.as_mut().is_some_and(|hp| {
+            && helper.is_some_and(|hp| {
                 hp.drain();
-                hp.jobs.send(Work::Scan(helper_jobs)).is_ok()
+                // Rolled passes, whole pyramid each: one for the helper, one here (the
+                // upright scan is split as below), so both cores get about the same share.
+                let rolled = left.map(|roll| Job {
+                    pixels: scratch.clone(),
+                    width: sw,
+                    height: sh,
+                    scale: sw as f32 / w as f32,
+                    roll,
+                    settings,
+                });
+                let jobs = std::iter::once(coarse).chain(rolled).collect();
+                hp.jobs.send(Work::Scan(jobs)).is_ok()
             });
         if !sent {
-            let mut dets = self.detect_region(gray, full, scale, 0, 0.0);
+            let mut dets = self.detect_region(gray, full, scale, 0, 0.0, settings.window_step);
             for roll in [left, right].into_iter().flatten() {
-                dets.extend(self.detect_region(gray, full, scale, 0, roll));
+                let step = settings.scan_step(roll);
+                dets.extend(self.detect_region(gray, full, scale, 0, roll, step));
             }
             return suppress_overlaps(dets);
         }
@@ -326,9 +339,12 @@ impl FaceDetector {
             // The helper is gone (it cannot normally fail): scan its share here.
             _ => {
                 self.helper = None;
-                dets.extend(self.detect_region(gray, full, scale * step * step, 0, 0.0));
+                let coarse_scale = scale * step * step;
+                let upright_step = settings.window_step;
+                dets.extend(self.detect_region(gray, full, coarse_scale, 0, 0.0, upright_step));
                 if let Some(roll) = left {
-                    dets.extend(self.detect_region(gray, full, scale, 0, roll));
+                    let rolled_step = settings.scan_step(roll);
+                    dets.extend(self.detect_region(gray, full, scale, 0, roll, rolled_step));
                 }
             }
         }
@@ -419,7 +435,8 @@ impl FaceDetector {
         let scale = ((2.0 * MIN_WINDOW as f32) / expected).min(1.0);
         let max_face = (expected * 1.6 * scale).round() as u32;
         let region = BBox::new(x0, y0, x1 - x0, y1 - y0);
-        self.detect_region(gray, region, scale, max_face, roll)
+        let step = self.settings.window_step;
+        self.detect_region(gray, region, scale, max_face, roll, step)
     }
 
     /// Re-finds a tracked face: searches a window twice its size around it (a face moves
@@ -435,10 +452,10 @@ impl FaceDetector {
         self.detect_near(gray, roi, side, roll)
     }
 
-    /// `region` of `gray` scaled by `scale` and rotated by `roll` degrees, faces up to
-    /// `max_face` pixels of the scaled image (0: any size). rustface's pyramid always starts at
-    /// the image's own scale, so the smallest face found is its 40-pixel window: `scale` is
-    /// what sets the minimum face.
+    /// `region` of `gray` scaled by `scale` and rotated by `roll` degrees, searched with a
+    /// `step`-pixel sliding window for faces up to `max_face` pixels of the scaled image (0:
+    /// any size). rustface's pyramid always starts at the image's own scale, so the smallest
+    /// face found is its 40-pixel window: `scale` is what sets the minimum face.
     fn detect_region(
         &mut self,
         gray: &GrayImage,
@@ -446,6 +463,7 @@ impl FaceDetector {
         scale: f32,
         max_face: u32,
         roll: f32,
+        step: u32,
     ) -> Vec<Detection> {
         let sw = (region.w * scale).round() as u32;
         let sh = (region.h * scale).round() as u32;
@@ -459,6 +477,7 @@ impl FaceDetector {
             scale,
             size: (sw, sh),
             roll,
+            step,
         };
         let dets = self.scan_pass(&pixels, pass, max_face);
         self.scratch = pixels;
@@ -469,30 +488,17 @@ impl FaceDetector {
     /// the pass is rolled; boxes in frame pixels.
     fn scan_pass(&mut self, pixels: &[u8], pass: Pass, max_face: u32) -> Vec<Detection> {
         let (w, h) = pass.size;
-        let faces = if pass.roll == 0.0 {
-            self.scan(pixels, w, h, max_face)
+        self.inner.set_slide_window_step(pass.step, pass.step);
+        let (faces, min) = if pass.roll == 0.0 {
+            (self.scan(pixels, w, h, max_face), f64::MIN)
         } else {
-            // The coarser step is for full scans (`max_face` 0); a window search is cheap, and
-            // its face is near the window's smallest size, where 6 px steps miss it.
-            let step = self.settings.window_step;
-            let rolled_step = if max_face == 0 {
-                self.settings.roll_window_step
-            } else {
-                step
-            };
-            self.inner.set_slide_window_step(rolled_step, rolled_step);
-            let faces = self.scan(&rotate_gray(pixels, w, h, pass.roll), w, h, max_face);
-            self.inner.set_slide_window_step(step, step);
-            faces
-        };
-        let min = if pass.roll == 0.0 {
-            f64::MIN
-        } else {
-            self.settings.roll_score_thresh
+            let rotated = rotate_gray(pixels, w, h, pass.roll);
+            let faces = self.scan(&rotated, w, h, max_face);
+            (faces, self.settings.roll_score_thresh)
         };
         faces
             .iter()
-            .filter(|f| f.score() >= min && pass.centred_inside(f))
+            .filter(|f| f.score() >= min)
             .map(|f| pass.detection(f))
             .collect()
     }
@@ -513,28 +519,17 @@ impl FaceDetector {
 }
 
 /// What one rustface pass searched: `region` of the frame scaled by `scale` into a
-/// `size` image, rotated by `roll` degrees about its centre.
+/// `size` image, rotated by `roll` degrees about its centre, with a `step`-pixel window step.
 #[derive(Debug, Clone, Copy)]
 struct Pass {
     region: BBox,
     scale: f32,
     size: (u32, u32),
     roll: f32,
+    step: u32,
 }
 
 impl Pass {
-    /// Whether the box's centre lies in the scanned image once turned back: a rolled image's
-    /// corners are its edge pixels smeared outward, where only texture can be found.
-    fn centred_inside(&self, f: &rustface::FaceInfo) -> bool {
-        let b = f.bbox();
-        let c = (
-            b.x() as f32 + b.width() as f32 / 2.0,
-            b.y() as f32 + b.height() as f32 / 2.0,
-        );
-        let (x, y) = unrotate_point(c, self.size, self.roll);
-        (0.0..=self.size.0 as f32).contains(&x) && (0.0..=self.size.1 as f32).contains(&y)
-    }
-
     /// A rustface box of this pass in frame pixels: for a rolled pass, an upright box of the
     /// same size around the face's centre carried back into the unrotated image.
     fn detection(&self, f: &rustface::FaceInfo) -> Detection {
@@ -558,7 +553,7 @@ impl Pass {
 /// `pixels` (`w`×`h`) rotated by `deg` about the centre, bilinear; what falls outside takes
 /// the nearest edge pixel. Output pixel `d` (from the centre) shows source pixel `R·d`, with
 /// `R = [cos sin; -sin cos]`: the map `unrotate_point` and the rolled crop use.
-pub(crate) fn rotate_gray(pixels: &[u8], w: u32, h: u32, deg: f32) -> Vec<u8> {
+pub fn rotate_gray(pixels: &[u8], w: u32, h: u32, deg: f32) -> Vec<u8> {
     let (cx, cy) = (w as f32 / 2.0, h as f32 / 2.0);
     let (s, c) = deg.to_radians().sin_cos();
     let (maxx, maxy) = (w as f32 - 1.001, h as f32 - 1.001);
@@ -585,7 +580,7 @@ pub(crate) fn rotate_gray(pixels: &[u8], w: u32, h: u32, deg: f32) -> Vec<u8> {
 }
 
 /// A point of an image rotated by `deg` (`rotate_gray`) back in the unrotated image.
-fn unrotate_point((x, y): (f32, f32), (w, h): (u32, u32), deg: f32) -> (f32, f32) {
+pub fn unrotate_point((x, y): (f32, f32), (w, h): (u32, u32), deg: f32) -> (f32, f32) {
     if deg == 0.0 {
         return (x, y);
     }

@@ -103,24 +103,22 @@ fn div1000(x: u32) -> u32 {
 /// into a 48×48 [0, 1] input. For a 48×48 image and its full box this is the identity.
 pub(crate) fn crop_resize(gray: &GrayImage, region: BBox) -> FaceInput {
     let mut out: FaceInput = Box::new([0.0; INPUT_LEN]);
-    for (o, v) in out
-        .iter_mut()
-        .zip(area_resample(gray, region, INPUT_SIZE, INPUT_SIZE))
-    {
-        *o = v / 255.0;
+    area_resample(gray, region, INPUT_SIZE, &mut out[..]);
+    for v in out.iter_mut() {
+        *v /= 255.0;
     }
     out
 }
 
-/// Area-average resample of `region` into `ow`×`oh` grey levels (0–255, row-major); pixels
-/// outside the image repeat the edge.
-fn area_resample(gray: &GrayImage, region: BBox, ow: usize, oh: usize) -> Vec<f32> {
+/// Area-average resample of `region` into `out` (`ow` wide, row-major) as grey levels
+/// (0–255); pixels outside the image repeat the edge.
+fn area_resample(gray: &GrayImage, region: BBox, ow: usize, out: &mut [f32]) {
     let (iw, ih) = (gray.width() as i64, gray.height() as i64);
     let raw = gray.as_raw();
-    let mut out = Vec::with_capacity(ow * oh);
+    let oh = out.len() / ow.max(1);
     if iw == 0 || ih == 0 {
-        out.resize(ow * oh, 0.0);
-        return out;
+        out.fill(0.0);
+        return;
     }
     let sx = region.w / ow as f32;
     let sy = region.h / oh as f32;
@@ -138,10 +136,9 @@ fn area_resample(gray: &GrayImage, region: BBox, ow: usize, oh: usize) -> Vec<f3
                 }
             }
             let n = ((yb - ya) * (xb - xa)) as f32;
-            out.push(sum as f32 / n);
+            out[oy * ow + ox] = sum as f32 / n;
         }
     }
-    out
 }
 
 /// Integer pixel range covered by [a, b), at least one pixel wide.
@@ -220,7 +217,8 @@ fn rolled_crop(gray: &GrayImage, region: BBox, roll: f32) -> FaceInput {
         fw as f32 * px,
         fh as f32 * px,
     );
-    let fine = area_resample(gray, bounds, fw, fh);
+    let mut fine = vec![0.0; fw * fh];
+    area_resample(gray, bounds, fw, &mut fine);
     let at = |x: f32, y: f32| {
         // Fine-grid pixel centres sit at +0.5.
         let x = (x - 0.5).clamp(0.0, fw as f32 - 1.001);
@@ -332,21 +330,17 @@ mod tests {
         let face = BBox::new(100.0, 60.0, 120.0, 120.0);
         let crop = FaceCrop::default();
         let want = face_input(&upright, &face, 0.0, &crop);
-        let got = face_input(&turned, &face, roll, &crop);
-        let mean_err = want
-            .iter()
-            .zip(got.iter())
-            .map(|(a, b)| (a - b).abs())
-            .sum::<f32>()
-            / INPUT_LEN as f32;
+        let mean_diff = |other: &FaceInput| {
+            let total: f32 = want
+                .iter()
+                .zip(other.iter())
+                .map(|(a, b)| (a - b).abs())
+                .sum();
+            total / INPUT_LEN as f32
+        };
+        let mean_err = mean_diff(&face_input(&turned, &face, roll, &crop));
         assert!(mean_err < 0.02, "turned back: mean error {mean_err}");
-        let unturned = face_input(&turned, &face, 0.0, &crop);
-        let mean_off = want
-            .iter()
-            .zip(unturned.iter())
-            .map(|(a, b)| (a - b).abs())
-            .sum::<f32>()
-            / INPUT_LEN as f32;
+        let mean_off = mean_diff(&face_input(&turned, &face, 0.0, &crop));
         assert!(
             mean_off > 4.0 * mean_err,
             "without the roll: {mean_off} vs {mean_err}"
