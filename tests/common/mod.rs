@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::OnceLock;
 
 pub fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -52,7 +53,15 @@ fn tarball_stamp(tarball: &Path) -> Option<String> {
 /// FER-2013 for tests: FER2013_DIR, else ../shared/datasets/fer2013.tar.gz unpacked into the
 /// cache, unpacked again whenever the tarball changes (the first shared copy had a blurred
 /// train/ under the same file names). None when neither exists; callers skip and say so.
+///
+/// Tests in one binary run on parallel threads: the first caller unpacks and the others wait
+/// for it, so no thread replaces the folder while another one reads it.
 pub fn fer2013() -> Option<PathBuf> {
+    static FER2013: OnceLock<Option<PathBuf>> = OnceLock::new();
+    FER2013.get_or_init(locate_fer2013).clone()
+}
+
+fn locate_fer2013() -> Option<PathBuf> {
     if let Some(d) = std::env::var_os("FER2013_DIR") {
         return Some(PathBuf::from(d));
     }
@@ -85,10 +94,13 @@ pub fn fer2013() -> Option<PathBuf> {
         let _ = std::fs::remove_dir_all(&tmp);
         return None;
     }
-    std::fs::write(fresh.join(".source"), want).ok()?;
-    let _ = std::fs::remove_dir_all(&unpacked);
-    // Another test may have won the race: either copy is the same tarball.
-    let _ = std::fs::rename(&fresh, &unpacked);
+    std::fs::write(fresh.join(".source"), &want).ok()?;
+    // Another test binary or training/ may have unpacked the same tarball meanwhile: keep
+    // theirs rather than delete a folder someone may be reading.
+    if std::fs::read_to_string(&stamp).ok() != Some(want) {
+        let _ = std::fs::remove_dir_all(&unpacked);
+        let _ = std::fs::rename(&fresh, &unpacked);
+    }
     let _ = std::fs::remove_dir_all(&tmp);
     unpacked.join("test").is_dir().then_some(unpacked)
 }
