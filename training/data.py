@@ -61,8 +61,10 @@ def unpack_cached(tarball: Path, cache: Path) -> Path:
         if not (tmp / "fer2013" / "train").is_dir():
             raise FileNotFoundError(f"{tarball} has no fer2013/train/: not the FER-2013 tarball")
         (tmp / "fer2013" / STAMP).write_text(want)
+        # Moved aside before it is deleted (with tmp, below): a deletion cut short must not
+        # leave a half-deleted copy where the next run looks.
         if unpacked.exists():
-            shutil.rmtree(unpacked)
+            unpacked.replace(tmp / "stale")
         (tmp / "fer2013").replace(unpacked)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

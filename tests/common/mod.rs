@@ -98,7 +98,9 @@ fn locate_fer2013() -> Option<PathBuf> {
     // Another test binary or training/ may have unpacked the same tarball meanwhile: keep
     // theirs rather than delete a folder someone may be reading.
     if std::fs::read_to_string(&stamp).ok() != Some(want) {
-        let _ = std::fs::remove_dir_all(&unpacked);
+        // Moved aside before it is deleted: a deletion cut short (a killed run) must not leave
+        // a half-deleted folder where the next run looks.
+        let _ = std::fs::rename(&unpacked, tmp.join("stale"));
         let _ = std::fs::rename(&fresh, &unpacked);
     }
     let _ = std::fs::remove_dir_all(&tmp);
