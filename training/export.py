@@ -150,14 +150,18 @@ def export_torchscript(
     fp16: bool = True,
     blur_sigma: float = 0.0,
     calibration: torch.Tensor | None = None,
+    flip_below: float = 0.0,
 ) -> Path:
-    """Writes the shipped model. With `calibration` images the net is int8 (see `quantize_int8`)."""
+    """Writes the shipped model. With `calibration` images the net is int8 (see `quantize_int8`);
+    `flip_below`: the mirror pass for unsure faces only (see `ExportedClassifier`)."""
     folded = fast_attention(fold_batchnorm(net.cpu()))
     if calibration is not None:
         inner: nn.Module = quantize_int8(folded, calibration)
     else:
         inner = folded
-    wrapped = ExportedClassifier(inner, tta_flip=tta_flip, blur_sigma=blur_sigma).eval()
+    wrapped = ExportedClassifier(
+        inner, tta_flip=tta_flip, blur_sigma=blur_sigma, flip_below=flip_below
+    ).eval()
     scripted = torch.jit.script(wrapped)
     if fp16 and calibration is None:
         scripted = scripted.half()

@@ -156,6 +156,30 @@ def test_int8_export_tracks_the_float_model(tmp_path: Path) -> None:
     assert (got.argmax(1) == want.argmax(1)).float().mean() >= 0.9
 
 
+def test_mirror_pass_only_for_unsure_faces(tmp_path: Path) -> None:
+    net = net_with_batchnorm_statistics()
+    x = torch.rand(16, 1, 48, 48)
+    with torch.no_grad():
+        plain = ExportedClassifier(net, tta_flip=False)(x)
+        full = ExportedClassifier(net, tta_flip=True)(x)
+        conf = plain.softmax(1).amax(1)
+        cut = float(conf.median())
+        out = export_torchscript(net, tmp_path / "g.pt", fp16=False, flip_below=cut)
+        m = load_exported(out)
+        got = m(x)
+    assert abs(m.mirror_pass_below() - cut) < 1e-6
+    unsure = conf < cut
+    assert 0 < int(unsure.sum()) < len(x)
+    # Unsure faces get the flip mean, sure ones stay as they are (BN folding: equal to 1e-4).
+    assert torch.allclose(got[unsure], full[unsure], atol=1e-4)
+    assert torch.allclose(got[~unsure], plain[~unsure], atol=1e-4)
+    assert (full[~unsure] - plain[~unsure]).abs().max() > 1e-3
+    # A batch where no face is unsure runs no mirror pass and keeps the plain logits.
+    with torch.no_grad():
+        none = ExportedClassifier(net, tta_flip=False, flip_below=1e-6)(x)
+    assert torch.equal(none, plain)
+
+
 def test_int8_activations_use_all_256_levels() -> None:
     # torch's x86 default would give 128 levels (scale 0.02 here); measured 0.7 points lost.
     obs = int8_qconfig().activation()
