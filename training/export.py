@@ -95,7 +95,6 @@ def fast_attention(net: nn.Module) -> nn.Module:
     return net
 
 
-@torch.no_grad()
 def int8_qconfig():
     """Per-channel symmetric int8 weights and full-range (256-level) uint8 activations.
 
@@ -114,6 +113,7 @@ def int8_qconfig():
     )
 
 
+@torch.no_grad()
 def quantize_int8(folded: nn.Module, calibration: torch.Tensor, batch: int = 256) -> torch.jit.ScriptModule:
     """Post-training static int8 quantization (x86 backend, per-channel weights) of `INT8_LAYERS`.
 
