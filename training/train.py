@@ -80,6 +80,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--export-from", type=Path, default=None, help="skip training: export this checkpoint")
     p.add_argument("--init-from", type=Path, default=None,
                    help="start from these weights (a state dict or checkpoint), fresh schedule")
+    p.add_argument(
+        "--freeze-bn", action="store_true",
+        help="keep BatchNorm statistics fixed (fine-tuning from --init-from, e.g. recovered weights)",
+    )
     p.add_argument("--cutmix", type=float, default=0.0, help="probability per batch of CutMix")
     p.add_argument("--kd", type=Path, default=None, help="teacher logits (.npz with train) to distil from")
     p.add_argument("--kd-alpha", type=float, default=0.7, help="weight of the distillation loss")
@@ -119,6 +123,15 @@ def load_weights(model: nn.Module, path: Path, device: torch.device) -> None:
     ck = torch.load(path, map_location=device, weights_only=False)
     state = ck["model"] if "model" in ck else ck
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+
+
+def freeze_batchnorm(model: nn.Module) -> None:
+    """BatchNorm layers to eval mode: their running statistics are used and kept, while their
+    affine weights still train. For fine-tuning weights recovered from an export, whose train-mode
+    function differs from the eval-mode one it was measured in (`training.recover`)."""
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.eval()
 
 
 def use_bf16(choice: str, device: torch.device) -> bool:
@@ -264,6 +277,8 @@ def main(argv: list[str] | None = None) -> int:
         # CutMix's per-batch choices come from the host: reading them off the GPU would sync.
         mix_rng = random.Random(args.seed * 1000 + epoch)
         ddp_model.train()
+        if args.freeze_bn:
+            freeze_batchnorm(model)
         tot_loss = torch.zeros((), device=device)
         tot_ok = torch.zeros((), device=device)
         seen = 0

@@ -418,3 +418,42 @@ def test_the_recipe_runs_teachers_ensemble_student_and_export(tiny_fer: Path, tm
     assert (work / "best_student.txt").read_text().strip() == "student-s2-kd-seed5"
     assert load_exported(out)(torch.rand(2, 1, 48, 48)).shape == (2, 7)
     assert json.loads((tmp_path / "metrics.json").read_text())["n"] == 21
+
+
+@pytest.mark.parametrize("int8", [False, True])
+def test_recovered_weights_compute_the_exported_net(tmp_path: Path, int8: bool) -> None:
+    from training.recover import recover
+
+    net = net_with_batchnorm_statistics()
+    calibration = torch.rand(64, 1, 48, 48) if int8 else None
+    exported = load_exported(export_torchscript(net, tmp_path / "m.pt", calibration=calibration))
+    back = recover(exported, "s2", torch.rand(64, 1, 48, 48)).eval()
+    x = torch.rand(32, 1, 48, 48)
+    with torch.no_grad():
+        want = ExportedClassifier(net, tta_flip=False)(x)
+        got = ExportedClassifier(back, tta_flip=False)(x)
+    # fp16 storage: the same function; int8: the dequantized weights, within the int8 error.
+    err = (got - want).abs().mean() / want.std()
+    assert err < (0.1 if int8 else 0.01), err
+    # Train mode's batch statistics land near the same function (BN rebuilt from measurements).
+    bn = back.layers[1][0].bn1
+    assert not torch.allclose(bn.running_var, torch.ones_like(bn.running_var))
+    assert torch.allclose(bn.weight, torch.sqrt(bn.running_var + bn.eps))
+
+
+def test_freeze_bn_keeps_the_statistics(tiny_fer: Path, tmp_path: Path) -> None:
+    torch.manual_seed(5)
+    start = tmp_path / "start.pt"
+    torch.save(build_model("s2").state_dict(), start)
+    run = tmp_path / "run"
+    args = ["--data", str(tiny_fer), "--epochs", "1", "--batch-size", "16", "--arch", "s2",
+            "--run-dir", str(run), "--device", "cpu", "--max-steps", "2", "--no-export",
+            "--init-from", str(start), "--lr", "0.05"]
+    assert train_main(args + ["--freeze-bn"]) == 0
+    before, after = torch.load(start), torch.load(run / "best.pt")
+    key = "layers.0.0.bn1.running_mean"
+    assert torch.equal(after[key], before[key])
+    # The weights did train.
+    assert not torch.allclose(after["stem.0.weight"], before["stem.0.weight"])
+    assert train_main(args + ["--run-dir", str(tmp_path / "run2")]) == 0
+    assert not torch.equal(torch.load(tmp_path / "run2" / "best.pt")[key], before[key])

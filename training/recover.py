@@ -1,0 +1,151 @@
+"""Float weights back out of a shipped TorchScript model, to train on from where it stands.
+
+    python -m training.recover models/emotion_resnet18_cbam.pt OUT.pt [--data DIR] [--arch s2]
+
+Training checkpoints live in a cache that need not survive to the next session; the shipped file
+always does. Its convolutions are int8 (per-channel weights, dequantized here) or fp16, with
+BatchNorm folded into them. Each BatchNorm is rebuilt so that the net computes the same function
+in eval mode and close to it in train mode: its running statistics are the measured mean and
+variance of its convolution's output on train/ images, and its affine part maps the normalised
+output back (gamma = std, beta = mean + folded bias). OUT is a state dict for `build_model(arch)`,
+for `python -m training.train --init-from OUT`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import data as fer
+from .model import BasicBlock, ResNet18CBAM, build_model, normalize
+
+
+def _dense(t: torch.Tensor) -> torch.Tensor:
+    return (t.dequantize() if t.is_quantized else t).detach().float().clone()
+
+
+def _conv_weight_bias(scripted: torch.jit.ScriptModule) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Weight and bias of a scripted float or int8 convolution/linear layer."""
+    names = scripted._c._method_names()
+    if "_weight_bias" in names:  # quantized Conv2d
+        w, b = scripted._weight_bias()
+    elif hasattr(scripted, "_packed_params"):  # quantized Linear
+        w, b = scripted._packed_params._weight_bias()
+    else:
+        w, b = scripted.weight, getattr(scripted, "bias", None)
+    return _dense(w), None if b is None else _dense(b)
+
+
+def _child(module: torch.jit.ScriptModule, dotted: str) -> torch.jit.ScriptModule:
+    for part in dotted.split("."):
+        module = getattr(module, part)
+    return module
+
+
+def _conv_bn_pairs(net: ResNet18CBAM) -> list[tuple[str, nn.Conv2d, nn.BatchNorm2d]]:
+    pairs = [("stem.0", net.stem[0], net.stem[1])]
+    for name, m in net.named_modules():
+        if isinstance(m, BasicBlock):
+            pairs.append((f"{name}.conv1", m.conv1, m.bn1))
+            pairs.append((f"{name}.conv2", m.conv2, m.bn2))
+            if len(m.shortcut) == 2:
+                pairs.append((f"{name}.shortcut.0", m.shortcut[0], m.shortcut[1]))
+    return pairs
+
+
+@torch.no_grad()
+def recover(exported: torch.jit.ScriptModule, arch: str, images: torch.Tensor) -> ResNet18CBAM:
+    """The float net behind `exported` (an `ExportedClassifier`). `images`: N x 1 x 48 x 48 in
+    [0, 1] on which the BatchNorm statistics are measured."""
+    inner = exported.net
+    net = build_model(arch).eval()
+    pairs = _conv_bn_pairs(net)
+    for name, conv, bn in pairs:
+        w, b = _conv_weight_bias(_child(inner, name))
+        if w.shape != conv.weight.shape:
+            raise ValueError(f"{name}: exported weight {tuple(w.shape)}, {arch} wants {tuple(conv.weight.shape)}")
+        conv.weight.copy_(w)
+        # Exact in eval mode: BN(y) = y + b.
+        bn.running_mean.zero_()
+        bn.running_var.fill_(1.0 - bn.eps)
+        bn.weight.fill_(1.0)
+        bn.bias.copy_(b if b is not None else torch.zeros_like(bn.bias))
+    w, b = _conv_weight_bias(inner.fc)
+    net.fc.weight.copy_(w)
+    if b is not None:
+        net.fc.bias.copy_(b)
+    # CBAM's gates are float in the export, as two linears and a flattened 7x7 kernel.
+    for name, m in net.named_modules():
+        if isinstance(m, BasicBlock):
+            gate = _child(inner, f"{name}.cbam")
+            mlp = m.cbam.channel.mlp
+            mlp[0].weight.copy_(gate.channel.lin1.weight.float().view_as(mlp[0].weight))
+            mlp[2].weight.copy_(gate.channel.lin2.weight.float().view_as(mlp[2].weight))
+            m.cbam.spatial.conv.weight.copy_(gate.spatial.weight.float().view_as(m.cbam.spatial.conv.weight))
+
+    # Measure each convolution's output statistics with the (exact) eval-mode net, then move
+    # them into the BatchNorms so train mode's batch statistics land near the same function.
+    sums: dict[str, list[torch.Tensor]] = {}
+    hooks = []
+    for name, conv, _ in pairs:
+        def hook(_m, _inp, out, name=name):
+            y = out.float()
+            s = sums.setdefault(name, [torch.zeros(y.shape[1], dtype=torch.float64)] * 2 + [0])
+            s[0] = s[0] + y.sum((0, 2, 3)).double()
+            s[1] = s[1] + (y.double() ** 2).sum((0, 2, 3))
+            s[2] += y.numel() // y.shape[1]
+        hooks.append(conv.register_forward_hook(hook))
+    for i in range(0, len(images), 256):
+        net(normalize(images[i : i + 256]))
+    for h in hooks:
+        h.remove()
+    for name, conv, bn in pairs:
+        total, sq, n = sums[name]
+        mean = total / n
+        var = (sq / n - mean**2).clamp_min(1e-8)
+        bias = bn.bias.clone()
+        bn.running_mean.copy_(mean.float())
+        bn.running_var.copy_(var.float())
+        bn.weight.copy_(torch.sqrt(var + bn.eps).float())
+        bn.bias.copy_(mean.float() + bias)
+    return net
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m training.recover", description=__doc__.split("\n")[0])
+    p.add_argument("model", type=Path, help="an exported model (e.g. models/emotion_resnet18_cbam.pt)")
+    p.add_argument("out", type=Path, help="where to write the state dict")
+    p.add_argument("--arch", default="s2", choices=["s1", "s2", "s2np"],
+                   help="the exported net's (strides are not in the weights; the shipped net is s2)")
+    p.add_argument("--data", type=Path, default=None, help="FER-2013 folder (train/, test/)")
+    p.add_argument("--images", type=int, default=4000, help="train/ images for BatchNorm statistics")
+    args = p.parse_args(argv)
+    root = args.data or fer.default_data_dir()
+    if root is None:
+        print("no FER-2013 data: pass --data DIR or set FER2013_DIR", file=sys.stderr)
+        return 2
+    try:
+        exported = torch.jit.load(str(args.model), map_location="cpu").eval()
+    except (RuntimeError, ValueError) as e:
+        print(f"{args.model}: not a TorchScript model ({e}); pass an exported .pt", file=sys.stderr)
+        return 2
+    train = fer.load_split(root, "train")
+    pick = np.random.default_rng(0).permutation(len(train))[: args.images]
+    try:
+        net = recover(exported, args.arch, fer.to_tensor(train.images[pick]))
+    except (AttributeError, RuntimeError, ValueError) as e:
+        print(f"{args.model}: not an emotune export with {args.arch} weights ({e})", file=sys.stderr)
+        return 2
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(net.state_dict(), args.out)
+    print(f"wrote {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
