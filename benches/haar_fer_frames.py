@@ -24,18 +24,18 @@ def main() -> int:
     if len(sys.argv) != 2:
         sys.exit(__doc__)
     root = Path(sys.argv[1])
-    rows = json.loads((root / "truth.json").read_text())
+    rows = json.loads((root / "truth.json").read_text())["frames"]
     cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
     ours = sum(r["emotune_found"] for r in rows)
     print(f"{len(rows)} frames; emotune (rustface) finds {100 * ours / len(rows):.1f} %")
     for scale, neighbours in ((1.3, 5), (1.1, 5), (1.05, 3)):
         found = either = 0
         for r in rows:
-            gray = cv2.imread(str(root / r["frame"]), cv2.IMREAD_GRAYSCALE)
+            gray = cv2.imread(str(root / r["file"]), cv2.IMREAD_GRAYSCALE)
             if gray is None:
-                sys.exit(f"{root / r['frame']}: unreadable frame")
+                sys.exit(f"{root / r['file']}: unreadable frame")
             boxes = cascade.detectMultiScale(gray, scaleFactor=scale, minNeighbors=neighbours)
-            hit = any(iou(tuple(map(float, b)), r["face"]) >= 0.3 for b in boxes)
+            hit = any(iou(tuple(map(float, b)), r["faces"][0]) >= 0.3 for b in boxes)
             found += hit
             either += hit or r["emotune_found"]
         print(f"Haar scaleFactor {scale}, minNeighbors {neighbours}: {100 * found / len(rows):.1f} % "

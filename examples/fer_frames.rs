@@ -1,6 +1,7 @@
 //! Writes the frames `emotune eval --through-detector` builds for the first N PrivateTest faces
 //! (the same seeds), with their true boxes and whether emotune's detector found each, so other
-//! detectors can be tried on exactly the same frames (`benches/haar_fer_frames.py`).
+//! detectors can be tried on exactly the same frames (`benches/haar_fer_frames.py`), and
+//! `emotune bench --source OUT_DIR` can time the app on real faces.
 //!
 //!     cargo run --release --example fer_frames -- FER2013_DIR OUT_DIR [N]
 //!
@@ -43,12 +44,15 @@ fn main() {
             .map(|d| d.bbox)
             .collect();
         rows.push(serde_json::json!({
-            "frame": name,
-            "face": scene.face.to_array(),
+            "file": name,
+            "faces": [scene.face.to_array()],
             "emotune_found": hit(&found, &scene.face),
         }));
     }
-    let truth = serde_json::to_string(&rows).expect("json");
+    // The bench's truth format (plus whether the upright detector found the face), so that
+    // `emotune bench --source OUT_DIR` runs on real faces and counts what it misses.
+    let doc = serde_json::json!({ "set": "fer-privatetest", "frames": rows });
+    let truth = serde_json::to_string(&doc).expect("json");
     std::fs::write(out.join("truth.json"), truth).expect("truth.json written");
     println!("{} frames in {}", rows.len(), out.display());
 }
