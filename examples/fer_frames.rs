@@ -28,6 +28,7 @@ fn main() {
     // Upright passes only: the README's comparison with Haar and the miss audit are of the upright cascade.
     let upright = DetectorSettings {
         roll_degrees: 0.0,
+        neural_score: 1.0,
         ..DetectorSettings::default()
     };
     let mut det = FaceDetector::new(upright).expect("detector");

@@ -23,6 +23,7 @@ fn main() {
     // Upright passes only: the mirrored pass is this probe's own.
     let upright = DetectorSettings {
         roll_degrees: 0.0,
+        neural_score: 1.0,
         ..DetectorSettings::default()
     };
     let mut det = FaceDetector::new(upright).expect("detector");

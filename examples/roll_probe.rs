@@ -44,6 +44,7 @@ fn main() {
     // Upright passes only: the rotations are this probe's own.
     let upright = DetectorSettings {
         roll_degrees: 0.0,
+        neural_score: 1.0,
         ..DetectorSettings::default()
     };
     let mut det = FaceDetector::new(upright).expect("detector");

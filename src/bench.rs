@@ -222,9 +222,10 @@ pub(crate) fn bench(
     frames: usize,
     clf: EmotionClassifier,
     threads: usize,
+    settings: PipelineSettings,
 ) -> anyhow::Result<Vec<BenchReport>> {
     let sets = load_sets(source)?;
-    let mut pipeline = Pipeline::new(clf, PipelineSettings::default())?;
+    let mut pipeline = Pipeline::new(clf, settings)?;
     sets.iter()
         .map(|s| {
             let n = if frames == 0 { s.frames.len() } else { frames };

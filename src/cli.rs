@@ -158,6 +158,8 @@ pub struct EvalOptions<'a> {
     pub confusion: Option<&'a Path>,
     pub through_detector: bool,
     pub tune_crop: bool,
+    /// BlazeFace's threshold for `--through-detector` (None: the app's default).
+    pub neural_score: Option<f32>,
     pub limit: Option<usize>,
 }
 
@@ -182,6 +184,9 @@ pub fn eval(o: &EvalOptions) -> anyhow::Result<()> {
              add --split PublicTest"
         );
     }
+    if let Some(p) = o.neural_score.filter(|p| !(0.0..=1.0).contains(p)) {
+        anyhow::bail!("--neural-score {p} is not a probability: give a value from 0 to 1");
+    }
     let clf = load_classifier(o.model, all_cores())?;
     let mut items = eval::list_labelled(o.data, o.split)?;
     if let Some(n) = o.limit.filter(|&n| n > 0 && n < items.len()) {
@@ -198,10 +203,14 @@ pub fn eval(o: &EvalOptions) -> anyhow::Result<()> {
         } else {
             vec![PipelineSettings::default().crop]
         };
+        let mut detector = PipelineSettings::default().detector;
+        if let Some(p) = o.neural_score {
+            detector.neural_score = p;
+        }
         let mut reports = eval::scene::evaluate_through_detector(
             &clf,
             &items,
-            PipelineSettings::default().detector,
+            detector,
             &crops,
             all_cores(),
             |done| bar.set_position(done as u64),
@@ -295,10 +304,18 @@ pub fn bench(
     model: Option<&Path>,
     threads: usize,
     json: bool,
+    neural_score: Option<f32>,
 ) -> anyhow::Result<()> {
+    if let Some(p) = neural_score.filter(|p| !(0.0..=1.0).contains(p)) {
+        anyhow::bail!("--neural-score {p} is not a probability: give a value from 0 to 1");
+    }
     let clf = load_classifier(model, threads)?;
     let frames = frames.unwrap_or(if source.is_file() { 300 } else { 0 });
-    let reports = crate::bench::bench(source, frames, clf, threads)?;
+    let mut settings = PipelineSettings::default();
+    if let Some(p) = neural_score {
+        settings.detector.neural_score = p;
+    }
+    let reports = crate::bench::bench(source, frames, clf, threads, settings)?;
     match (json, reports.as_slice()) {
         (true, [one]) => println!("{}", serde_json::to_string(one)?),
         (true, many) => println!("{}", serde_json::json!({ "sets": many })),

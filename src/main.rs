@@ -73,6 +73,10 @@ enum Command {
         /// aspect) and rank them.
         #[arg(long, requires = "through_detector")]
         tune_crop: bool,
+        /// With --through-detector: the probability from which a BlazeFace face counts
+        /// (default: the app's setting); 1 leaves rustface alone.
+        #[arg(long, value_name = "P", requires = "through_detector")]
+        neural_score: Option<f32>,
         /// Only the first N images of the split (quick checks).
         #[arg(long, value_name = "N")]
         limit: Option<usize>,
@@ -193,6 +197,10 @@ struct BenchArgs {
     sample_every: std::time::Duration,
     #[arg(long)]
     json: bool,
+    /// The probability from which a BlazeFace face counts (default: the app's setting); 1
+    /// leaves rustface alone, to compare.
+    #[arg(long, value_name = "P")]
+    neural_score: Option<f32>,
 }
 
 /// `bench`: speed per set, or with `--duration` the soak.
@@ -217,7 +225,7 @@ fn bench(
             },
             b.json,
         ),
-        None => emotune::cli::bench(source, b.frames, model, b.threads, b.json),
+        None => emotune::cli::bench(source, b.frames, model, b.threads, b.json, b.neural_score),
     }
 }
 
@@ -255,6 +263,7 @@ fn main() -> ExitCode {
             confusion,
             through_detector,
             tune_crop,
+            neural_score,
             limit,
         }) => emotune::cli::eval(&emotune::cli::EvalOptions {
             data: &data,
@@ -264,6 +273,7 @@ fn main() -> ExitCode {
             confusion: confusion.as_deref(),
             through_detector,
             tune_crop,
+            neural_score,
             limit,
         })
         .map(|()| 0),

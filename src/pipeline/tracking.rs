@@ -166,6 +166,7 @@ mod tests {
             bbox: BBox::new(x, 0.0, 100.0, 100.0),
             score,
             roll: 0.0,
+            neural: false,
         }
     }
 
@@ -190,6 +191,7 @@ mod tests {
             bbox: BBox::new(30.0, 30.0, 40.0, 40.0),
             score: 20.0,
             roll: -25.0,
+            neural: false,
         };
         t.observe(&[tight], false);
         assert_eq!(t.tracks().len(), 1);

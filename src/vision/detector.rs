@@ -6,6 +6,7 @@ use std::sync::mpsc;
 
 use rustface::{Detector, ImageData};
 
+use super::neural::{BOX_MAP, NeuralDetector};
 use super::preprocess::BBox;
 use crate::error::{Error, Result};
 
@@ -40,6 +41,9 @@ pub struct DetectorSettings {
     /// Sliding-window step of a full scan's rolled passes: 6 instead of 4 cut their cost by a
     /// fifth for 0.4 points of FER faces (93.0 %, README). Window searches keep `window_step`.
     pub roll_window_step: u32,
+    /// BlazeFace (`neural.rs`) also looks at every full scan's frame, and for a tracked face
+    /// rustface loses in its window; its faces count from this probability. 1 or more: off.
+    pub neural_score: f32,
 }
 
 impl Default for DetectorSettings {
@@ -52,6 +56,7 @@ impl Default for DetectorSettings {
             roll_degrees: 25.0,
             roll_score_thresh: 2.0,
             roll_window_step: 6,
+            neural_score: 0.45,
         }
     }
 }
@@ -81,6 +86,22 @@ pub struct Detection {
     /// Degrees the face is rolled by: the pass that found it searched the image rotated by
     /// this (see `rotate_gray`), and the classifier's crop is cut rotated by it too. 0: upright.
     pub roll: f32,
+    /// Found by BlazeFace, not rustface: a rustface box of the same face wins (`suppress_overlaps`).
+    pub(crate) neural: bool,
+}
+
+impl Detection {
+    /// Whether BlazeFace found this face (rustface did not).
+    pub fn is_neural(&self) -> bool {
+        self.neural
+    }
+}
+
+/// BlazeFace, loaded when the settings first ask for it; a load failure turns it off (logged).
+enum Neural {
+    Off,
+    Ready(Box<NeuralDetector>),
+    Failed,
 }
 
 pub struct FaceDetector {
@@ -88,6 +109,7 @@ pub struct FaceDetector {
     settings: DetectorSettings,
     scratch: Vec<u8>,
     helper: Option<Helper>,
+    neural: Neural,
 }
 
 // rustface refuses windows and faces under 20 px (it panics); keep every request above that.
@@ -125,8 +147,9 @@ pub(crate) type Task = Box<dyn FnOnce() + Send>;
 
 /// What the helper thread does, in the order sent.
 enum Work {
-    /// Scans each job in turn and answers with all their faces at once.
-    Scan(Vec<Job>),
+    /// Scans each job in turn and answers with all their faces at once; with `true`, BlazeFace
+    /// also looks at the first job's image.
+    Scan(Vec<Job>, bool),
     Run(Task),
 }
 
@@ -163,14 +186,18 @@ impl Helper {
                     return;
                 };
                 for work in job_rx {
-                    let jobs = match work {
-                        Work::Scan(jobs) => jobs,
+                    let (jobs, neural) = match work {
+                        Work::Scan(jobs, neural) => (jobs, neural),
                         Work::Run(f) => {
                             f();
                             continue;
                         }
                     };
                     let mut dets = Vec::new();
+                    if let Some(first) = jobs.first().filter(|_| neural) {
+                        det.apply(first.settings);
+                        dets.extend(det.neural_on_job(first));
+                    }
                     for job in jobs {
                         det.apply(job.settings);
                         let pass = Pass {
@@ -235,6 +262,7 @@ impl FaceDetector {
             settings,
             scratch: Vec::new(),
             helper: None,
+            neural: Neural::Off,
         };
         d.apply(settings);
         Ok(d)
@@ -261,7 +289,48 @@ impl FaceDetector {
         self.inner.set_pyramid_scale_factor(s.pyramid_factor);
         self.inner
             .set_slide_window_step(s.window_step, s.window_step);
+        if s.neural_score.is_nan() {
+            s.neural_score = 1.0;
+        }
+        if s.neural_score < 1.0 && matches!(self.neural, Neural::Off) {
+            self.neural = match NeuralDetector::embedded() {
+                Ok(n) => Neural::Ready(Box::new(n)),
+                Err(e) => {
+                    tracing::warn!("BlazeFace is off, rustface alone finds faces: {e}");
+                    Neural::Failed
+                }
+            };
+        }
         self.settings = s;
+    }
+
+    /// BlazeFace's faces in `region` of `gray`, as rustface-shaped detections (none when off).
+    fn neural_faces(&mut self, gray: &GrayImage, region: BBox) -> Vec<Detection> {
+        let threshold = self.settings.neural_score;
+        match &mut self.neural {
+            Neural::Ready(n) if threshold < 1.0 => n
+                .detect(gray, region, threshold.max(0.01))
+                .iter()
+                .map(|f| f.detection(BOX_MAP))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// BlazeFace on a helper job's scaled frame; boxes in frame pixels.
+    fn neural_on_job(&mut self, job: &Job) -> Vec<Detection> {
+        let Some(img) = GrayImage::from_raw(job.width, job.height, job.pixels.clone()) else {
+            return Vec::new();
+        };
+        let full = BBox::new(0.0, 0.0, job.width as f32, job.height as f32);
+        let s = job.scale;
+        self.neural_faces(&img, full)
+            .into_iter()
+            .map(|d| Detection {
+                bbox: BBox::new(d.bbox.x / s, d.bbox.y / s, d.bbox.w / s, d.bbox.h / s),
+                ..d
+            })
+            .collect()
     }
 
     /// Scans the whole frame (scaled by `DetectorSettings::scan_scale`), on two threads when
@@ -315,7 +384,7 @@ impl FaceDetector {
                     settings,
                 });
                 let jobs = std::iter::once(coarse).chain(rolled).collect();
-                hp.jobs.send(Work::Scan(jobs)).is_ok()
+                hp.jobs.send(Work::Scan(jobs, false)).is_ok()
             });
         if !sent {
             let mut dets = self.detect_region(gray, full, scale, 0, 0.0, settings.window_step);
@@ -323,6 +392,7 @@ impl FaceDetector {
                 let step = settings.scan_step(roll);
                 dets.extend(self.detect_region(gray, full, scale, 0, roll, step));
             }
+            dets.extend(self.neural_faces(gray, full));
             return suppress_overlaps(dets);
         }
         // This thread: the first two pyramid levels (faces below two pyramid steps above the
@@ -334,6 +404,7 @@ impl FaceDetector {
             dets.extend(self.scan_pass(&pixels, pass(roll), 0));
         }
         self.scratch = pixels;
+        dets.extend(self.neural_faces(gray, full));
         match self.helper.as_ref().map(|hp| hp.results.recv()) {
             Some(Ok(more)) => dets.extend(more),
             // The helper is gone (it cannot normally fail): scan its share here.
@@ -372,6 +443,7 @@ impl FaceDetector {
         let scale = self.settings.scan_scale(gray.height());
         let settings = self.settings;
         let rolls = self.rolls();
+        let neural = matches!(self.neural, Neural::Ready(_)) && settings.neural_score < 1.0;
         let Some(hp) = self.helper.as_mut() else {
             return false;
         };
@@ -381,7 +453,7 @@ impl FaceDetector {
         let upright = job(gray, scale, settings);
         let mut jobs: Vec<Job> = rolls.iter().flatten().map(|&r| upright.rolled(r)).collect();
         jobs.insert(0, upright);
-        hp.pending = hp.jobs.send(Work::Scan(jobs)).is_ok();
+        hp.pending = hp.jobs.send(Work::Scan(jobs, neural)).is_ok();
         hp.pending
     }
 
@@ -440,7 +512,8 @@ impl FaceDetector {
     }
 
     /// Re-finds a tracked face: searches a window twice its size around it (a face moves
-    /// little between frames), rotated by the roll it was last seen at.
+    /// little between frames), rotated by the roll it was last seen at. Where rustface finds
+    /// nothing there (a head turned away, a hand over the mouth), BlazeFace looks at the window.
     pub fn detect_around(&mut self, gray: &GrayImage, face: &BBox, roll: f32) -> Vec<Detection> {
         let side = face.w.max(face.h);
         let roi = BBox::new(
@@ -449,7 +522,14 @@ impl FaceDetector {
             side * 2.0,
             side * 2.0,
         );
-        self.detect_near(gray, roi, side, roll)
+        let found = self.detect_near(gray, roi, side, roll);
+        if !found.is_empty() {
+            return found;
+        }
+        self.neural_faces(gray, roi)
+            .into_iter()
+            .filter(|d| d.bbox.same_face(face, 0.3))
+            .collect()
     }
 
     /// `region` of `gray` scaled by `scale` and rotated by `roll` degrees, searched with a
@@ -546,6 +626,7 @@ impl Pass {
             ),
             score: f.score(),
             roll: self.roll,
+            neural: false,
         }
     }
 }
@@ -620,10 +701,11 @@ fn pyramid_resize(src: &[u8], sw: u32, sh: u32, w: u32, h: u32) -> Vec<u8> {
 /// levels, or by two tracks' windows, survive that. Upright boxes come first whatever their
 /// score: a rolled pass is the fallback for faces the upright one misses (preferring the
 /// higher score turned upright faces' crops by 25° and cost accuracy through the detector).
+/// BlazeFace's boxes come last: the crop was tuned on rustface's.
 pub(crate) fn suppress_overlaps(mut dets: Vec<Detection>) -> Vec<Detection> {
     dets.sort_by(|a, b| {
-        (a.roll != 0.0)
-            .cmp(&(b.roll != 0.0))
+        (a.neural, a.roll != 0.0)
+            .cmp(&(b.neural, b.roll != 0.0))
             .then(b.score.total_cmp(&a.score))
     });
     let mut kept: Vec<Detection> = Vec::with_capacity(dets.len());
@@ -713,6 +795,7 @@ mod tests {
             bbox: BBox::new(x, 0.0, w, w),
             score,
             roll: 0.0,
+            neural: false,
         };
         // A big and a small box on one face (IoU 0.16, centre inside), and a separate face.
         let kept = suppress_overlaps(vec![
@@ -731,6 +814,54 @@ mod tests {
         let kept = suppress_overlaps(vec![d(0.0, 100.0, 5.0), rolled]);
         assert_eq!(kept.len(), 1);
         assert_eq!((kept[0].score, kept[0].roll), (5.0, 0.0));
+        // BlazeFace's box of a face rustface found loses too, rolled or not.
+        let neural = Detection {
+            neural: true,
+            ..d(10.0, 90.0, 30.0)
+        };
+        let kept = suppress_overlaps(vec![neural, rolled]);
+        assert_eq!(kept.len(), 1);
+        assert!(!kept[0].neural && kept[0].roll == 25.0);
+    }
+
+    #[test]
+    fn blazeface_finds_a_face_too_tilted_for_rustface_in_full_scans_and_windows() {
+        let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/astronaut.png");
+        let portrait = image::open(fixture).expect("fixture").to_luma8();
+        let (w, h) = portrait.dimensions();
+        // Tilted by 60°: past the ±25° rolled passes too.
+        let tilted = rotate_gray(portrait.as_raw(), w, h, 60.0);
+        let tilted = GrayImage::from_raw(w, h, tilted).expect("sized");
+        let rustface_only = DetectorSettings {
+            neural_score: 1.0,
+            ..DetectorSettings::default()
+        };
+        let mut d = FaceDetector::new(rustface_only).expect("embedded model");
+        assert!(d.detect(&tilted).is_empty(), "rustface should miss it");
+        d.set_settings(DetectorSettings::default());
+        let found = d.detect(&tilted);
+        assert_eq!(found.len(), 1, "{found:?}");
+        let face = found[0];
+        assert!(face.is_neural());
+        assert!((face.roll + 60.0).abs() < 15.0, "roll {}", face.roll);
+        let (cx, cy) = unrotate_point((224.0, 117.0), (w, h), -60.0);
+        let (fx, fy) = face.bbox.center();
+        assert!((fx - cx).hypot(fy - cy) < 30.0, "{face:?} vs ({cx}, {cy})");
+        // Tracked there, it is re-found in its window: by rustface searching it turned by the
+        // face's roll, or (searched upright, which rustface cannot) by BlazeFace.
+        let by_roll = d.detect_around(&tilted, &face.bbox, face.roll);
+        assert!(by_roll.iter().any(|a| a.bbox.same_face(&face.bbox, 0.3)));
+        let upright_window = d.detect_around(&tilted, &face.bbox, 0.0);
+        assert!(
+            upright_window
+                .iter()
+                .any(|a| a.is_neural() && a.bbox.same_face(&face.bbox, 0.3)),
+            "{upright_window:?}"
+        );
+        // Upright, rustface's box is the one kept (the crop was tuned on its boxes).
+        let upright = d.detect(&portrait);
+        assert_eq!(upright.len(), 1, "{upright:?}");
+        assert!(!upright[0].is_neural());
     }
 
     #[test]
@@ -787,6 +918,7 @@ mod tests {
         let tilted = GrayImage::from_raw(w, h, tilted).expect("sized");
         let upright_only = DetectorSettings {
             roll_degrees: 0.0,
+            neural_score: 1.0,
             ..DetectorSettings::default()
         };
         let mut d = FaceDetector::new(upright_only).expect("embedded model");

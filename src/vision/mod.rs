@@ -2,6 +2,7 @@
 
 pub mod classifier;
 pub(crate) mod detector;
+pub mod neural;
 pub mod preprocess;
 pub mod scene;
 pub mod testset;

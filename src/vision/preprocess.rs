@@ -28,12 +28,12 @@ impl BBox {
         self.w.max(0.0) * self.h.max(0.0)
     }
 
-    pub(crate) fn center(&self) -> (f32, f32) {
+    pub fn center(&self) -> (f32, f32) {
         (self.x + self.w / 2.0, self.y + self.h / 2.0)
     }
 
     /// Intersection over union, 0 when disjoint.
-    pub(crate) fn iou(&self, o: &BBox) -> f32 {
+    pub fn iou(&self, o: &BBox) -> f32 {
         let x0 = self.x.max(o.x);
         let y0 = self.y.max(o.y);
         let x1 = (self.x + self.w).min(o.x + o.w);
@@ -43,13 +43,13 @@ impl BBox {
         if union <= 0.0 { 0.0 } else { inter / union }
     }
 
-    pub(crate) fn contains(&self, (x, y): (f32, f32)) -> bool {
+    pub fn contains(&self, (x, y): (f32, f32)) -> bool {
         x >= self.x && x <= self.x + self.w && y >= self.y && y <= self.y + self.h
     }
 
     /// The same face seen twice: IoU ≥ `min_iou`, or either centre inside the other box (a box
     /// from another pyramid level, or after a fast move, overlaps less than it looks).
-    pub(crate) fn same_face(&self, o: &BBox, min_iou: f32) -> bool {
+    pub fn same_face(&self, o: &BBox, min_iou: f32) -> bool {
         self.iou(o) >= min_iou || self.contains(o.center()) || o.contains(self.center())
     }
 
