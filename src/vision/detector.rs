@@ -41,8 +41,9 @@ pub struct DetectorSettings {
     /// Sliding-window step of a full scan's rolled passes: 6 instead of 4 cut their cost by a
     /// fifth for 0.4 points of FER faces (93.0 %, README). Window searches keep `window_step`.
     pub roll_window_step: u32,
-    /// BlazeFace (`neural.rs`) also looks at every full scan's frame, and for a tracked face
-    /// rustface loses in its window; its faces count from this probability. 1 or more: off.
+    /// BlazeFace (`neural.rs`) looks at a full scan's frame when rustface found no one there,
+    /// and for a tracked face rustface loses in its window; its faces count from this
+    /// probability. 1 or more: off.
     pub neural_score: f32,
 }
 
@@ -56,7 +57,7 @@ impl Default for DetectorSettings {
             roll_degrees: 25.0,
             roll_score_thresh: 2.0,
             roll_window_step: 6,
-            neural_score: 0.45,
+            neural_score: 0.4,
         }
     }
 }
@@ -128,6 +129,8 @@ struct Helper {
     results: mpsc::Receiver<Vec<Detection>>,
     /// A background scan was sent and its result not yet taken.
     pending: bool,
+    /// Joined on drop: a thread still inside libtorch when the process exits crashes it.
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Helper {
@@ -138,6 +141,17 @@ impl Helper {
         if self.pending {
             let _ = self.results.recv();
             self.pending = false;
+        }
+    }
+}
+
+impl Drop for Helper {
+    /// Closes the job channel (the thread's loop ends after the work already sent) and waits.
+    fn drop(&mut self) {
+        let (closed, _) = mpsc::channel();
+        drop(std::mem::replace(&mut self.jobs, closed));
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
         }
     }
 }
@@ -179,10 +193,16 @@ impl Helper {
     fn spawn(settings: DetectorSettings) -> Option<Helper> {
         let (jobs, job_rx) = mpsc::channel::<Work>();
         let (result_tx, results) = mpsc::channel();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("emotune-detect".into())
             .spawn(move || {
-                let Ok(mut det) = FaceDetector::single(settings) else {
+                // BlazeFace loads with the first background scan that wants it (`apply`), not
+                // here: a helper that never scans in the background never needs it.
+                let rustface_only = DetectorSettings {
+                    neural_score: 1.0,
+                    ..settings
+                };
+                let Ok(mut det) = FaceDetector::single(rustface_only) else {
                     return;
                 };
                 for work in job_rx {
@@ -194,11 +214,7 @@ impl Helper {
                         }
                     };
                     let mut dets = Vec::new();
-                    if let Some(first) = jobs.first().filter(|_| neural) {
-                        det.apply(first.settings);
-                        dets.extend(det.neural_on_job(first));
-                    }
-                    for job in jobs {
+                    for job in &jobs {
                         det.apply(job.settings);
                         let pass = Pass {
                             region: BBox::new(0.0, 0.0, 0.0, 0.0),
@@ -208,6 +224,11 @@ impl Helper {
                             step: job.settings.scan_step(job.roll),
                         };
                         dets.extend(det.scan_pass(&job.pixels, pass, 0));
+                    }
+                    // The same rule as `detect`: BlazeFace only where rustface saw no one.
+                    if let Some(first) = jobs.first().filter(|_| neural && dets.is_empty()) {
+                        det.apply(first.settings);
+                        dets.extend(det.neural_on_job(first));
                     }
                     if result_tx.send(suppress_overlaps(dets)).is_err() {
                         break;
@@ -219,6 +240,7 @@ impl Helper {
             jobs,
             results,
             pending: false,
+            thread: Some(thread),
         })
     }
 }
@@ -334,7 +356,9 @@ impl FaceDetector {
     }
 
     /// Scans the whole frame (scaled by `DetectorSettings::scan_scale`), on two threads when
-    /// it can.
+    /// it can. Where rustface finds no one, BlazeFace looks: a second opinion for the heads a
+    /// frontal cascade misses, asked only then because it also sees faces in helmets and
+    /// patterns that rustface rightly ignores (the README's "Turned and covered faces").
     pub fn detect(&mut self, gray: &GrayImage) -> Vec<Detection> {
         let (w, h) = gray.dimensions();
         let full = BBox::new(0.0, 0.0, w as f32, h as f32);
@@ -392,7 +416,9 @@ impl FaceDetector {
                 let step = settings.scan_step(roll);
                 dets.extend(self.detect_region(gray, full, scale, 0, roll, step));
             }
-            dets.extend(self.neural_faces(gray, full));
+            if dets.is_empty() {
+                dets = self.neural_faces(gray, full);
+            }
             return suppress_overlaps(dets);
         }
         // This thread: the first two pyramid levels (faces below two pyramid steps above the
@@ -404,7 +430,6 @@ impl FaceDetector {
             dets.extend(self.scan_pass(&pixels, pass(roll), 0));
         }
         self.scratch = pixels;
-        dets.extend(self.neural_faces(gray, full));
         match self.helper.as_ref().map(|hp| hp.results.recv()) {
             Some(Ok(more)) => dets.extend(more),
             // The helper is gone (it cannot normally fail): scan its share here.
@@ -418,6 +443,9 @@ impl FaceDetector {
                     dets.extend(self.detect_region(gray, full, scale, 0, roll, rolled_step));
                 }
             }
+        }
+        if dets.is_empty() {
+            dets = self.neural_faces(gray, full);
         }
         suppress_overlaps(dets)
     }
