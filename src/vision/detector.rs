@@ -416,10 +416,7 @@ impl FaceDetector {
                 let step = settings.scan_step(roll);
                 dets.extend(self.detect_region(gray, full, scale, 0, roll, step));
             }
-            if dets.is_empty() {
-                dets = self.neural_faces(gray, full);
-            }
-            return suppress_overlaps(dets);
+            return self.finish_scan(gray, dets);
         }
         // This thread: the first two pyramid levels (faces below two pyramid steps above the
         // window); the helper: every coarser level, from the frame scaled two steps further.
@@ -444,10 +441,16 @@ impl FaceDetector {
                 }
             }
         }
-        if dets.is_empty() {
-            dets = self.neural_faces(gray, full);
+        self.finish_scan(gray, dets)
+    }
+
+    /// A full scan's rustface boxes, one per face; BlazeFace's where rustface found none.
+    fn finish_scan(&mut self, gray: &GrayImage, dets: Vec<Detection>) -> Vec<Detection> {
+        if !dets.is_empty() {
+            return suppress_overlaps(dets);
         }
-        suppress_overlaps(dets)
+        let full = BBox::new(0.0, 0.0, gray.width() as f32, gray.height() as f32);
+        suppress_overlaps(self.neural_faces(gray, full))
     }
 
     /// The rolled passes of a full scan: `[+roll, -roll]`, none when turned off.
