@@ -150,6 +150,16 @@ pub fn classify(
 // ---------------------------------------------------------------------------------------------
 // eval
 
+/// `--neural-score`: a probability from 0 to 1.
+pub fn parse_probability(s: &str) -> std::result::Result<f32, String> {
+    match s.trim().parse::<f32>() {
+        Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
+        _ => Err(format!(
+            "`{s}` is not a probability: give a value from 0 to 1"
+        )),
+    }
+}
+
 pub struct EvalOptions<'a> {
     pub data: &'a Path,
     pub split: Split,
@@ -183,9 +193,6 @@ pub fn eval(o: &EvalOptions) -> anyhow::Result<()> {
             "--tune-crop tunes on PublicTest only (PrivateTest is kept for the final report): \
              add --split PublicTest"
         );
-    }
-    if let Some(p) = o.neural_score.filter(|p| !(0.0..=1.0).contains(p)) {
-        anyhow::bail!("--neural-score {p} is not a probability: give a value from 0 to 1");
     }
     let clf = load_classifier(o.model, all_cores())?;
     let mut items = eval::list_labelled(o.data, o.split)?;
@@ -306,9 +313,6 @@ pub fn bench(
     json: bool,
     neural_score: Option<f32>,
 ) -> anyhow::Result<()> {
-    if let Some(p) = neural_score.filter(|p| !(0.0..=1.0).contains(p)) {
-        anyhow::bail!("--neural-score {p} is not a probability: give a value from 0 to 1");
-    }
     let clf = load_classifier(model, threads)?;
     let frames = frames.unwrap_or(if source.is_file() { 300 } else { 0 });
     let mut settings = PipelineSettings::default();

@@ -75,7 +75,8 @@ enum Command {
         tune_crop: bool,
         /// With --through-detector: the probability from which a BlazeFace face counts
         /// (default: the app's setting); 1 leaves rustface alone.
-        #[arg(long, value_name = "P", requires = "through_detector")]
+        #[arg(long, value_name = "P", requires = "through_detector",
+              value_parser = emotune::cli::parse_probability)]
         neural_score: Option<f32>,
         /// Only the first N images of the split (quick checks).
         #[arg(long, value_name = "N")]
@@ -199,7 +200,7 @@ struct BenchArgs {
     json: bool,
     /// The probability from which a BlazeFace face counts (default: the app's setting); 1
     /// leaves rustface alone, to compare.
-    #[arg(long, value_name = "P")]
+    #[arg(long, value_name = "P", value_parser = emotune::cli::parse_probability)]
     neural_score: Option<f32>,
 }
 

@@ -59,16 +59,6 @@ pub struct FaceResult {
 }
 
 impl FaceResult {
-    /// Where the face is, in frame pixels.
-    pub fn bbox(&self) -> BBox {
-        self.bbox
-    }
-
-    /// Degrees the face is rolled by.
-    pub fn roll(&self) -> f32 {
-        self.roll
-    }
-
     pub(crate) fn emotion(&self) -> (Emotion, f32) {
         self.scores.dominant()
     }

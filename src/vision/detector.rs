@@ -226,9 +226,12 @@ impl Helper {
                         dets.extend(det.scan_pass(&job.pixels, pass, 0));
                     }
                     // The same rule as `detect`: BlazeFace only where rustface saw no one.
-                    if let Some(first) = jobs.first().filter(|_| neural && dets.is_empty()) {
+                    if neural
+                        && dets.is_empty()
+                        && let Some(first) = jobs.into_iter().next()
+                    {
                         det.apply(first.settings);
-                        dets.extend(det.neural_on_job(first));
+                        dets = det.neural_on_job(first);
                     }
                     if result_tx.send(suppress_overlaps(dets)).is_err() {
                         break;
@@ -340,8 +343,8 @@ impl FaceDetector {
     }
 
     /// BlazeFace on a helper job's scaled frame; boxes in frame pixels.
-    fn neural_on_job(&mut self, job: &Job) -> Vec<Detection> {
-        let Some(img) = GrayImage::from_raw(job.width, job.height, job.pixels.clone()) else {
+    fn neural_on_job(&mut self, job: Job) -> Vec<Detection> {
+        let Some(img) = GrayImage::from_raw(job.width, job.height, job.pixels) else {
             return Vec::new();
         };
         let full = BBox::new(0.0, 0.0, job.width as f32, job.height as f32);
@@ -749,7 +752,7 @@ pub(crate) fn suppress_overlaps(mut dets: Vec<Detection>) -> Vec<Detection> {
 }
 
 /// Area-average downscale of `region` into `out` (`sw`×`sh`, row-major gray).
-fn downscale_into(gray: &GrayImage, region: BBox, sw: u32, sh: u32, out: &mut Vec<u8>) {
+pub(super) fn downscale_into(gray: &GrayImage, region: BBox, sw: u32, sh: u32, out: &mut Vec<u8>) {
     let (iw, ih) = (gray.width() as usize, gray.height() as usize);
     let raw = gray.as_raw();
     out.clear();
@@ -797,6 +800,15 @@ fn downscale_into(gray: &GrayImage, region: BBox, sw: u32, sh: u32, out: &mut Ve
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The astronaut portrait (gray) and the same turned by `deg` with `rotate_gray`.
+    fn tilted_portrait(deg: f32) -> (GrayImage, GrayImage) {
+        let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/astronaut.png");
+        let portrait = image::open(fixture).expect("fixture").to_luma8();
+        let (w, h) = portrait.dimensions();
+        let tilted = GrayImage::from_raw(w, h, rotate_gray(portrait.as_raw(), w, h, deg));
+        (portrait, tilted.expect("sized"))
+    }
 
     #[test]
     fn blank_and_tiny_frames_give_no_faces_and_no_panic() {
@@ -857,12 +869,9 @@ mod tests {
 
     #[test]
     fn blazeface_finds_a_face_too_tilted_for_rustface_in_full_scans_and_windows() {
-        let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/astronaut.png");
-        let portrait = image::open(fixture).expect("fixture").to_luma8();
-        let (w, h) = portrait.dimensions();
         // Tilted by 60°: past the ±25° rolled passes too.
-        let tilted = rotate_gray(portrait.as_raw(), w, h, 60.0);
-        let tilted = GrayImage::from_raw(w, h, tilted).expect("sized");
+        let (portrait, tilted) = tilted_portrait(60.0);
+        let (w, h) = portrait.dimensions();
         let rustface_only = DetectorSettings {
             neural_score: 1.0,
             ..DetectorSettings::default()
@@ -941,12 +950,9 @@ mod tests {
 
     #[test]
     fn a_tilted_portrait_is_found_by_a_rolled_pass_with_its_roll() {
-        let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/astronaut.png");
-        let portrait = image::open(fixture).expect("fixture").to_luma8();
-        let (w, h) = portrait.dimensions();
         // The portrait tilted by 35°: past what the upright cascade takes.
-        let tilted = rotate_gray(portrait.as_raw(), w, h, 35.0);
-        let tilted = GrayImage::from_raw(w, h, tilted).expect("sized");
+        let (portrait, tilted) = tilted_portrait(35.0);
+        let (w, h) = portrait.dimensions();
         let upright_only = DetectorSettings {
             roll_degrees: 0.0,
             neural_score: 1.0,

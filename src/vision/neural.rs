@@ -13,7 +13,7 @@ use std::io::Cursor;
 use image::GrayImage;
 use tch::{CModule, Device, Kind, Tensor};
 
-use super::detector::Detection;
+use super::detector::{Detection, downscale_into};
 use super::preprocess::BBox;
 use crate::error::{Error, Result};
 
@@ -126,7 +126,14 @@ impl NeuralDetector {
         let sw = ((rw * scale).round() as usize).clamp(1, INPUT);
         let sh = ((rh * scale).round() as usize).clamp(1, INPUT);
         let (px, py) = ((INPUT - sw) / 2, (INPUT - sh) / 2);
-        resample_into(gray, (x0, y0, rw, rh), sw, sh, &mut self.pixels);
+        // Area averaging (nearest pixel where a small window is enlarged).
+        downscale_into(
+            gray,
+            BBox::new(x0, y0, rw, rh),
+            sw as u32,
+            sh as u32,
+            &mut self.pixels,
+        );
         // Letterbox: black borders, [-1, 1], the gray copied into all three channels.
         self.input.fill(-1.0);
         for y in 0..sh {
@@ -214,42 +221,6 @@ fn weighted_merge(mut sorted: Vec<RawFace>) -> Vec<RawFace> {
         });
     }
     out
-}
-
-/// `region` (x, y, w, h in frame pixels) of `gray` resampled to `sw`×`sh` by area averaging
-/// (nearest pixel where it is enlarged).
-fn resample_into(
-    gray: &GrayImage,
-    region: (f32, f32, f32, f32),
-    sw: usize,
-    sh: usize,
-    out: &mut Vec<u8>,
-) {
-    let (iw, ih) = (gray.width() as usize, gray.height() as usize);
-    let raw = gray.as_raw();
-    let (rx, ry, rw, rh) = region;
-    let (fx, fy) = (rw / sw as f32, rh / sh as f32);
-    let span = |start: f32, f: f32, i: usize, limit: usize| {
-        let a = ((start + i as f32 * f) as usize).min(limit - 1);
-        let b = ((start + (i + 1) as f32 * f) as usize).clamp(a + 1, limit);
-        (a, b)
-    };
-    let cols: Vec<(usize, usize)> = (0..sw).map(|x| span(rx, fx, x, iw)).collect();
-    out.clear();
-    out.reserve(sw * sh);
-    for y in 0..sh {
-        let (ya, yb) = span(ry, fy, y, ih);
-        for &(xa, xb) in &cols {
-            let mut sum = 0u32;
-            for row in ya..yb {
-                sum += raw[row * iw + xa..row * iw + xb]
-                    .iter()
-                    .map(|&v| u32::from(v))
-                    .sum::<u32>();
-            }
-            out.push((sum / ((yb - ya) * (xb - xa)) as u32) as u8);
-        }
-    }
 }
 
 #[cfg(test)]
