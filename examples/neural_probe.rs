@@ -91,7 +91,7 @@ fn main() {
         ..DetectorSettings::default()
     })
     .expect("detector");
-    let mut neural = NeuralDetector::embedded().expect("BlazeFace");
+    let neural = NeuralDetector::embedded().expect("BlazeFace");
     let mut t = Tally {
         per: vec![(0, 0, 0); thresholds.len()],
         ..Tally::default()

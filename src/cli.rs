@@ -71,7 +71,7 @@ fn classify_one(
         let b = crate::vision::BBox::new(0.0, 0.0, gray.width() as f32, gray.height() as f32);
         (vec![b], vec![whole_image_input(&gray)])
     } else {
-        let found = det.detect(&gray);
+        let found = det.detect(crate::vision::Frame::with_color(&gray, &rgb));
         let inputs = found
             .iter()
             .map(|d| face_input(&gray, &d.bbox, d.roll, crop))
@@ -150,13 +150,11 @@ pub fn classify(
 // ---------------------------------------------------------------------------------------------
 // eval
 
-/// `--neural-score`: a probability from 0 to 1.
-pub fn parse_probability(s: &str) -> std::result::Result<f32, String> {
+/// `--neural-score` / `--neural-saturation`: a number from 0 to 1.
+pub fn parse_unit_interval(s: &str) -> std::result::Result<f32, String> {
     match s.trim().parse::<f32>() {
         Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
-        _ => Err(format!(
-            "`{s}` is not a probability: give a value from 0 to 1"
-        )),
+        _ => Err(format!("`{s}` is not a number from 0 to 1")),
     }
 }
 
@@ -168,9 +166,29 @@ pub struct EvalOptions<'a> {
     pub confusion: Option<&'a Path>,
     pub through_detector: bool,
     pub tune_crop: bool,
-    /// BlazeFace's threshold for `--through-detector` (None: the app's default).
-    pub neural_score: Option<f32>,
+    /// BlazeFace's settings for `--through-detector` (None: the app's defaults).
+    pub neural: NeuralOverrides,
     pub limit: Option<usize>,
+}
+
+/// BlazeFace's settings from the command line, to compare against the app's defaults.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NeuralOverrides {
+    /// Probability from which its faces count; 1: rustface alone.
+    pub score: Option<f32>,
+    /// How much color it sees; 0: the gray frame.
+    pub saturation: Option<f32>,
+}
+
+impl NeuralOverrides {
+    fn apply(self, detector: &mut crate::vision::DetectorSettings) {
+        if let Some(p) = self.score {
+            detector.neural_score = p;
+        }
+        if let Some(s) = self.saturation {
+            detector.neural_saturation = s;
+        }
+    }
 }
 
 fn progress_bar(len: usize) -> indicatif::ProgressBar {
@@ -211,9 +229,7 @@ pub fn eval(o: &EvalOptions) -> anyhow::Result<()> {
             vec![PipelineSettings::default().crop]
         };
         let mut detector = PipelineSettings::default().detector;
-        if let Some(p) = o.neural_score {
-            detector.neural_score = p;
-        }
+        o.neural.apply(&mut detector);
         let mut reports = eval::scene::evaluate_through_detector(
             &clf,
             &items,
@@ -311,14 +327,12 @@ pub fn bench(
     model: Option<&Path>,
     threads: usize,
     json: bool,
-    neural_score: Option<f32>,
+    neural: NeuralOverrides,
 ) -> anyhow::Result<()> {
     let clf = load_classifier(model, threads)?;
     let frames = frames.unwrap_or(if source.is_file() { 300 } else { 0 });
     let mut settings = PipelineSettings::default();
-    if let Some(p) = neural_score {
-        settings.detector.neural_score = p;
-    }
+    neural.apply(&mut settings.detector);
     let reports = crate::bench::bench(source, frames, clf, threads, settings)?;
     match (json, reports.as_slice()) {
         (true, [one]) => println!("{}", serde_json::to_string(one)?),

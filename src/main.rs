@@ -76,8 +76,13 @@ enum Command {
         /// With --through-detector: the probability from which a BlazeFace face counts
         /// (default: the app's setting); 1 leaves rustface alone.
         #[arg(long, value_name = "P", requires = "through_detector",
-              value_parser = emotune::cli::parse_probability)]
+              value_parser = emotune::cli::parse_unit_interval)]
         neural_score: Option<f32>,
+        /// With --through-detector: how much of the frame's color BlazeFace sees, 0 (gray) to
+        /// 1 (default: the app's setting).
+        #[arg(long, value_name = "S", requires = "through_detector",
+              value_parser = emotune::cli::parse_unit_interval)]
+        neural_saturation: Option<f32>,
         /// Only the first N images of the split (quick checks).
         #[arg(long, value_name = "N")]
         limit: Option<usize>,
@@ -200,8 +205,12 @@ struct BenchArgs {
     json: bool,
     /// The probability from which a BlazeFace face counts (default: the app's setting); 1
     /// leaves rustface alone, to compare.
-    #[arg(long, value_name = "P", value_parser = emotune::cli::parse_probability)]
+    #[arg(long, value_name = "P", value_parser = emotune::cli::parse_unit_interval)]
     neural_score: Option<f32>,
+    /// How much of the frame's color BlazeFace sees, 0 (gray) to 1 (default: the app's
+    /// setting).
+    #[arg(long, value_name = "S", value_parser = emotune::cli::parse_unit_interval)]
+    neural_saturation: Option<f32>,
 }
 
 /// `bench`: speed per set, or with `--duration` the soak.
@@ -226,7 +235,13 @@ fn bench(
             },
             b.json,
         ),
-        None => emotune::cli::bench(source, b.frames, model, b.threads, b.json, b.neural_score),
+        None => {
+            let neural = emotune::cli::NeuralOverrides {
+                score: b.neural_score,
+                saturation: b.neural_saturation,
+            };
+            emotune::cli::bench(source, b.frames, model, b.threads, b.json, neural)
+        }
     }
 }
 
@@ -265,6 +280,7 @@ fn main() -> ExitCode {
             through_detector,
             tune_crop,
             neural_score,
+            neural_saturation,
             limit,
         }) => emotune::cli::eval(&emotune::cli::EvalOptions {
             data: &data,
@@ -274,7 +290,10 @@ fn main() -> ExitCode {
             confusion: confusion.as_deref(),
             through_detector,
             tune_crop,
-            neural_score,
+            neural: emotune::cli::NeuralOverrides {
+                score: neural_score,
+                saturation: neural_saturation,
+            },
             limit,
         })
         .map(|()| 0),

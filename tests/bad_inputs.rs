@@ -213,3 +213,30 @@ fn a_malformed_env_file_is_named_without_showing_its_lines() {
     println!("| malformed `.env` | {} |", outcome(&out, "", &err));
     let _ = std::fs::remove_dir_all(&home);
 }
+
+#[test]
+fn blazeface_options_out_of_range_are_refused_by_name() {
+    let photo = astronaut();
+    let photo = photo.to_string_lossy();
+    for (flag, value) in [("--neural-score", "1.5"), ("--neural-saturation", "1.2")] {
+        let (out, _, err) =
+            run(emotune().args(["bench", "--frames", "1", "--source", &photo, flag, value]));
+        assert_no_panic(flag, &out, &err);
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}: {err}");
+        assert!(
+            err.contains(flag) && err.contains("not a number from 0 to 1"),
+            "{err}"
+        );
+    }
+    // In range, the bench runs with it.
+    let (out, _, err) = run(emotune().args([
+        "bench",
+        "--frames",
+        "2",
+        "--source",
+        &photo,
+        "--neural-saturation",
+        "1",
+    ]));
+    assert!(out.status.success(), "{err}");
+}

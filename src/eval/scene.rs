@@ -14,7 +14,7 @@ use crate::error::Result;
 use crate::vision::preprocess::{FaceCrop, FaceInput, face_input, luma, whole_image_input};
 use crate::vision::scene::fer_scene;
 use crate::vision::testset::hit;
-use crate::vision::{DetectorSettings, EmotionClassifier, FaceDetector};
+use crate::vision::{DetectorSettings, EmotionClassifier, FaceDetector, Frame};
 
 /// Detection numbers of one run, and the accuracy they cost.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -101,7 +101,8 @@ fn outcome(
     let direct = whole_image_input(&face);
     let scene = fer_scene(&face, seed);
     let gray = luma(&scene.frame);
-    let found = det.detect(&gray);
+    // The app's view: rustface reads the gray frame, BlazeFace the color one.
+    let found = det.detect(Frame::with_color(&gray, &scene.frame));
     let best = found
         .iter()
         .filter(|d| hit(&[d.bbox], &scene.face))

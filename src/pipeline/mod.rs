@@ -18,7 +18,7 @@ use crate::emotion::{Emotion, EmotionScores};
 use crate::error::Result;
 use crate::vision::detector::suppress_overlaps;
 use crate::vision::preprocess::{FaceCrop, face_input, luma};
-use crate::vision::{BBox, Detection, DetectorSettings, EmotionClassifier, FaceDetector};
+use crate::vision::{BBox, Detection, DetectorSettings, EmotionClassifier, FaceDetector, Frame};
 pub(crate) use mood::{MoodSettings, MoodStabilizer, MoodState};
 pub(crate) use tracking::{Tracker, TrackerSettings};
 
@@ -218,18 +218,19 @@ impl Pipeline {
     /// was just lost); else windows around the tracks, plus every `rescan_every` frames a full
     /// scan on the detector's second thread whose newcomers join when it finishes. Returns the
     /// observations and whether this thread ran a full scan.
-    fn detect(&mut self, gray: &image::GrayImage) -> (Vec<Detection>, bool) {
+    fn detect(&mut self, frame: Frame<'_>) -> (Vec<Detection>, bool) {
+        let gray = frame.gray;
         let tracking = self.tracker.tracks().iter().any(|t| t.confirmed);
         let cut = self.cut.update(gray);
         if self.force_scan || cut || !tracking {
             self.force_scan = false;
             // After a cut the tracks' windows hold other things now: the scan alone.
-            return (self.full_scan(gray, !cut), true);
+            return (self.full_scan(frame, !cut), true);
         }
         let mut found = Vec::new();
         let mut lost = false;
         for t in self.tracker.tracks() {
-            let near = self.detector.detect_around(gray, &t.bbox, t.roll);
+            let near = self.detector.detect_around(frame, &t.bbox, t.roll);
             match near.into_iter().max_by(|a, b| a.score.total_cmp(&b.score)) {
                 Some(d) => found.push(d),
                 None => lost |= t.confirmed,
@@ -254,10 +255,10 @@ impl Pipeline {
         // frame later. Without a second thread the periodic scan runs here too.
         let scan_here = lost || (periodic && !self.detector.has_helper());
         if periodic && !scan_here {
-            self.detector.start_background_scan(gray);
+            self.detector.start_background_scan(frame);
         }
         if scan_here {
-            found.extend(self.detector.detect(gray));
+            found.extend(self.detector.detect(frame));
         }
         // Two tracks can re-find the same face, and a scan finds tracked ones again.
         (suppress_overlaps(found), scan_here)
@@ -265,8 +266,8 @@ impl Pipeline {
 
     /// The whole frame, plus the windows of confirmed tracks the coarse scan missed (the window
     /// search is finer); one box per face.
-    fn full_scan(&mut self, gray: &image::GrayImage, search_tracks: bool) -> Vec<Detection> {
-        let mut found = self.detector.detect(gray);
+    fn full_scan(&mut self, frame: Frame<'_>, search_tracks: bool) -> Vec<Detection> {
+        let mut found = self.detector.detect(frame);
         if !search_tracks {
             return found;
         }
@@ -274,7 +275,7 @@ impl Pipeline {
             if found.iter().any(|d| d.bbox.same_face(&t.bbox, 0.3)) {
                 continue;
             }
-            let near = self.detector.detect_around(gray, &t.bbox, t.roll);
+            let near = self.detector.detect_around(frame, &t.bbox, t.roll);
             found.extend(near.into_iter().max_by(|a, b| a.score.total_cmp(&b.score)));
         }
         suppress_overlaps(found)
@@ -291,7 +292,7 @@ impl Pipeline {
     ) -> Result<(Option<FrameResult>, InFlight)> {
         let started = Instant::now();
         let gray = luma(&frame);
-        let (observed, full_scan) = self.detect(&gray);
+        let (observed, full_scan) = self.detect(Frame::with_color(&gray, &frame));
         let detect = started.elapsed();
         self.frames += 1;
         let earlier = self.flush()?;

@@ -1,12 +1,12 @@
 //! Face detection with rustface (SeetaFace funnel cascade), made real-time by detecting on a
 //! downscaled frame and, between full scans, only in a window around each tracked face.
 
-use image::GrayImage;
+use image::{GrayImage, RgbImage};
 use std::sync::mpsc;
 
 use rustface::{Detector, ImageData};
 
-use super::neural::{BOX_MAP, NeuralDetector};
+use super::neural::{BOX_MAP, Letterbox, NeuralDetector, SATURATION};
 use super::preprocess::BBox;
 use crate::error::{Error, Result};
 
@@ -45,6 +45,10 @@ pub struct DetectorSettings {
     /// and for a tracked face rustface loses in its window; its faces count from this
     /// probability. 1 or more: off.
     pub neural_score: f32,
+    /// How much of the frame's color BlazeFace sees: 0 gray (as rustface), 1 full color. Color
+    /// raised its scores on color faces but, at the same boxes on texture, found no more faces
+    /// behind rustface than a lower threshold on gray (`neural::SATURATION`): 0.
+    pub neural_saturation: f32,
 }
 
 impl Default for DetectorSettings {
@@ -58,6 +62,7 @@ impl Default for DetectorSettings {
             roll_score_thresh: 2.0,
             roll_window_step: 6,
             neural_score: 0.4,
+            neural_saturation: SATURATION,
         }
     }
 }
@@ -76,6 +81,30 @@ impl DetectorSettings {
     /// The scale of a full scan of a frame `height` pixels high (at most 1).
     pub(crate) fn scan_scale(&self, height: u32) -> f32 {
         (WINDOW / (self.min_face_height * height as f32)).min(1.0)
+    }
+}
+
+/// A frame as the detectors read it: rustface the gray copy, BlazeFace (trained on color
+/// selfies) the color one where the caller has it. `gray` is `luma(color)`.
+#[derive(Debug, Clone, Copy)]
+pub struct Frame<'a> {
+    pub gray: &'a GrayImage,
+    pub color: Option<&'a RgbImage>,
+}
+
+impl<'a> Frame<'a> {
+    /// Both copies of one frame; a color image of another size is left out.
+    pub fn with_color(gray: &'a GrayImage, color: &'a RgbImage) -> Self {
+        Frame {
+            gray,
+            color: (color.dimensions() == gray.dimensions()).then_some(color),
+        }
+    }
+}
+
+impl<'a> From<&'a GrayImage> for Frame<'a> {
+    fn from(gray: &'a GrayImage) -> Self {
+        Frame { gray, color: None }
     }
 }
 
@@ -161,9 +190,9 @@ pub(crate) type Task = Box<dyn FnOnce() + Send>;
 
 /// What the helper thread does, in the order sent.
 enum Work {
-    /// Scans each job in turn and answers with all their faces at once; with `true`, BlazeFace
-    /// also looks at the first job's image.
-    Scan(Vec<Job>, bool),
+    /// Scans each job in turn and answers with all their faces at once; with a letterboxed
+    /// frame, BlazeFace looks at it when rustface found no one.
+    Scan(Vec<Job>, Option<Box<Letterbox>>),
     Run(Task),
 }
 
@@ -226,12 +255,11 @@ impl Helper {
                         dets.extend(det.scan_pass(&job.pixels, pass, 0));
                     }
                     // The same rule as `detect`: BlazeFace only where rustface saw no one.
-                    if neural
-                        && dets.is_empty()
-                        && let Some(first) = jobs.into_iter().next()
+                    if dets.is_empty()
+                        && let (Some(lb), Some(first)) = (neural, jobs.first())
                     {
                         det.apply(first.settings);
-                        dets = det.neural_on_job(first);
+                        dets = det.neural_letterboxed(&lb);
                     }
                     if result_tx.send(suppress_overlaps(dets)).is_err() {
                         break;
@@ -317,6 +345,11 @@ impl FaceDetector {
         if s.neural_score.is_nan() {
             s.neural_score = 1.0;
         }
+        s.neural_saturation = if s.neural_saturation.is_finite() {
+            s.neural_saturation.clamp(0.0, 1.0)
+        } else {
+            SATURATION
+        };
         if s.neural_score < 1.0 && matches!(self.neural, Neural::Off) {
             self.neural = match NeuralDetector::embedded() {
                 Ok(n) => Neural::Ready(Box::new(n)),
@@ -329,12 +362,27 @@ impl FaceDetector {
         self.settings = s;
     }
 
-    /// BlazeFace's faces in `region` of `gray`, as rustface-shaped detections (none when off).
-    fn neural_faces(&mut self, gray: &GrayImage, region: BBox) -> Vec<Detection> {
+    /// Whether BlazeFace is loaded and asked for.
+    fn neural_on(&self) -> bool {
+        matches!(self.neural, Neural::Ready(_)) && self.settings.neural_score < 1.0
+    }
+
+    /// BlazeFace's faces in `region` of `frame`, as rustface-shaped detections (none when off).
+    fn neural_faces(&mut self, frame: Frame<'_>, region: BBox) -> Vec<Detection> {
+        if !self.neural_on() {
+            return Vec::new();
+        }
+        Letterbox::new(frame, region, self.settings.neural_saturation)
+            .map(|lb| self.neural_letterboxed(&lb))
+            .unwrap_or_default()
+    }
+
+    /// BlazeFace's faces in a letterboxed frame, as rustface-shaped detections.
+    fn neural_letterboxed(&mut self, lb: &Letterbox) -> Vec<Detection> {
         let threshold = self.settings.neural_score;
-        match &mut self.neural {
+        match &self.neural {
             Neural::Ready(n) if threshold < 1.0 => n
-                .detect(gray, region, threshold.max(0.01))
+                .detect_letterboxed(lb, threshold.max(0.01))
                 .iter()
                 .map(|f| f.detection(BOX_MAP))
                 .collect(),
@@ -342,27 +390,13 @@ impl FaceDetector {
         }
     }
 
-    /// BlazeFace on a helper job's scaled frame; boxes in frame pixels.
-    fn neural_on_job(&mut self, job: Job) -> Vec<Detection> {
-        let Some(img) = GrayImage::from_raw(job.width, job.height, job.pixels) else {
-            return Vec::new();
-        };
-        let full = BBox::new(0.0, 0.0, job.width as f32, job.height as f32);
-        let s = job.scale;
-        self.neural_faces(&img, full)
-            .into_iter()
-            .map(|d| Detection {
-                bbox: BBox::new(d.bbox.x / s, d.bbox.y / s, d.bbox.w / s, d.bbox.h / s),
-                ..d
-            })
-            .collect()
-    }
-
     /// Scans the whole frame (scaled by `DetectorSettings::scan_scale`), on two threads when
     /// it can. Where rustface finds no one, BlazeFace looks: a second opinion for the heads a
     /// frontal cascade misses, asked only then because it also sees faces in helmets and
     /// patterns that rustface rightly ignores (the README's "Turned and covered faces").
-    pub fn detect(&mut self, gray: &GrayImage) -> Vec<Detection> {
+    pub fn detect<'a>(&mut self, frame: impl Into<Frame<'a>>) -> Vec<Detection> {
+        let frame = frame.into();
+        let gray = frame.gray;
         let (w, h) = gray.dimensions();
         let full = BBox::new(0.0, 0.0, w as f32, h as f32);
         let scale = self.settings.scan_scale(h);
@@ -411,7 +445,7 @@ impl FaceDetector {
                     settings,
                 });
                 let jobs = std::iter::once(coarse).chain(rolled).collect();
-                hp.jobs.send(Work::Scan(jobs, false)).is_ok()
+                hp.jobs.send(Work::Scan(jobs, None)).is_ok()
             });
         if !sent {
             let mut dets = self.detect_region(gray, full, scale, 0, 0.0, settings.window_step);
@@ -419,7 +453,7 @@ impl FaceDetector {
                 let step = settings.scan_step(roll);
                 dets.extend(self.detect_region(gray, full, scale, 0, roll, step));
             }
-            return self.finish_scan(gray, dets);
+            return self.finish_scan(frame, dets);
         }
         // This thread: the first two pyramid levels (faces below two pyramid steps above the
         // window); the helper: every coarser level, from the frame scaled two steps further.
@@ -444,16 +478,15 @@ impl FaceDetector {
                 }
             }
         }
-        self.finish_scan(gray, dets)
+        self.finish_scan(frame, dets)
     }
 
     /// A full scan's rustface boxes, one per face; BlazeFace's where rustface found none.
-    fn finish_scan(&mut self, gray: &GrayImage, dets: Vec<Detection>) -> Vec<Detection> {
+    fn finish_scan(&mut self, frame: Frame<'_>, dets: Vec<Detection>) -> Vec<Detection> {
         if !dets.is_empty() {
             return suppress_overlaps(dets);
         }
-        let full = BBox::new(0.0, 0.0, gray.width() as f32, gray.height() as f32);
-        suppress_overlaps(self.neural_faces(gray, full))
+        suppress_overlaps(self.neural_faces(frame, full_frame(frame.gray)))
     }
 
     /// The rolled passes of a full scan: `[+roll, -roll]`, none when turned off.
@@ -473,17 +506,25 @@ impl FaceDetector {
 
     /// Starts a full scan of `gray` on the helper thread and returns at once; false when there
     /// is no helper or it is still busy with the last one (then nothing is started).
-    pub(crate) fn start_background_scan(&mut self, gray: &GrayImage) -> bool {
+    pub(crate) fn start_background_scan<'a>(&mut self, frame: impl Into<Frame<'a>>) -> bool {
+        let frame = frame.into();
+        let gray = frame.gray;
         let scale = self.settings.scan_scale(gray.height());
         let settings = self.settings;
         let rolls = self.rolls();
-        let neural = matches!(self.neural, Neural::Ready(_)) && settings.neural_score < 1.0;
+        let neural_on = self.neural_on();
         let Some(hp) = self.helper.as_mut() else {
             return false;
         };
         if hp.pending {
             return false;
         }
+        // BlazeFace's input is made here, where the color frame is (~0.5 ms), not copied over.
+        let neural = neural_on
+            .then(|| {
+                Letterbox::new(frame, full_frame(gray), settings.neural_saturation).map(Box::new)
+            })
+            .flatten();
         let upright = job(gray, scale, settings);
         let mut jobs: Vec<Job> = rolls.iter().flatten().map(|&r| upright.rolled(r)).collect();
         jobs.insert(0, upright);
@@ -548,7 +589,13 @@ impl FaceDetector {
     /// Re-finds a tracked face: searches a window twice its size around it (a face moves
     /// little between frames), rotated by the roll it was last seen at. Where rustface finds
     /// nothing there (a head turned away, a hand over the mouth), BlazeFace looks at the window.
-    pub fn detect_around(&mut self, gray: &GrayImage, face: &BBox, roll: f32) -> Vec<Detection> {
+    pub fn detect_around<'a>(
+        &mut self,
+        frame: impl Into<Frame<'a>>,
+        face: &BBox,
+        roll: f32,
+    ) -> Vec<Detection> {
+        let frame = frame.into();
         let side = face.w.max(face.h);
         let roi = BBox::new(
             face.x - side / 2.0,
@@ -556,11 +603,11 @@ impl FaceDetector {
             side * 2.0,
             side * 2.0,
         );
-        let found = self.detect_near(gray, roi, side, roll);
+        let found = self.detect_near(frame.gray, roi, side, roll);
         if !found.is_empty() {
             return found;
         }
-        self.neural_faces(gray, roi)
+        self.neural_faces(frame, roi)
             .into_iter()
             .filter(|d| d.bbox.same_face(face, 0.3))
             .collect()
@@ -755,12 +802,12 @@ pub(crate) fn suppress_overlaps(mut dets: Vec<Detection>) -> Vec<Detection> {
 pub(super) fn downscale_into(gray: &GrayImage, region: BBox, sw: u32, sh: u32, out: &mut Vec<u8>) {
     let (iw, ih) = (gray.width() as usize, gray.height() as usize);
     let raw = gray.as_raw();
-    out.clear();
-    out.reserve((sw * sh) as usize);
     let half = region == BBox::new(0.0, 0.0, (2 * sw) as f32, (2 * sh) as f32);
     if half && 2 * sw as usize <= iw && 2 * sh as usize <= ih {
         // Exactly half (a 640×480 frame's full scan): the same averages, 2×2 at a time, in a
         // loop that vectorises.
+        out.clear();
+        out.reserve((sw * sh) as usize);
         for y in 0..sh as usize {
             let (r0, r1) = (
                 &raw[2 * y * iw..][..2 * sw as usize],
@@ -772,6 +819,30 @@ pub(super) fn downscale_into(gray: &GrayImage, region: BBox, sw: u32, sh: u32, o
         }
         return;
     }
+    area_average::<1>(
+        raw,
+        gray.dimensions(),
+        region,
+        (sw as usize, sh as usize),
+        out,
+    );
+}
+
+/// Area-average downscale of `region` of an image of `C` interleaved channels (`size` pixels)
+/// into `out` (`out_size`, interleaved the same way); the nearest pixel where it enlarges.
+pub(super) fn area_average<const C: usize>(
+    raw: &[u8],
+    (width, height): (u32, u32),
+    region: BBox,
+    (sw, sh): (usize, usize),
+    out: &mut Vec<u8>,
+) {
+    let (iw, ih) = (width as usize, height as usize);
+    out.clear();
+    if iw == 0 || ih == 0 || raw.len() < iw * ih * C {
+        return;
+    }
+    out.reserve(sw * sh * C);
     let fx = region.w / sw as f32;
     let fy = region.h / sh as f32;
     let cols: Vec<(usize, usize)> = (0..sw)
@@ -785,16 +856,24 @@ pub(super) fn downscale_into(gray: &GrayImage, region: BBox, sw: u32, sh: u32, o
         let ya = ((region.y + y as f32 * fy) as usize).min(ih - 1);
         let yb = ((region.y + (y + 1) as f32 * fy) as usize).clamp(ya + 1, ih);
         for &(xa, xb) in &cols {
-            let mut sum = 0u32;
+            let mut sum = [0u32; C];
             for row in ya..yb {
-                let base = row * iw;
-                for v in &raw[base + xa..base + xb] {
-                    sum += *v as u32;
+                let line = &raw[(row * iw + xa) * C..(row * iw + xb) * C];
+                for px in line.chunks_exact(C) {
+                    for (s, v) in sum.iter_mut().zip(px) {
+                        *s += u32::from(*v);
+                    }
                 }
             }
-            out.push((sum / ((yb - ya) * (xb - xa)) as u32) as u8);
+            let n = ((yb - ya) * (xb - xa)) as u32;
+            out.extend(sum.map(|s| (s / n) as u8));
         }
     }
+}
+
+/// The whole of `gray` as a region.
+fn full_frame(gray: &GrayImage) -> BBox {
+    BBox::new(0.0, 0.0, gray.width() as f32, gray.height() as f32)
 }
 
 #[cfg(test)]
@@ -808,6 +887,39 @@ mod tests {
         let (w, h) = portrait.dimensions();
         let tilted = GrayImage::from_raw(w, h, rotate_gray(portrait.as_raw(), w, h, deg));
         (portrait, tilted.expect("sized"))
+    }
+
+    #[test]
+    fn area_average_means_each_channel_and_gray_takes_the_same_path() {
+        // 4×2 RGB: left half red-ish, right half blue-ish; into 2×1, each cell one half.
+        let px = |x: u32| if x < 2 { [200u8, 10, 0] } else { [0, 20, 100] };
+        let raw: Vec<u8> = (0..2).flat_map(|_| (0..4).flat_map(px)).collect();
+        let mut out = Vec::new();
+        area_average::<3>(
+            &raw,
+            (4, 2),
+            BBox::new(0.0, 0.0, 4.0, 2.0),
+            (2, 1),
+            &mut out,
+        );
+        assert_eq!(out, vec![200, 10, 0, 0, 20, 100]);
+        // Too short a buffer for the size given: nothing, no panic.
+        area_average::<3>(
+            &raw[..5],
+            (4, 2),
+            BBox::new(0.0, 0.0, 4.0, 2.0),
+            (2, 1),
+            &mut out,
+        );
+        assert!(out.is_empty());
+        // The gray downscale (not the exact-half fast path) is the one-channel case.
+        let gray = GrayImage::from_fn(9, 7, |x, y| image::Luma([(x * 20 + y * 7) as u8]));
+        let region = BBox::new(1.0, 1.0, 7.0, 5.0);
+        downscale_into(&gray, region, 3, 2, &mut out);
+        let mut generic = Vec::new();
+        area_average::<1>(gray.as_raw(), (9, 7), region, (3, 2), &mut generic);
+        assert_eq!(out, generic);
+        assert_eq!(out.len(), 6);
     }
 
     #[test]

@@ -8,5 +8,5 @@ pub mod scene;
 pub mod testset;
 
 pub use classifier::{EmotionClassifier, resolve_model_path};
-pub use detector::{Detection, DetectorSettings, FaceDetector, rotate_gray, unrotate_point};
+pub use detector::{Detection, DetectorSettings, FaceDetector, Frame, rotate_gray, unrotate_point};
 pub use preprocess::{BBox, FaceInput};

@@ -4,16 +4,15 @@
 //! tilts escape it (models/MODEL_CARD.md, "What the detector misses"). BlazeFace is a small SSD
 //! trained on selfie-camera faces of every pose (Bazarevsky et al. 2019; Apache-2.0, see
 //! assets/NOTICE.md), converted to TorchScript by `training/blazeface.py`. It sees a
-//! 128×128 letterboxed copy of the frame (or of a tracked face's window), so its cost is
-//! fixed — about 2.5 ms on one core — and its boxes are mapped onto rustface's geometry, so
-//! the crop tuned for rustface serves both.
+//! 128×128 letterboxed copy of the frame (or of a tracked face's window; gray by default, see
+//! `SATURATION`), so its cost is fixed — about 2.5 ms on one core — and its boxes are mapped
+//! onto rustface's geometry, so the crop tuned for rustface serves both.
 
 use std::io::Cursor;
 
-use image::GrayImage;
 use tch::{CModule, Device, Kind, Tensor};
 
-use super::detector::{Detection, downscale_into};
+use super::detector::{Detection, Frame, area_average, downscale_into};
 use super::preprocess::BBox;
 use crate::error::{Error, Result};
 
@@ -89,10 +88,95 @@ impl RawFace {
     }
 }
 
+/// How much of the frame's color BlazeFace sees by default (`DetectorSettings::
+/// neural_saturation`): 0 is the gray frame rustface reads, 1 full color. BlazeFace was
+/// trained on color selfies and scores color faces higher (Obama and Biden portraits: 0.80–0.95
+/// against 0.36–0.93, found turned by 60–90° only in color), but behind rustface that bought
+/// nothing: on color portraits in textured rooms (`examples/color_probe.rs`, 900 faces tilted
+/// up to ±60°, 600 empty rooms) half color at threshold 0.5 found the same 96.7 % of faces with
+/// the same 19 boxes in empty rooms as gray at 0.4, and full color traded faces for boxes on
+/// texture at gray's rate. So gray, as the measured thresholds were chosen on.
+pub const SATURATION: f32 = 0.0;
+
+/// A frame (or a window of it) letterboxed into BlazeFace's input, and the way back to frame
+/// pixels. Made where the frame is, so a background scan can send it to the helper thread.
+pub(crate) struct Letterbox {
+    /// 3 × 128 × 128, planar, in [-1, 1]; black borders.
+    input: Vec<f32>,
+    x0: f32,
+    y0: f32,
+    scale: f32,
+    px: f32,
+    py: f32,
+}
+
+impl Letterbox {
+    /// `region` of `frame` (clamped to it), its color kept at `saturation` (0: gray); none
+    /// when less than 8 pixels remain.
+    pub(crate) fn new(frame: Frame<'_>, region: BBox, saturation: f32) -> Option<Letterbox> {
+        let gray = frame.gray;
+        let (fw, fh) = (gray.width() as f32, gray.height() as f32);
+        let x0 = region.x.clamp(0.0, fw).floor();
+        let y0 = region.y.clamp(0.0, fh).floor();
+        let x1 = (region.x + region.w).clamp(0.0, fw).ceil();
+        let y1 = (region.y + region.h).clamp(0.0, fh).ceil();
+        let (rw, rh) = (x1 - x0, y1 - y0);
+        if rw < 8.0 || rh < 8.0 {
+            return None;
+        }
+        let scale = INPUT as f32 / rw.max(rh);
+        let sw = ((rw * scale).round() as usize).clamp(1, INPUT);
+        let sh = ((rh * scale).round() as usize).clamp(1, INPUT);
+        let (px, py) = ((INPUT - sw) / 2, (INPUT - sh) / 2);
+        let area = BBox::new(x0, y0, rw, rh);
+        let mut pixels = Vec::new();
+        let mut input = vec![-1.0; 3 * INPUT * INPUT];
+        let plane = INPUT * INPUT;
+        let at = |x: usize, y: usize| (py + y) * INPUT + px + x;
+        // Area averaging (nearest pixel where a small window is enlarged), then [-1, 1].
+        match frame.color.filter(|_| saturation > 0.0) {
+            Some(rgb) => {
+                area_average::<3>(rgb.as_raw(), rgb.dimensions(), area, (sw, sh), &mut pixels);
+                for (i, p) in pixels.chunks_exact(3).enumerate() {
+                    let [r, g, b] = [p[0], p[1], p[2]].map(f32::from);
+                    let y = 0.299 * r + 0.587 * g + 0.114 * b;
+                    let a = at(i % sw, i / sw);
+                    for (c, v) in [r, g, b].into_iter().enumerate() {
+                        input[c * plane + a] = (y + saturation * (v - y)) / 127.5 - 1.0;
+                    }
+                }
+            }
+            None => {
+                downscale_into(gray, area, sw as u32, sh as u32, &mut pixels);
+                for (i, &p) in pixels.iter().enumerate() {
+                    let a = at(i % sw, i / sw);
+                    for c in 0..3 {
+                        input[c * plane + a] = f32::from(p) / 127.5 - 1.0;
+                    }
+                }
+            }
+        }
+        Some(Letterbox {
+            input,
+            x0,
+            y0,
+            scale,
+            px: px as f32,
+            py: py as f32,
+        })
+    }
+
+    /// A point of the model's input (fractions of its side) in frame pixels.
+    fn to_frame(&self, x: f32, y: f32) -> (f32, f32) {
+        (
+            self.x0 + (x * INPUT as f32 - self.px) / self.scale,
+            self.y0 + (y * INPUT as f32 - self.py) / self.scale,
+        )
+    }
+}
+
 pub struct NeuralDetector {
     module: CModule,
-    pixels: Vec<u8>,
-    input: Vec<f32>,
 }
 
 impl NeuralDetector {
@@ -102,71 +186,43 @@ impl NeuralDetector {
         let mut module = CModule::load_data_on_device(&mut Cursor::new(MODEL), Device::Cpu)
             .map_err(|e| bad(e.to_string()))?;
         module.f_set_eval().map_err(|e| bad(e.to_string()))?;
-        let mut d = NeuralDetector {
-            module,
-            pixels: Vec::new(),
-            input: vec![0.0; 3 * INPUT * INPUT],
-        };
-        d.run().map_err(|e| bad(e.to_string()))?;
+        let d = NeuralDetector { module };
+        d.run(&vec![-1.0; 3 * INPUT * INPUT])
+            .map_err(|e| bad(e.to_string()))?;
         Ok(d)
     }
 
-    /// Faces in `region` of `gray` with probability ≥ `threshold`, merged per face.
-    pub fn detect(&mut self, gray: &GrayImage, region: BBox, threshold: f32) -> Vec<RawFace> {
-        let (fw, fh) = (gray.width() as f32, gray.height() as f32);
-        let x0 = region.x.clamp(0.0, fw).floor();
-        let y0 = region.y.clamp(0.0, fh).floor();
-        let x1 = (region.x + region.w).clamp(0.0, fw).ceil();
-        let y1 = (region.y + region.h).clamp(0.0, fh).ceil();
-        let (rw, rh) = (x1 - x0, y1 - y0);
-        if rw < 8.0 || rh < 8.0 {
-            return Vec::new();
-        }
-        let scale = INPUT as f32 / rw.max(rh);
-        let sw = ((rw * scale).round() as usize).clamp(1, INPUT);
-        let sh = ((rh * scale).round() as usize).clamp(1, INPUT);
-        let (px, py) = ((INPUT - sw) / 2, (INPUT - sh) / 2);
-        // Area averaging (nearest pixel where a small window is enlarged).
-        downscale_into(
-            gray,
-            BBox::new(x0, y0, rw, rh),
-            sw as u32,
-            sh as u32,
-            &mut self.pixels,
-        );
-        // Letterbox: black borders, [-1, 1], the gray copied into all three channels.
-        self.input.fill(-1.0);
-        for y in 0..sh {
-            for x in 0..sw {
-                let v = f32::from(self.pixels[y * sw + x]) / 127.5 - 1.0;
-                let at = (py + y) * INPUT + px + x;
-                for c in 0..3 {
-                    self.input[c * INPUT * INPUT + at] = v;
-                }
-            }
-        }
-        let Ok(out) = self.run() else {
+    /// Faces in `region` of `frame` with probability ≥ `threshold`, merged per face; color
+    /// (if the frame has it) at the default `SATURATION`.
+    pub fn detect<'a>(
+        &self,
+        frame: impl Into<Frame<'a>>,
+        region: BBox,
+        threshold: f32,
+    ) -> Vec<RawFace> {
+        Letterbox::new(frame.into(), region, SATURATION)
+            .map(|lb| self.detect_letterboxed(&lb, threshold))
+            .unwrap_or_default()
+    }
+
+    /// Faces in a letterboxed frame with probability ≥ `threshold`, merged per face.
+    pub(crate) fn detect_letterboxed(&self, lb: &Letterbox, threshold: f32) -> Vec<RawFace> {
+        let Ok(out) = self.run(&lb.input) else {
             return Vec::new();
         };
         let logit = (threshold / (1.0 - threshold).max(1e-6)).ln();
-        let to_frame = |x: f32, y: f32| {
-            (
-                x0 + (x * INPUT as f32 - px as f32) / scale,
-                y0 + (y * INPUT as f32 - py as f32) / scale,
-            )
-        };
         let mut found: Vec<RawFace> = out
             .chunks_exact(COLS)
             .filter(|r| r[0] >= logit && r[3] > 0.0 && r[4] > 0.0)
             .map(|r| {
-                let (cx, cy) = to_frame(r[1], r[2]);
+                let (cx, cy) = lb.to_frame(r[1], r[2]);
                 RawFace {
                     score: 1.0 / (1.0 + (-r[0].clamp(-80.0, 80.0)).exp()),
                     cx,
                     cy,
-                    w: r[3] * INPUT as f32 / scale,
-                    h: r[4] * INPUT as f32 / scale,
-                    eyes: [to_frame(r[5], r[6]), to_frame(r[7], r[8])],
+                    w: r[3] * INPUT as f32 / lb.scale,
+                    h: r[4] * INPUT as f32 / lb.scale,
+                    eyes: [lb.to_frame(r[5], r[6]), lb.to_frame(r[7], r[8])],
                 }
             })
             .collect();
@@ -174,10 +230,10 @@ impl NeuralDetector {
         weighted_merge(found)
     }
 
-    /// The model on `self.input`: 896 × 17 values, row-major.
-    fn run(&mut self) -> Result<Vec<f32>> {
+    /// The model on one letterboxed input: 896 × 17 values, row-major.
+    fn run(&self, input: &[f32]) -> Result<Vec<f32>> {
         let _guard = tch::no_grad_guard();
-        let x = Tensor::f_from_slice(&self.input)?.f_view([1, 3, INPUT as i64, INPUT as i64])?;
+        let x = Tensor::f_from_slice(input)?.f_view([1, 3, INPUT as i64, INPUT as i64])?;
         let out = self.module.forward_ts(&[x])?;
         if out.size() != [ANCHORS as i64, COLS as i64] {
             return Err(Error::Inference(format!(
@@ -230,16 +286,62 @@ mod tests {
     use crate::vision::preprocess::luma;
     use crate::vision::testset::{ASTRONAUT_FACE, hit};
     use crate::vision::{rotate_gray, unrotate_point};
+    use image::GrayImage;
     use std::path::Path;
 
-    fn astronaut() -> GrayImage {
+    fn astronaut_rgb() -> image::RgbImage {
         let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/astronaut.png");
-        luma(&load_rgb(&p).expect("fixture"))
+        load_rgb(&p).expect("fixture")
+    }
+
+    fn astronaut() -> GrayImage {
+        luma(&astronaut_rgb())
+    }
+
+    #[test]
+    fn color_reaches_the_model_in_rgb_order_and_saturation_0_is_the_gray_frame() {
+        let d = NeuralDetector::embedded().expect("embedded model");
+        let rgb = astronaut_rgb();
+        let g = luma(&rgb);
+        let full = BBox::new(0.0, 0.0, g.width() as f32, g.height() as f32);
+        let gray_lb = Letterbox::new((&g).into(), full, 1.0).expect("letterbox");
+        let frame = Frame::with_color(&g, &rgb);
+        let none_lb = Letterbox::new(frame, full, 0.0).expect("letterbox");
+        assert_eq!(
+            gray_lb.input, none_lb.input,
+            "saturation 0 must read the gray frame"
+        );
+        let color_lb = Letterbox::new(frame, full, 1.0).expect("letterbox");
+        // Somewhere in the photo red and blue differ; half saturation halves that difference.
+        let plane = INPUT * INPUT;
+        let spread = |lb: &Letterbox, at: usize| lb.input[at] - lb.input[2 * plane + at];
+        let at = (0..plane)
+            .max_by(|&a, &b| {
+                spread(&color_lb, a)
+                    .abs()
+                    .total_cmp(&spread(&color_lb, b).abs())
+            })
+            .expect("pixels");
+        assert!(spread(&color_lb, at).abs() > 0.2);
+        let half = Letterbox::new(frame, full, 0.5).expect("letterbox");
+        assert!((spread(&half, at) - 0.5 * spread(&color_lb, at)).abs() < 1e-4);
+        // BlazeFace was trained on color selfies: in RGB order it is surer of the astronaut
+        // than in gray (0.92 against 0.85 measured); swapped channels would not be.
+        let score = |lb: &Letterbox| {
+            let faces = d.detect_letterboxed(lb, 0.5);
+            assert_eq!(faces.len(), 1, "{faces:?}");
+            assert!(hit(&[faces[0].detection(BOX_MAP).bbox], &ASTRONAUT_FACE));
+            faces[0].score
+        };
+        assert!(score(&color_lb) > score(&gray_lb) + 0.03);
+        // A color image of another size than the gray one is left out.
+        let small = image::RgbImage::new(10, 10);
+        assert!(Frame::with_color(&g, &small).color.is_none());
     }
 
     #[test]
     fn finds_the_astronaut_upright_and_nothing_on_a_blank_frame() {
-        let mut d = NeuralDetector::embedded().expect("embedded model");
+        let d = NeuralDetector::embedded().expect("embedded model");
         let g = astronaut();
         let full = BBox::new(0.0, 0.0, g.width() as f32, g.height() as f32);
         let faces = d.detect(&g, full, 0.5);
@@ -263,11 +365,11 @@ mod tests {
 
     #[test]
     fn a_tilted_face_gets_its_roll_from_the_eyes_in_the_rolled_passes_sense() {
-        let mut d = NeuralDetector::embedded().expect("embedded model");
+        let d = NeuralDetector::embedded().expect("embedded model");
         let g = astronaut();
         let (w, h) = g.dimensions();
         let full = BBox::new(0.0, 0.0, w as f32, h as f32);
-        let roll_at = |d: &mut NeuralDetector, deg: f32| {
+        let roll_at = |d: &NeuralDetector, deg: f32| {
             let tilted =
                 GrayImage::from_raw(w, h, rotate_gray(g.as_raw(), w, h, deg)).expect("sized");
             let faces = d.detect(&tilted, full, 0.5);
@@ -275,11 +377,11 @@ mod tests {
             faces[0].detection(BOX_MAP)
         };
         // The astronaut's own head is tilted a little (eyes ~8° off level).
-        let own = roll_at(&mut d, 0.0).roll;
+        let own = roll_at(&d, 0.0).roll;
         // rotate_gray(.., 35°) needs the −35° turn to be upright again (detector.rs's test).
         // BlazeFace's eyes lag strong tilts a little, hence the 12° tolerance.
         for deg in [35.0f32, -30.0] {
-            let det = roll_at(&mut d, deg);
+            let det = roll_at(&d, deg);
             assert!(
                 (det.roll - own + deg).abs() < 12.0,
                 "tilted {deg}°: roll {} (upright {own})",
