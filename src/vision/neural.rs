@@ -89,13 +89,13 @@ impl RawFace {
 }
 
 /// How much of the frame's color BlazeFace sees by default (`DetectorSettings::
-/// neural_saturation`): 0 is the gray frame rustface reads, 1 full color. BlazeFace was
-/// trained on color selfies and scores color faces higher (Obama and Biden portraits: 0.80–0.95
-/// against 0.36–0.93, found turned by 60–90° only in color), but behind rustface that bought
-/// nothing: on color portraits in textured rooms (`examples/color_probe.rs`, 900 faces tilted
-/// up to ±60°, 600 empty rooms) half color at threshold 0.5 found the same 96.7 % of faces with
-/// the same 19 boxes in empty rooms as gray at 0.4, and full color traded faces for boxes on
-/// texture at gray's rate. So gray, as the measured thresholds were chosen on.
+/// neural_saturation`): 0 is the gray frame rustface reads, 1 full color. BlazeFace was trained
+/// on color selfies and scores color faces higher (upright Biden: 0.89 against 0.44; turned by
+/// 60–90° found only in color), but behind rustface that bought nothing: on color portraits in
+/// textured rooms (`examples/color_probe.rs`, 900 faces tilted up to ±60°, 600 empty rooms)
+/// half color at threshold 0.5 found the same 96.7 % of faces with the same 19 boxes in empty
+/// rooms as gray at 0.4, and full color traded faces for boxes on texture at gray's rate.
+/// So gray, the input the shipped threshold was chosen on.
 pub const SATURATION: f32 = 0.0;
 
 /// A frame (or a window of it) letterboxed into BlazeFace's input, and the way back to frame
