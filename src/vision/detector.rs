@@ -368,7 +368,7 @@ impl FaceDetector {
     }
 
     /// BlazeFace's faces in `region` of `frame`, as rustface-shaped detections (none when off).
-    fn neural_faces(&mut self, frame: Frame<'_>, region: BBox) -> Vec<Detection> {
+    fn neural_faces(&self, frame: Frame<'_>, region: BBox) -> Vec<Detection> {
         if !self.neural_on() {
             return Vec::new();
         }
@@ -378,7 +378,7 @@ impl FaceDetector {
     }
 
     /// BlazeFace's faces in a letterboxed frame, as rustface-shaped detections.
-    fn neural_letterboxed(&mut self, lb: &Letterbox) -> Vec<Detection> {
+    fn neural_letterboxed(&self, lb: &Letterbox) -> Vec<Detection> {
         let threshold = self.settings.neural_score;
         match &self.neural {
             Neural::Ready(n) if threshold < 1.0 => n

@@ -1,0 +1,171 @@
+"""The recipe on a lent GPU machine, in calls the device tool allows, and its weights brought back.
+
+A device call runs one command for at most 10 minutes on a copy of this repository, carries at
+most 64 MiB of ignored files with it and returns at most 8 files of at most 16 MiB from $OUT.
+The dataset (46 MB) fits; a stride-2 student's weights do not (22 MB even in fp16), so they come
+back in parts. Each stage fits one call and returns everything the next one needs:
+
+    here:    python -m training.device pack                        # .device/fer2013.tar.gz
+    device:  python3 -m training.device teachers --budget 480      # carry .device
+    here:    cp <files_at>/teachers.npz .device/
+    device:  python3 -m training.device students --budget 480      # carry .device
+    here:    python -m training.device join <files_at> --out runs/gpu/student.pt
+             python -m training.train --arch s2 --export-from runs/gpu/student.pt --run-dir D
+
+Training runs in float on the device's PyTorch; the int8 export runs here with the project's
+torch 2.13. Stages write their work under /tmp (kept while the machine stays warm) and copy
+results to $OUT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import torch
+
+from . import recipe
+from .data import shared_tarball, unpack_cached
+
+REPO = Path(__file__).resolve().parent.parent
+CARRY = REPO / ".device"
+# What the device tool returns per file, with room for torch.save's own framing.
+PART_BYTES = 15 * 2**20
+MAX_FILES = 8
+
+
+def fp16_parts(state: dict[str, torch.Tensor], limit: int = PART_BYTES) -> list[dict[str, torch.Tensor]]:
+    """The state dict in fp16 (other dtypes as they are), cut into groups of at most `limit` bytes."""
+    parts: list[dict[str, torch.Tensor]] = [{}]
+    size = 0
+    for k, v in state.items():
+        t = v.detach().cpu()
+        t = t.half() if t.is_floating_point() else t
+        n = t.numel() * t.element_size()
+        if n > limit:
+            raise SystemExit(f"{k}: {n} bytes, more than one part may hold ({limit})")
+        if size + n > limit:
+            parts.append({})
+            size = 0
+        parts[-1][k] = t.clone()
+        size += n
+    return parts
+
+
+def save_parts(state: dict[str, torch.Tensor], out: Path, stem: str) -> list[Path]:
+    files = []
+    for i, part in enumerate(fp16_parts(state)):
+        f = out / f"{stem}.part{i}.pt"
+        torch.save(part, f)
+        files.append(f)
+    return files
+
+
+def join_parts(folder: Path, stem: str = "student") -> dict[str, torch.Tensor]:
+    files = sorted(folder.glob(f"{stem}.part*.pt"), key=lambda p: int(p.stem.rsplit("part", 1)[1]))
+    if not files:
+        raise SystemExit(f"no {stem}.part*.pt in {folder}: copy the students stage's files there")
+    state: dict[str, torch.Tensor] = {}
+    for f in files:
+        state.update(torch.load(f, map_location="cpu", weights_only=True))
+    return state
+
+
+def out_dir(args: argparse.Namespace) -> Path:
+    out = args.out_dir or os.environ.get("OUT")
+    if not out:
+        raise SystemExit("no $OUT: give --out-dir (the device tool sets OUT)")
+    path = Path(out)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def data_dir(args: argparse.Namespace) -> Path:
+    if not args.tarball.is_file():
+        raise SystemExit(f"{args.tarball} not found: run `python -m training.device pack` here and "
+                         "carry .device")
+    return unpack_cached(args.tarball, args.work.parent / "data")
+
+
+def recipe_args(args: argparse.Namespace, stage: str, data: Path) -> list[str]:
+    budget = ["--time-budget", str(args.budget)] if stage == "teachers" else [
+        "--student-budget", str(args.budget)]
+    seeds = ["--teacher-seeds" if stage == "teachers" else "--student-seeds", *map(str, args.seeds)]
+    epochs = ["--teacher-epochs" if stage == "teachers" else "--student-epochs", str(args.epochs)]
+    return [stage, "--data", str(data), "--work", str(args.work), *budget, *seeds, *epochs,
+            *(f"--train-arg={a}" for a in args.train_arg)]
+
+
+def teachers(args: argparse.Namespace) -> list[Path]:
+    out = out_dir(args)
+    recipe.main(recipe_args(args, "teachers", data_dir(args)))
+    files = [shutil.copy(args.work / n, out / n) for n in ("teachers.npz", "teachers.json")]
+    for s in args.seeds:
+        log = args.work / f"teacher-s1-seed{s}" / "log.csv"
+        files.append(shutil.copy(log, out / f"log-teacher{s}.csv"))
+    return [Path(f) for f in files][:MAX_FILES]
+
+
+def students(args: argparse.Namespace) -> list[Path]:
+    out = out_dir(args)
+    teacher = args.teachers
+    if not teacher.is_file():
+        raise SystemExit(f"{teacher} not found: copy the teachers stage's teachers.npz into .device/")
+    args.work.mkdir(parents=True, exist_ok=True)
+    if teacher.resolve() != (args.work / "teachers.npz").resolve():
+        shutil.copy(teacher, args.work / "teachers.npz")
+    recipe.main(recipe_args(args, "students", data_dir(args)))
+    best = (args.work / "best_student.txt").read_text().strip()
+    state = torch.load(args.work / best / "best.pt", map_location="cpu", weights_only=True)
+    files = save_parts(state, out, "student")
+    files.append(Path(shutil.copy(args.work / best / "log.csv", out / "log-student.csv")))
+    (out / "best_student.txt").write_text(best + "\n")
+    files.append(out / "best_student.txt")
+    if len(files) > MAX_FILES:
+        raise SystemExit(f"{len(files)} files in {out}: the device tool returns {MAX_FILES}")
+    return files
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m training.device", description=__doc__.split("\n")[0])
+    p.add_argument("stage", choices=["pack", "teachers", "students", "join"])
+    p.add_argument("folder", type=Path, nargs="?", help="join: the students stage's returned files")
+    p.add_argument("--tarball", type=Path, default=CARRY / "fer2013.tar.gz")
+    p.add_argument("--teachers", type=Path, default=CARRY / "teachers.npz")
+    p.add_argument("--work", type=Path, default=Path("/tmp/emotune-device/work"))
+    p.add_argument("--out-dir", type=Path, default=None, help="default: $OUT")
+    p.add_argument("--out", type=Path, default=None, help="join: the checkpoint to write")
+    p.add_argument("--budget", type=float, default=480.0, help="seconds of training in the call")
+    p.add_argument("--seeds", type=int, nargs="+", default=None)
+    p.add_argument("--epochs", type=int, default=None, help="planned before the budget cuts them")
+    p.add_argument("--train-arg", action="append", default=[], help="passed on to every run")
+    args = p.parse_args(argv)
+    if args.stage == "pack":
+        src = shared_tarball()
+        if not src.is_file():
+            raise SystemExit(f"{src} not found: the shared FER-2013 tarball")
+        CARRY.mkdir(exist_ok=True)
+        shutil.copyfile(src, args.tarball)
+        print(f"{args.tarball}: {args.tarball.stat().st_size / 2**20:.1f} MiB; carry .device")
+        return 0
+    if args.stage == "join":
+        if args.folder is None or args.out is None:
+            raise SystemExit("join needs the folder of returned files and --out CHECKPOINT")
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(join_parts(args.folder), args.out)
+        print(f"{args.out}: fp16 weights (load as fp32); export with --export-from")
+        return 0
+    teacher_stage = args.stage == "teachers"
+    args.seeds = args.seeds or ([1, 2, 3] if teacher_stage else [11, 12])
+    args.epochs = args.epochs or (200 if teacher_stage else 300)
+    files = teachers(args) if teacher_stage else students(args)
+    for f in files:
+        print(f"{f} ({f.stat().st_size / 2**20:.1f} MiB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,75 @@
+"""The GPU-machine stages: what they return fits the device tool's limits and loads back here."""
+
+from __future__ import annotations
+
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from training.device import MAX_FILES, PART_BYTES, fp16_parts, join_parts, main, save_parts
+from training.model import build_model
+from training.tests.test_training import tiny_fer  # noqa: F401  (fixture)
+from training.train import load_weights
+
+
+def test_a_student_comes_back_in_parts_under_the_file_limit_and_loads(tmp_path: Path) -> None:
+    net = build_model("s2")
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-1, 1)
+    state = net.state_dict()
+    files = save_parts(state, tmp_path, "student")
+    # 11.2 M parameters in fp16 (22 MB) cannot be one file of the tool's 16 MiB.
+    assert len(files) >= 2
+    assert all(f.stat().st_size <= 16 * 2**20 for f in files)
+    joined = join_parts(tmp_path)
+    assert joined.keys() == state.keys()
+    back = build_model("s2")
+    torch.save(joined, tmp_path / "ck.pt")
+    load_weights(back, tmp_path / "ck.pt", torch.device("cpu"))
+    for k, v in back.state_dict().items():
+        want = state[k].half().float() if state[k].is_floating_point() else state[k]
+        assert torch.equal(v, want), k
+
+
+def test_parts_refuse_a_tensor_larger_than_one_part() -> None:
+    try:
+        fp16_parts({"w": torch.zeros(PART_BYTES)})  # fp16: 2 bytes each
+    except SystemExit as e:
+        assert "w:" in str(e)
+    else:
+        raise AssertionError("a tensor over the part size must be refused")
+
+
+def test_teachers_then_students_return_what_the_next_step_needs(
+    tiny_fer: Path, tmp_path: Path  # noqa: F811
+) -> None:
+    tarball = tmp_path / "fer2013.tar.gz"
+    with tarfile.open(tarball, "w:gz") as tar:
+        tar.add(tiny_fer, arcname="fer2013")
+    common = ["--tarball", str(tarball), "--work", str(tmp_path / "dev" / "work"), "--epochs", "1",
+              "--budget", "0", "--train-arg=--batch-size", "--train-arg=16",
+              "--train-arg=--device", "--train-arg=cpu", "--train-arg=--threads", "--train-arg=1"]
+    out1 = tmp_path / "out1"
+    assert main(["teachers", "--seeds", "1", "2", "--out-dir", str(out1), *common]) == 0
+    back = sorted(p.name for p in out1.iterdir())
+    assert back == ["log-teacher1.csv", "log-teacher2.csv", "teachers.json", "teachers.npz"]
+    assert np.load(out1 / "teachers.npz")["train"].shape == (84, 7)
+    # The next call starts on a fresh machine: only the returned teachers.npz travels.
+    carried = tmp_path / "carried.npz"
+    (out1 / "teachers.npz").rename(carried)
+    fresh = list(common)
+    fresh[fresh.index("--work") + 1] = str(tmp_path / "dev2" / "work")
+    out2 = tmp_path / "out2"
+    assert main(["students", "--seeds", "5", "--teachers", str(carried), "--out-dir", str(out2),
+                 *fresh]) == 0
+    names = sorted(p.name for p in out2.iterdir())
+    assert len(names) <= MAX_FILES
+    assert "log-student.csv" in names and (out2 / "best_student.txt").read_text().strip() == "student-s2-kd-seed5"
+    assert all((out2 / n).stat().st_size <= 16 * 2**20 for n in names)
+    # Joined here, the weights load into the stride-2 net.
+    assert main(["join", str(out2), "--out", str(tmp_path / "student.pt")]) == 0
+    load_weights(build_model("s2"), tmp_path / "student.pt", torch.device("cpu"))
