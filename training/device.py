@@ -12,6 +12,12 @@ back in parts. Each stage fits one call and returns everything the next one need
     here:    python -m training.device join <files_at> --out runs/gpu/student.pt
              python -m training.train --arch s2 --export-from runs/gpu/student.pt --run-dir D
 
+Teachers from several calls (other seeds) or from a CPU run (`--dump-logits`) become one
+teacher with `merge`, weighted by how many nets each file averages:
+
+    here:    python -m training.device merge a/teachers.npz b/teachers.npz cpu.npz \
+                 --weights 3 3 1 --out .device/teachers.npz
+
 Training runs in float on the device's PyTorch; the int8 export runs here with the project's
 torch 2.13. Stages write their work under /tmp (kept while the machine stays warm) and copy
 results to $OUT.
@@ -20,6 +26,7 @@ results to $OUT.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import sys
@@ -129,10 +136,28 @@ def students(args: argparse.Namespace) -> list[Path]:
     return files
 
 
+def merge(args: argparse.Namespace) -> int:
+    if len(args.paths) < 2 or args.out is None:
+        raise SystemExit("merge needs two or more logit files and --out TEACHERS.npz")
+    if args.weights is not None and len(args.weights) != len(args.paths):
+        raise SystemExit(f"--weights: {len(args.weights)} numbers for {len(args.paths)} files")
+    names = [f"{i}:{p.name}" for i, p in enumerate(args.paths)]
+    for p in args.paths:
+        if not p.is_file():
+            raise SystemExit(f"{p} not found")
+    weights = dict(zip(names, args.weights)) if args.weights else None
+    scores = recipe.average_logits(dict(zip(names, args.paths)), args.out, weights)
+    print(json.dumps(scores, indent=2))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m training.device", description=__doc__.split("\n")[0])
-    p.add_argument("stage", choices=["pack", "teachers", "students", "join"])
-    p.add_argument("folder", type=Path, nargs="?", help="join: the students stage's returned files")
+    p.add_argument("stage", choices=["pack", "teachers", "students", "join", "merge"])
+    p.add_argument("paths", type=Path, nargs="*",
+                   help="join: the folder of the students stage's files; merge: the logit files")
+    p.add_argument("--weights", type=float, nargs="+", default=None,
+                   help="merge: one per file, e.g. how many nets each averages (default: equal)")
     p.add_argument("--tarball", type=Path, default=CARRY / "fer2013.tar.gz")
     p.add_argument("--teachers", type=Path, default=CARRY / "teachers.npz")
     p.add_argument("--work", type=Path, default=Path("/tmp/emotune-device/work"))
@@ -151,11 +176,13 @@ def main(argv: list[str] | None = None) -> int:
         shutil.copyfile(src, args.tarball)
         print(f"{args.tarball}: {args.tarball.stat().st_size / 2**20:.1f} MiB; carry .device")
         return 0
+    if args.stage == "merge":
+        return merge(args)
     if args.stage == "join":
-        if args.folder is None or args.out is None:
+        if len(args.paths) != 1 or args.out is None:
             raise SystemExit("join needs the folder of returned files and --out CHECKPOINT")
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(join_parts(args.folder), args.out)
+        torch.save(join_parts(args.paths[0]), args.out)
         print(f"{args.out}: fp16 weights (load as fp32); export with --export-from")
         return 0
     teacher_stage = args.stage == "teachers"

@@ -65,22 +65,33 @@ def accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
     return float((logits.argmax(1) == labels).mean())
 
 
-def ensemble(work: Path, names: list[str], out: Path) -> dict[str, float]:
-    """Mean logits of the named runs' dumps, saved as one teacher; accuracies per split."""
-    zs = [np.load(work / n / "logits.npz", allow_pickle=False) for n in names]
-    for n, z in zip(names, zs):
-        if list(z["train_names"]) != list(zs[0]["train_names"]):
-            raise SystemExit(f"{work / n}: logits for other train/ images than {names[0]}'s")
-    arrays = {"train_names": zs[0]["train_names"]}
+def average_logits(files: dict[str, Path], out: Path, weights: dict[str, float] | None = None
+                   ) -> dict[str, float]:
+    """The (weighted) mean of several logit dumps, saved as one teacher; accuracies per split,
+    of the mean and of each input. Every dump must cover the same train/ images in order."""
+    zs = {n: np.load(f, allow_pickle=False) for n, f in files.items()}
+    first_name, first = next(iter(zs.items()))
+    for n, z in zs.items():
+        if list(z["train_names"]) != list(first["train_names"]):
+            raise SystemExit(f"{files[n]}: logits for other train/ images than {files[first_name]}'s")
+    w = np.array([(weights or {}).get(n, 1.0) for n in zs], dtype=np.float64)
+    w = w / w.sum()
+    arrays = {"train_names": first["train_names"]}
     scores = {}
     for split in ("train", "PublicTest", "PrivateTest"):
-        arrays[split] = np.mean([z[split] for z in zs], axis=0).astype(np.float32)
-        arrays[f"{split}_labels"] = zs[0][f"{split}_labels"]
+        stack = np.stack([z[split] for z in zs.values()])
+        arrays[split] = np.tensordot(w, stack, axes=1).astype(np.float32)
+        arrays[f"{split}_labels"] = first[f"{split}_labels"]
         scores[split] = accuracy(arrays[split], arrays[f"{split}_labels"])
-        for n, z in zip(names, zs):
+        for n, z in zs.items():
             scores[f"{split}/{n}"] = accuracy(z[split], z[f"{split}_labels"])
     np.savez_compressed(out, **arrays)
     return scores
+
+
+def ensemble(work: Path, names: list[str], out: Path) -> dict[str, float]:
+    """Mean logits of the named runs' dumps, saved as one teacher; accuracies per split."""
+    return average_logits({n: work / n / "logits.npz" for n in names}, out)
 
 
 def teachers(args: argparse.Namespace) -> None:

@@ -73,3 +73,33 @@ def test_teachers_then_students_return_what_the_next_step_needs(
     # Joined here, the weights load into the stride-2 net.
     assert main(["join", str(out2), "--out", str(tmp_path / "student.pt")]) == 0
     load_weights(build_model("s2"), tmp_path / "student.pt", torch.device("cpu"))
+
+
+def _dump(path: Path, rng: np.random.Generator, names: list[str]) -> dict[str, np.ndarray]:
+    arrays = {"train_names": np.array(names)}
+    for split, n in (("train", len(names)), ("PublicTest", 5), ("PrivateTest", 5)):
+        arrays[split] = rng.normal(size=(n, 7)).astype(np.float32)
+        arrays[f"{split}_labels"] = rng.integers(0, 7, n)
+    np.savez(path, **arrays)
+    return arrays
+
+
+def test_merge_weights_teachers_by_the_nets_they_average(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    names = [f"Training_{i}.jpg" for i in range(6)]
+    a = _dump(tmp_path / "a.npz", rng, names)
+    b = _dump(tmp_path / "b.npz", rng, names)
+    out = tmp_path / "teachers.npz"
+    assert main(["merge", str(tmp_path / "a.npz"), str(tmp_path / "b.npz"), "--weights", "3", "1",
+                 "--out", str(out)]) == 0
+    z = np.load(out)
+    assert np.allclose(z["train"], 0.75 * a["train"] + 0.25 * b["train"], atol=1e-6)
+    assert list(z["train_names"]) == names
+    # Logits of other images (another copy of the data) are refused, not averaged.
+    _dump(tmp_path / "c.npz", rng, [f"Training_{i}.jpg" for i in range(1, 7)])
+    try:
+        main(["merge", str(tmp_path / "a.npz"), str(tmp_path / "c.npz"), "--out", str(out)])
+    except SystemExit as e:
+        assert "other train/ images" in str(e)
+    else:
+        raise AssertionError("mismatched dumps must be refused")
