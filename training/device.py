@@ -106,6 +106,13 @@ def recipe_args(args: argparse.Namespace, stage: str, data: Path) -> list[str]:
             *(f"--train-arg={a}" for a in args.train_arg)]
 
 
+def returnable(files: list[Path], out: Path) -> list[Path]:
+    """`files`, if the device tool can bring them all back."""
+    if len(files) > MAX_FILES:
+        raise SystemExit(f"{len(files)} files in {out}: the device tool returns {MAX_FILES}")
+    return files
+
+
 def teachers(args: argparse.Namespace) -> list[Path]:
     out = out_dir(args)
     recipe.main(recipe_args(args, "teachers", data_dir(args)))
@@ -113,7 +120,7 @@ def teachers(args: argparse.Namespace) -> list[Path]:
     for s in args.seeds:
         log = args.work / f"teacher-s1-seed{s}" / "log.csv"
         files.append(shutil.copy(log, out / f"log-teacher{s}.csv"))
-    return [Path(f) for f in files][:MAX_FILES]
+    return returnable([Path(f) for f in files], out)
 
 
 def students(args: argparse.Namespace) -> list[Path]:
@@ -131,9 +138,7 @@ def students(args: argparse.Namespace) -> list[Path]:
     files.append(Path(shutil.copy(args.work / best / "log.csv", out / "log-student.csv")))
     (out / "best_student.txt").write_text(best + "\n")
     files.append(out / "best_student.txt")
-    if len(files) > MAX_FILES:
-        raise SystemExit(f"{len(files)} files in {out}: the device tool returns {MAX_FILES}")
-    return files
+    return returnable(files, out)
 
 
 def merge(args: argparse.Namespace) -> int:

@@ -190,10 +190,18 @@ pub(crate) type Task = Box<dyn FnOnce() + Send>;
 
 /// What the helper thread does, in the order sent.
 enum Work {
-    /// Scans each job in turn and answers with all their faces at once; with a letterboxed
-    /// frame, BlazeFace looks at it when rustface found no one.
-    Scan(Vec<Job>, Option<Box<Letterbox>>),
+    /// Scans each job in turn and answers with all their faces at once; with `Some`, BlazeFace
+    /// looks at the first job's image when rustface found no one.
+    Scan(Vec<Job>, Option<NeuralAsk>),
     Run(Task),
+}
+
+/// BlazeFace's part of a background scan. It reads the first job's gray image, built there
+/// anyway, so the per-frame thread prepares nothing for a look that is rarely needed (someone
+/// is tracked whenever a background scan runs); only with color on does it send the frame's
+/// color scaled to that image's size.
+struct NeuralAsk {
+    color: Option<RgbImage>,
 }
 
 /// `pixels` (`width`×`height`) are the frame scaled by `scale`, searched rotated by `roll`
@@ -256,10 +264,10 @@ impl Helper {
                     }
                     // The same rule as `detect`: BlazeFace only where rustface saw no one.
                     if dets.is_empty()
-                        && let (Some(lb), Some(first)) = (neural, jobs.first())
+                        && let (Some(ask), Some(first)) = (neural, jobs.into_iter().next())
                     {
                         det.apply(first.settings);
-                        dets = det.neural_letterboxed(&lb);
+                        dets = det.neural_on_job(first, ask.color.as_ref());
                     }
                     if result_tx.send(suppress_overlaps(dets)).is_err() {
                         break;
@@ -372,22 +380,36 @@ impl FaceDetector {
         if !self.neural_on() {
             return Vec::new();
         }
-        Letterbox::new(frame, region, self.settings.neural_saturation)
-            .map(|lb| self.neural_letterboxed(&lb))
-            .unwrap_or_default()
+        let (Neural::Ready(n), Some(lb)) = (
+            &self.neural,
+            Letterbox::new(frame, region, self.settings.neural_saturation),
+        ) else {
+            return Vec::new();
+        };
+        n.detect_letterboxed(&lb, self.settings.neural_score.max(0.01))
+            .iter()
+            .map(|f| f.detection(BOX_MAP))
+            .collect()
     }
 
-    /// BlazeFace's faces in a letterboxed frame, as rustface-shaped detections.
-    fn neural_letterboxed(&self, lb: &Letterbox) -> Vec<Detection> {
-        let threshold = self.settings.neural_score;
-        match &self.neural {
-            Neural::Ready(n) if threshold < 1.0 => n
-                .detect_letterboxed(lb, threshold.max(0.01))
-                .iter()
-                .map(|f| f.detection(BOX_MAP))
-                .collect(),
-            _ => Vec::new(),
-        }
+    /// BlazeFace on a helper job's scaled frame (and its color, scaled alike); boxes in frame
+    /// pixels.
+    fn neural_on_job(&self, job: Job, color: Option<&RgbImage>) -> Vec<Detection> {
+        let Some(img) = GrayImage::from_raw(job.width, job.height, job.pixels) else {
+            return Vec::new();
+        };
+        let frame = match color {
+            Some(c) => Frame::with_color(&img, c),
+            None => Frame::from(&img),
+        };
+        let s = job.scale;
+        self.neural_faces(frame, full_frame(&img))
+            .into_iter()
+            .map(|d| Detection {
+                bbox: BBox::new(d.bbox.x / s, d.bbox.y / s, d.bbox.w / s, d.bbox.h / s),
+                ..d
+            })
+            .collect()
     }
 
     /// Scans the whole frame (scaled by `DetectorSettings::scan_scale`), on two threads when
@@ -519,13 +541,13 @@ impl FaceDetector {
         if hp.pending {
             return false;
         }
-        // BlazeFace's input is made here, where the color frame is (~0.5 ms), not copied over.
-        let neural = neural_on
-            .then(|| {
-                Letterbox::new(frame, full_frame(gray), settings.neural_saturation).map(Box::new)
-            })
-            .flatten();
         let upright = job(gray, scale, settings);
+        let neural = neural_on.then(|| NeuralAsk {
+            color: frame
+                .color
+                .filter(|_| settings.neural_saturation > 0.0)
+                .and_then(|c| scaled_color(c, upright.width, upright.height)),
+        });
         let mut jobs: Vec<Job> = rolls.iter().flatten().map(|&r| upright.rolled(r)).collect();
         jobs.insert(0, upright);
         hp.pending = hp.jobs.send(Work::Scan(jobs, neural)).is_ok();
@@ -871,6 +893,21 @@ pub(super) fn area_average<const C: usize>(
     }
 }
 
+/// `color` area-averaged to `w`×`h`.
+fn scaled_color(color: &RgbImage, w: u32, h: u32) -> Option<RgbImage> {
+    let (cw, ch) = color.dimensions();
+    let mut out = Vec::new();
+    let region = BBox::new(0.0, 0.0, cw as f32, ch as f32);
+    area_average::<3>(
+        color.as_raw(),
+        (cw, ch),
+        region,
+        (w as usize, h as usize),
+        &mut out,
+    );
+    RgbImage::from_raw(w, h, out)
+}
+
 /// The whole of `gray` as a region.
 fn full_frame(gray: &GrayImage) -> BBox {
     BBox::new(0.0, 0.0, gray.width() as f32, gray.height() as f32)
@@ -1014,6 +1051,28 @@ mod tests {
         let upright = d.detect(&portrait);
         assert_eq!(upright.len(), 1, "{upright:?}");
         assert!(!upright[0].is_neural());
+        // A background scan on the helper thread asks BlazeFace too, on its scaled image: gray,
+        // and with color on, the color frame scaled alike (here a gray frame in three channels).
+        let color = image::DynamicImage::ImageLuma8(tilted.clone()).to_rgb8();
+        for saturation in [0.0, 1.0] {
+            d.set_settings(DetectorSettings {
+                neural_saturation: saturation,
+                ..DetectorSettings::default()
+            });
+            assert!(d.start_background_scan(Frame::with_color(&tilted, &color)));
+            let scanned = loop {
+                if let Some(r) = d.poll_background_scan() {
+                    break r;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            };
+            assert!(
+                scanned
+                    .iter()
+                    .any(|a| a.is_neural() && a.bbox.same_face(&face.bbox, 0.3)),
+                "saturation {saturation}: {scanned:?}"
+            );
+        }
     }
 
     #[test]

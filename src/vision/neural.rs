@@ -99,7 +99,7 @@ impl RawFace {
 pub const SATURATION: f32 = 0.0;
 
 /// A frame (or a window of it) letterboxed into BlazeFace's input, and the way back to frame
-/// pixels. Made where the frame is, so a background scan can send it to the helper thread.
+/// pixels.
 pub(crate) struct Letterbox {
     /// 3 × 128 × 128, planar, in [-1, 1]; black borders.
     input: Vec<f32>,
