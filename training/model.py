@@ -207,6 +207,9 @@ class ExportedClassifier(nn.Module):
         return 1.0 if self.tta_flip else self.flip_below
 
 
+ARCHS = ("s1", "s2", "s2np")
+
+
 def build_model(arch: str = "s2", dropout: float = 0.3) -> ResNet18CBAM:
     """`s1`: stride-1 stem + pool (24x24 into layer1); `s2`: stride-2 stem + pool (12x12)."""
     if arch == "s1":

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from . import data as fer
-from .model import BasicBlock, ResNet18CBAM, build_model, normalize
+from .model import ARCHS, BasicBlock, ResNet18CBAM, build_model, normalize
 
 
 def _dense(t: torch.Tensor) -> torch.Tensor:
@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m training.recover", description=__doc__.split("\n")[0])
     p.add_argument("model", type=Path, help="an exported model (e.g. models/emotion_resnet18_cbam.pt)")
     p.add_argument("out", type=Path, help="where to write the state dict")
-    p.add_argument("--arch", default="s2", choices=["s1", "s2", "s2np"],
+    p.add_argument("--arch", default="s2", choices=ARCHS,
                    help="the exported net's (strides are not in the weights; the shipped net is s2)")
     p.add_argument("--data", type=Path, default=None, help="FER-2013 folder (train/, test/)")
     p.add_argument("--images", type=int, default=4000, help="train/ images for BatchNorm statistics")

@@ -13,6 +13,7 @@ import csv
 import json
 import math
 import os
+import pickle
 import random
 import sys
 import time
@@ -29,7 +30,7 @@ from tqdm import tqdm
 from . import data as fer
 from .export import export_torchscript
 from .metrics import report
-from .model import CLASS_NAMES, ExportedClassifier, build_model, normalize
+from .model import ARCHS, CLASS_NAMES, ExportedClassifier, build_model, normalize
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -40,7 +41,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--lr", type=float, default=0.1, help="peak SGD learning rate (one-cycle)")
     p.add_argument("--weight-decay", type=float, default=5e-4)
     p.add_argument("--label-smoothing", type=float, default=0.1)
-    p.add_argument("--arch", default="s2", choices=["s1", "s2", "s2np"])
+    p.add_argument("--arch", default="s2", choices=ARCHS)
     p.add_argument("--dropout", type=float, default=0.3)
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
@@ -86,6 +87,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--cutmix", type=float, default=0.0, help="probability per batch of CutMix")
     p.add_argument("--kd", type=Path, default=None, help="teacher logits (.npz with train) to distil from")
+    p.add_argument(
+        "--kd-net", action="append", default=[], metavar="ARCH:WEIGHTS",
+        help="a teacher net (e.g. s1:best.pt) run on every augmented batch, CutMix included, so "
+        "the student matches it on exactly the images it sees (consistent teaching); repeat it "
+        "for an ensemble (logits averaged). Instead of --kd, at the teachers' forward cost",
+    )
     p.add_argument("--kd-alpha", type=float, default=0.7, help="weight of the distillation loss")
     p.add_argument("--kd-temp", type=float, default=4.0, help="distillation temperature")
     p.add_argument(
@@ -105,6 +112,30 @@ def class_weights(labels: np.ndarray) -> torch.Tensor:
     counts = np.bincount(labels, minlength=len(CLASS_NAMES)).astype(np.float64)
     w = 1.0 / np.sqrt(np.maximum(counts, 1))
     return torch.tensor(w / w.mean(), dtype=torch.float32)
+
+
+def load_teacher_net(spec: str, dropout: float, device: torch.device) -> nn.Module:
+    """`ARCH:WEIGHTS` (a state dict or checkpoint, fp16 or fp32) as a frozen eval-mode net."""
+    arch, sep, path = spec.partition(":")
+    if not sep or arch not in ARCHS:
+        raise SystemExit(f"--kd-net {spec}: expected ARCH:WEIGHTS with ARCH one of {', '.join(ARCHS)}")
+    if not Path(path).is_file():
+        raise SystemExit(f"--kd-net {spec}: no file {path}; pass the teacher's best.pt")
+    net = build_model(arch, dropout).to(device)
+    try:
+        load_weights(net, Path(path), device)
+    except (RuntimeError, KeyError, pickle.UnpicklingError) as e:
+        raise SystemExit(f"--kd-net {spec}: not {arch} weights ({e}); check the ARCH") from e
+    net = net.to(memory_format=torch.channels_last).eval()
+    for w in net.parameters():
+        w.requires_grad_(False)
+    return net
+
+
+@torch.no_grad()
+def ensemble_logits(nets: list[nn.Module], x: torch.Tensor) -> torch.Tensor:
+    """The teachers' mean logits on the batch `x` exactly as the student sees it."""
+    return torch.stack([net(x).float() for net in nets]).mean(0)
 
 
 @torch.no_grad()
@@ -181,7 +212,11 @@ def main(argv: list[str] | None = None) -> int:
         train = fer.Split(train.images[ti], train.labels[ti], [train.paths[i] for i in ti])
         val = fer.Split(val.images[vi], val.labels[vi], [val.paths[i] for i in vi])
 
+    if args.kd is not None and args.kd_net:
+        print("--kd and --kd-net are two kinds of teacher: give one of them", file=sys.stderr)
+        return 2
     teacher = load_teacher(args.kd, train) if args.kd is not None else None
+    teacher_nets = [load_teacher_net(spec, args.dropout, device) for spec in args.kd_net]
     sharp_train, sharp_val = fer.sharpness(train.images[:4000]), fer.sharpness(val.images[:1000])
     if main_proc:
         print(f"sharpness (mean |Laplacian|): train {sharp_train:.1f}, PublicTest {sharp_val:.1f}", file=sys.stderr)
@@ -300,6 +335,11 @@ def main(argv: list[str] | None = None) -> int:
             loss = mixed(lambda t: criterion(logits, t), y, perm, lam)
             if soft is not None:
                 kd = mixed(lambda t: distill(logits, t, args.kd_temp), soft, perm, lam)
+                loss = (1 - args.kd_alpha) * loss + args.kd_alpha * kd
+            elif teacher_nets:
+                with amp:
+                    online = ensemble_logits(teacher_nets, x)
+                kd = distill(logits, online, args.kd_temp)
                 loss = (1 - args.kd_alpha) * loss + args.kd_alpha * kd
             opt.zero_grad(set_to_none=True)
             loss.backward()

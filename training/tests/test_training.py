@@ -457,3 +457,42 @@ def test_freeze_bn_keeps_the_statistics(tiny_fer: Path, tmp_path: Path) -> None:
     assert not torch.allclose(after["stem.0.weight"], before["stem.0.weight"])
     assert train_main(args + ["--run-dir", str(tmp_path / "run2")]) == 0
     assert not torch.equal(torch.load(tmp_path / "run2" / "best.pt")[key], before[key])
+
+
+def test_online_teachers_are_asked_on_the_student_s_own_batch(tiny_fer: Path, tmp_path: Path) -> None:
+    from training.train import ensemble_logits, load_teacher_net
+
+    torch.manual_seed(5)
+    a, b = build_model("s2").eval(), build_model("s1").eval()
+    pa, pb = tmp_path / "a.pt", tmp_path / "b.pt"
+    torch.save({k: v.half() if v.is_floating_point() else v for k, v in a.state_dict().items()}, pa)
+    torch.save({"model": b.state_dict()}, pb)
+    nets = [load_teacher_net(f"s2:{pa}", 0.3, torch.device("cpu")),
+            load_teacher_net(f"s1:{pb}", 0.3, torch.device("cpu"))]
+    assert all(not w.requires_grad for n in nets for w in n.parameters())
+    x = torch.rand(4, 1, 48, 48)
+    with torch.no_grad():
+        want = (a(x) + b(x)) / 2
+    assert torch.allclose(ensemble_logits(nets, x), want, atol=2e-2)
+    # Not weights, unknown arch, missing file: each named, no traceback. (s1 and s2 weights have
+    # the same shapes, strides are not stored: the ARCH is the caller's word.)
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a checkpoint")
+    with pytest.raises(SystemExit, match="not s1 weights"):
+        load_teacher_net(f"s1:{junk}", 0.3, torch.device("cpu"))
+    torch.save({"fc.weight": torch.zeros(7, 512)}, junk)
+    with pytest.raises(SystemExit, match="not s2 weights"):
+        load_teacher_net(f"s2:{junk}", 0.3, torch.device("cpu"))
+    with pytest.raises(SystemExit, match="ARCH one of s1, s2, s2np"):
+        load_teacher_net(f"vgg:{pa}", 0.3, torch.device("cpu"))
+    with pytest.raises(SystemExit, match="no file"):
+        load_teacher_net(f"s2:{tmp_path / 'none.pt'}", 0.3, torch.device("cpu"))
+    # A short run distils from them; --kd and --kd-net together are refused.
+    run = tmp_path / "run"
+    args = ["--data", str(tiny_fer), "--epochs", "1", "--batch-size", "16", "--arch", "s2",
+            "--run-dir", str(run), "--device", "cpu", "--max-steps", "2", "--no-export",
+            "--cutmix", "1", "--kd-net", f"s2:{pa}", "--kd-net", f"s1:{pb}"]
+    assert train_main(args) == 0
+    rows = (run / "log.csv").read_text().splitlines()
+    assert len(rows) == 2 and float(rows[1].split(",")[2]) > 0
+    assert train_main(args + ["--kd", str(tmp_path / "t.npz")]) == 2
