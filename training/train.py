@@ -333,13 +333,15 @@ def main(argv: list[str] | None = None) -> int:
                 logits = ddp_model(x)
             logits = logits.float()
             loss = mixed(lambda t: criterion(logits, t), y, perm, lam)
+            kd = None
             if soft is not None:
                 kd = mixed(lambda t: distill(logits, t, args.kd_temp), soft, perm, lam)
-                loss = (1 - args.kd_alpha) * loss + args.kd_alpha * kd
             elif teacher_nets:
+                # Asked on the mixed batch itself: its answer needs no mixing by area.
                 with amp:
                     online = ensemble_logits(teacher_nets, x)
                 kd = distill(logits, online, args.kd_temp)
+            if kd is not None:
                 loss = (1 - args.kd_alpha) * loss + args.kd_alpha * kd
             opt.zero_grad(set_to_none=True)
             loss.backward()
