@@ -70,7 +70,7 @@ train-cpu-student:
 	test -f $(CPU_RUNS)/cpu-student/shipped.pt || $(PYTHON) -m training.recover \
 		models/emotion_resnet18_cbam.pt $(CPU_RUNS)/cpu-student/shipped.pt $(if $(DATA),--data $(DATA))
 	nice -n 19 $(PYTHON) -m training.train --arch s2 --init-from $(CPU_RUNS)/cpu-student/shipped.pt \
-		--freeze-bn --cutmix 0.5 --lr 0.01 --epochs 20 --seed 41 --bf16 auto --threads 0 \
+		--freeze-bn --cutmix 0.5 --lr 0.01 --epochs 16 --seed 41 --bf16 auto --threads 0 \
 		--kd-net s1:$(CPU_RUNS)/cpu-s1/best.pt --kd-net s2:$(CPU_RUNS)/cpu-student/shipped.pt \
 		--run-dir $(CPU_RUNS)/cpu-student --resume --out $(CPU_RUNS)/cpu-student/model.pt \
 		$(if $(DATA),--data $(DATA)) $(ARGS)
