@@ -50,7 +50,7 @@ train-recipe:
 	$(PYTHON) -m training.recipe all --work $(CACHE)/runs/recipe $(if $(DATA),--data $(DATA)) \
 		--time-budget 390 --student-budget 465 --student-seeds 11 --baseline $(ARGS)
 
-# Without a GPU: the stride-1 teacher on the CPU, ~200 s an epoch on two cores (~6 h). Resumable:
+# Without a GPU: the stride-1 teacher on the CPU, ~200 s an epoch on two cores (~6–8 h). Resumable:
 # run it again after an interruption and it goes on from the last finished epoch.
 CPU_RUNS = $(CACHE)/runs
 train-cpu-teacher:
@@ -59,16 +59,18 @@ train-cpu-teacher:
 		--threads 0 --run-dir $(CPU_RUNS)/cpu-s1 --no-export --resume \
 		--dump-logits $(CPU_RUNS)/cpu-s1/logits.npz $(if $(DATA),--data $(DATA)) $(ARGS)
 
-# Then its student (~1 h, resumable): the shipped weights recovered once, fine-tuned with the
-# teacher and the shipped net asked on every augmented batch, exported beside the run. The
-# shipped file is replaced only by hand, after `emotune eval` says the student is better.
+# Then its student (~45 min, resumable): the shipped weights (CPU_BASE) recovered once,
+# fine-tuned with the teacher and those weights asked on every augmented batch, exported beside
+# the run (remove $(CPU_RUNS)/cpu-student to start over from another CPU_BASE). The shipped
+# file is replaced only by hand, after `emotune eval` says it is better.
+CPU_BASE = models/emotion_resnet18_cbam.pt
 train-cpu-student:
 	@scripts/bootstrap.sh test
 	@test -f $(CPU_RUNS)/cpu-s1/logits.npz || { \
 		echo "no finished CPU teacher in $(CPU_RUNS)/cpu-s1: run make train-cpu-teacher first" >&2; exit 1; }
 	@mkdir -p $(CPU_RUNS)/cpu-student
 	test -f $(CPU_RUNS)/cpu-student/shipped.pt || $(PYTHON) -m training.recover \
-		models/emotion_resnet18_cbam.pt $(CPU_RUNS)/cpu-student/shipped.pt $(if $(DATA),--data $(DATA))
+		$(CPU_BASE) $(CPU_RUNS)/cpu-student/shipped.pt $(if $(DATA),--data $(DATA))
 	nice -n 19 $(PYTHON) -m training.train --arch s2 --init-from $(CPU_RUNS)/cpu-student/shipped.pt \
 		--freeze-bn --cutmix 0.5 --lr 0.01 --epochs 16 --seed 41 --bf16 auto --threads 0 \
 		--kd-net s1:$(CPU_RUNS)/cpu-s1/best.pt --kd-net s2:$(CPU_RUNS)/cpu-student/shipped.pt \
