@@ -61,7 +61,7 @@ train-cpu-teacher:
 
 # Then its student (~45 min, resumable): the shipped weights (CPU_BASE) recovered once,
 # fine-tuned with the teacher and those weights asked on every augmented batch, exported beside
-# the run (remove $(CPU_RUNS)/cpu-student to start over from another CPU_BASE). The shipped
+# the run (it refuses a CPU_BASE other than the one it started from). The shipped
 # file is replaced only by hand, after `emotune eval` says it is better.
 CPU_BASE = models/emotion_resnet18_cbam.pt
 train-cpu-student:
@@ -69,6 +69,10 @@ train-cpu-student:
 	@test -f $(CPU_RUNS)/cpu-s1/logits.npz || { \
 		echo "no finished CPU teacher in $(CPU_RUNS)/cpu-s1: run make train-cpu-teacher first" >&2; exit 1; }
 	@mkdir -p $(CPU_RUNS)/cpu-student
+	@sum=$$(sha256sum < $(CPU_BASE) | cut -d' ' -f1); f=$(CPU_RUNS)/cpu-student/base.sha256; \
+	if [ -f $$f ] && [ "$$(cat $$f)" != "$$sum" ]; then \
+		echo "$(CPU_RUNS)/cpu-student was started from other weights than $(CPU_BASE): remove it to start over" >&2; exit 1; fi; \
+	echo $$sum > $$f
 	test -f $(CPU_RUNS)/cpu-student/shipped.pt || $(PYTHON) -m training.recover \
 		$(CPU_BASE) $(CPU_RUNS)/cpu-student/shipped.pt $(if $(DATA),--data $(DATA))
 	nice -n 19 $(PYTHON) -m training.train --arch s2 --init-from $(CPU_RUNS)/cpu-student/shipped.pt \
