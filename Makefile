@@ -52,12 +52,15 @@ train-recipe:
 
 # Without a GPU: the stride-1 teacher on the CPU, ~200 s an epoch on two cores (~6–8 h). Resumable:
 # run it again after an interruption and it goes on from the last finished epoch.
+# A second teacher for an ensemble: CPU_TEACHER=cpu-s1b TEACHER_SEED=32 (the students use cpu-s1).
 CPU_RUNS = $(CACHE)/runs
+CPU_TEACHER ?= cpu-s1
+TEACHER_SEED ?= 31
 train-cpu-teacher:
 	@scripts/bootstrap.sh test
-	nice -n 19 $(PYTHON) -m training.train --arch s1 --cutmix 0.5 --epochs 110 --seed 31 --bf16 auto \
-		--threads 0 --run-dir $(CPU_RUNS)/cpu-s1 --no-export --resume \
-		--dump-logits $(CPU_RUNS)/cpu-s1/logits.npz $(if $(DATA),--data $(DATA)) $(ARGS)
+	nice -n 19 $(PYTHON) -m training.train --arch s1 --cutmix 0.5 --epochs 110 --seed $(TEACHER_SEED) \
+		--bf16 auto --threads 0 --run-dir $(CPU_RUNS)/$(CPU_TEACHER) --no-export --resume \
+		--dump-logits $(CPU_RUNS)/$(CPU_TEACHER)/logits.npz $(if $(DATA),--data $(DATA)) $(ARGS)
 
 # Then its student (~45 min, resumable): the shipped weights (CPU_BASE) recovered once,
 # fine-tuned with the teacher and those weights asked on every augmented batch, exported beside
