@@ -6,7 +6,7 @@ PYTHON ?= $(CACHE)/torch-venv/bin/python
 DATA   ?=
 ARGS   ?=
 
-.PHONY: run test lint bench train train-recipe train-cpu-teacher train-cpu-student train-cpu-student2 setup install uninstall
+.PHONY: run test lint bench train train-recipe train-cpu-teacher train-cpu-student train-cpu-student2 train-cpu-student3 setup install uninstall
 
 setup:
 	@scripts/bootstrap.sh test
@@ -52,13 +52,14 @@ train-recipe:
 
 # Without a GPU: the stride-1 teacher on the CPU, ~200 s an epoch on two cores (~6–8 h). Resumable:
 # run it again after an interruption and it goes on from the last finished epoch.
-# A second teacher for an ensemble: CPU_TEACHER=cpu-s1b TEACHER_SEED=32 (the students use cpu-s1).
+# A second teacher for an ensemble: CPU_TEACHER=cpu-s1b TEACHER_SEED=32 TEACHER_EPOCHS=80.
 CPU_RUNS = $(CACHE)/runs
 CPU_TEACHER ?= cpu-s1
 TEACHER_SEED ?= 31
+TEACHER_EPOCHS ?= 110
 train-cpu-teacher:
 	@scripts/bootstrap.sh test
-	nice -n 19 $(PYTHON) -m training.train --arch s1 --cutmix 0.5 --epochs 110 --seed $(TEACHER_SEED) \
+	nice -n 19 $(PYTHON) -m training.train --arch s1 --cutmix 0.5 --epochs $(TEACHER_EPOCHS) --seed $(TEACHER_SEED) \
 		--bf16 auto --threads 0 --run-dir $(CPU_RUNS)/$(CPU_TEACHER) --no-export --resume \
 		--dump-logits $(CPU_RUNS)/$(CPU_TEACHER)/logits.npz $(if $(DATA),--data $(DATA)) $(ARGS)
 
@@ -74,10 +75,18 @@ train-cpu-student: STUDENT_ARGS = --epochs 16 --seed 41 \
 	--kd-net s1:$(CPU_RUNS)/cpu-s1/best.pt --kd-net s2:$(CPU_RUNS)/cpu-student/shipped.pt
 train-cpu-student2: STUDENT = cpu-student2
 train-cpu-student2: STUDENT_ARGS = --epochs 46 --seed 42 --kd-net s1:$(CPU_RUNS)/cpu-s1/best.pt
-train-cpu-student train-cpu-student2:
+# Round 3 (planned): round 2's file taught by both CPU teachers, their logits averaged; the last
+# epoch is exported, as decided before training (round 2 picked a noisy PublicTest peak).
+train-cpu-student3: STUDENT = cpu-student3
+train-cpu-student3: TEACHER_RUNS = cpu-s1 cpu-s1b
+train-cpu-student3: STUDENT_ARGS = --epochs 46 --seed 43 --export-epoch last \
+	--kd-net s1:$(CPU_RUNS)/cpu-s1/best.pt --kd-net s1:$(CPU_RUNS)/cpu-s1b/best.pt
+TEACHER_RUNS ?= cpu-s1
+train-cpu-student train-cpu-student2 train-cpu-student3:
 	@scripts/bootstrap.sh test
-	@test -f $(CPU_RUNS)/cpu-s1/logits.npz || { \
-		echo "no finished CPU teacher in $(CPU_RUNS)/cpu-s1: run make train-cpu-teacher first" >&2; exit 1; }
+	@for t in $(TEACHER_RUNS); do test -f $(CPU_RUNS)/$$t/logits.npz || { \
+		echo "no finished CPU teacher in $(CPU_RUNS)/$$t: run make train-cpu-teacher first" \
+		"(CPU_TEACHER=cpu-s1b TEACHER_SEED=32 TEACHER_EPOCHS=80 for the second)" >&2; exit 1; }; done
 	@mkdir -p $(CPU_RUNS)/$(STUDENT)
 	@sum=$$(sha256sum < $(CPU_BASE) | cut -d' ' -f1); f=$(CPU_RUNS)/$(STUDENT)/base.sha256; \
 	if [ -f $$f ] && [ "$$(cat $$f)" != "$$sum" ]; then \

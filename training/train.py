@@ -102,6 +102,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--dump-logits", type=Path, default=None,
                    help="write the best float net's flip-averaged logits on every split (.npz)")
     p.add_argument("--no-export", action="store_true", help="train only (no TorchScript export)")
+    p.add_argument(
+        "--export-epoch", default="best", choices=["best", "last"],
+        help="which weights the export takes: the best PublicTest epoch, or the last one (a choice "
+        "fixed before training, so the validation split does not pick among noisy epochs)",
+    )
     p.add_argument("--limit", type=int, default=0, help="use only N train/val images (tests)")
     p.add_argument("--max-steps", type=int, default=0, help="stop after N steps (tests)")
     return p.parse_args(argv)
@@ -403,7 +408,12 @@ def main(argv: list[str] | None = None) -> int:
             dist.destroy_process_group()
         return 0
     if main_proc:
-        model.load_state_dict(torch.load(run_dir / "best.pt", map_location=device))
+        if args.export_epoch == "last" and args.export_from is None:
+            ck = torch.load(run_dir / "last.pt", map_location=device, weights_only=False)
+            model.load_state_dict(ck["model"])
+            print(f"exporting the last epoch ({ck['epoch'] + 1})", file=sys.stderr)
+        else:
+            model.load_state_dict(torch.load(run_dir / "best.pt", map_location=device))
         model = model.to(memory_format=torch.contiguous_format).cpu()
         tuning: dict[str, float] = {}
         if args.input_blur == "tune":

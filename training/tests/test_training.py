@@ -218,6 +218,31 @@ def test_a_few_training_steps_then_export_and_resume(tiny_fer: Path, tmp_path: P
     assert len((run / "log.csv").read_text().splitlines()) == 3
 
 
+def test_export_epoch_last_takes_the_last_weights_not_the_best(tiny_fer: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    out = tmp_path / "model.pt"
+    args = ["--data", str(tiny_fer), "--batch-size", "16", "--arch", "s2", "--run-dir", str(run),
+            "--device", "cpu", "--max-steps", "1", "--quantize", "none"]
+    assert train_main(args + ["--epochs", "1", "--no-export"]) == 0
+    # A "best" epoch that is clearly not the last one: other weights, and a score epoch 2 cannot beat.
+    torch.manual_seed(123)
+    other = build_model("s2").eval()
+    torch.save(other.state_dict(), run / "best.pt")
+    ck = torch.load(run / "last.pt", weights_only=False)
+    ck["best_acc"] = 2.0
+    torch.save(ck, run / "last.pt")
+    assert train_main(args + ["--epochs", "2", "--resume", "--export-epoch", "last", "--out", str(out)]) == 0
+    last = build_model("s2")
+    last.load_state_dict(torch.load(run / "last.pt", weights_only=False)["model"])
+    x = torch.rand(4, 1, 48, 48)
+    with torch.no_grad():
+        got = load_exported(out)(x)
+        want = ExportedClassifier(last.eval(), tta_flip=False)(x)
+        best = ExportedClassifier(other, tta_flip=False)(x)
+    assert torch.allclose(got, want, atol=1e-3)
+    assert not torch.allclose(got, best, atol=1e-2)
+
+
 def test_bf16_choice_and_a_bf16_step_on_the_cpu(tiny_fer: Path, tmp_path: Path) -> None:
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
     assert use_bf16("on", cpu) and not use_bf16("off", cuda)
