@@ -409,7 +409,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if main_proc:
         if args.export_epoch == "last" and args.export_from is None:
-            ck = torch.load(run_dir / "last.pt", map_location=device, weights_only=False)
+            if not last.is_file():
+                print(f"--export-epoch last: no {last} (no epoch finished); train first or "
+                      "pass --export-from", file=sys.stderr)
+                return 2
+            ck = torch.load(last, map_location=device, weights_only=False)
             model.load_state_dict(ck["model"])
             print(f"exporting the last epoch ({ck['epoch'] + 1})", file=sys.stderr)
         else:
