@@ -408,15 +408,8 @@ def main(argv: list[str] | None = None) -> int:
             dist.destroy_process_group()
         return 0
     if main_proc:
-        if args.export_epoch == "last" and args.export_from is None:
-            if not last.is_file():
-                print(f"--export-epoch last: no {last} (no epoch finished); train first or "
-                      "pass --export-from", file=sys.stderr)
-                return 2
-            ck = torch.load(last, map_location=device, weights_only=False)
-            model.load_state_dict(ck["model"])
-            print(f"exporting the last epoch ({ck['epoch'] + 1})", file=sys.stderr)
-        else:
+        # The weights in memory are the last epoch's (trained here, or loaded by --resume).
+        if args.export_epoch == "best" or args.export_from is not None:
             model.load_state_dict(torch.load(run_dir / "best.pt", map_location=device))
         model = model.to(memory_format=torch.contiguous_format).cpu()
         tuning: dict[str, float] = {}
