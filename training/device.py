@@ -12,6 +12,10 @@ back in parts. Each stage fits one call and returns everything the next one need
     here:    python -m training.device join <files_at> --out runs/gpu/student.pt
              python -m training.train --arch s2 --export-from runs/gpu/student.pt --run-dir D
 
+Or fine-tune the shipped net instead of training students from scratch: `students
+--init-export models/emotion_resnet18_cbam.pt --train-arg=--lr=0.02` (its float weights are
+recovered on the device, where the shipped file already is).
+
 Teachers from several calls (other seeds) or from a CPU run (`--dump-logits`) become one
 teacher with `merge`, weighted by how many nets each file averages:
 
@@ -34,7 +38,7 @@ from pathlib import Path
 
 import torch
 
-from . import recipe
+from . import recipe, recover
 from .data import shared_tarball, unpack_cached
 
 REPO = Path(__file__).resolve().parent.parent
@@ -131,7 +135,15 @@ def students(args: argparse.Namespace) -> list[Path]:
     args.work.mkdir(parents=True, exist_ok=True)
     if teacher.resolve() != (args.work / "teachers.npz").resolve():
         shutil.copy(teacher, args.work / "teachers.npz")
-    recipe.main(recipe_args(args, "students", data_dir(args)))
+    data = data_dir(args)
+    if args.init_export is not None:
+        # The shipped file travels with the repository; its float weights (22 MB in fp16) would
+        # not fit beside the dataset in the carry, so they are recovered there.
+        init = args.work / "init.pt"
+        if recover.main([str(args.init_export), str(init), "--data", str(data)]) != 0:
+            raise SystemExit(f"{args.init_export}: could not recover its weights (see above)")
+        args.train_arg = [f"--init-from={init}", "--freeze-bn", *args.train_arg]
+    recipe.main(recipe_args(args, "students", data))
     best = (args.work / "best_student.txt").read_text().strip()
     state = torch.load(args.work / best / "best.pt", map_location="cpu", weights_only=True)
     files = save_parts(state, out, "student")
@@ -172,6 +184,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", type=int, nargs="+", default=None)
     p.add_argument("--epochs", type=int, default=None, help="planned before the budget cuts them")
     p.add_argument("--train-arg", action="append", default=[], help="passed on to every run")
+    p.add_argument("--init-export", type=Path, default=None,
+                   help="students: fine-tune from this exported model's recovered weights "
+                   "(e.g. models/emotion_resnet18_cbam.pt; BatchNorm statistics kept fixed)")
     args = p.parse_args(argv)
     if args.stage == "pack":
         src = shared_tarball()

@@ -103,3 +103,34 @@ def test_merge_weights_teachers_by_the_nets_they_average(tmp_path: Path) -> None
         assert "other train/ images" in str(e)
     else:
         raise AssertionError("mismatched dumps must be refused")
+
+
+def test_students_can_start_from_the_shipped_file_recovered_on_the_device(
+    tiny_fer: Path, tmp_path: Path  # noqa: F811
+) -> None:
+    from training import recover
+
+    tarball = tmp_path / "fer2013.tar.gz"
+    with tarfile.open(tarball, "w:gz") as tar:
+        tar.add(tiny_fer, arcname="fer2013")
+    rng = np.random.default_rng(2)
+    names = sorted(p.name for p in (tiny_fer / "train").rglob("*.*"))
+    _dump(tmp_path / "teachers.npz", rng, names)
+    shipped = Path(__file__).resolve().parents[2] / "models" / "emotion_resnet18_cbam.pt"
+    out = tmp_path / "out"
+    # A learning rate of 0 and frozen BatchNorm: what comes back is the starting point itself.
+    assert main(["students", "--seeds", "5", "--teachers", str(tmp_path / "teachers.npz"),
+                 "--tarball", str(tarball), "--work", str(tmp_path / "dev" / "work"),
+                 "--epochs", "1", "--budget", "0", "--out-dir", str(out),
+                 "--init-export", str(shipped), "--train-arg=--lr=0",
+                 "--train-arg=--batch-size=16", "--train-arg=--device=cpu",
+                 "--train-arg=--threads=1"]) == 0
+    back = join_parts(out)
+    ref = tmp_path / "ref.pt"
+    data = tmp_path / "dev" / "data" / "fer2013"
+    assert recover.main([str(shipped), str(ref), "--data", str(data)]) == 0
+    want = torch.load(ref, weights_only=True)
+    assert back.keys() == want.keys()
+    for k, v in want.items():
+        expect = v.half() if v.is_floating_point() else v
+        assert torch.equal(back[k], expect), k
