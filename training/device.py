@@ -16,6 +16,15 @@ Or fine-tune the shipped net instead of training students from scratch: `student
 --init-export models/emotion_resnet18_cbam.pt --train-arg=--lr=0.02` (its float weights are
 recovered on the device, where the shipped file already is).
 
+Better, in one call (measured: students taught by the teachers' stored logits on clean images
+lose to the same teachers asked on each augmented batch, models/MODEL_CARD.md):
+
+    device:  python3 -m training.device distil --teacher-budget 250 --budget 250 \
+                 --init-export models/emotion_resnet18_cbam.pt --train-arg=--lr=0.01
+
+trains the teachers, then the students with the teacher nets run on every batch (`--kd-net`),
+and returns the teachers' logits and the best student in parts.
+
 Teachers from several calls (other seeds) or from a CPU run (`--dump-logits`) become one
 teacher with `merge`, weighted by how many nets each file averages:
 
@@ -102,11 +111,15 @@ def data_dir(args: argparse.Namespace) -> Path:
 
 
 def recipe_args(args: argparse.Namespace, stage: str, data: Path) -> list[str]:
-    budget = ["--time-budget", str(args.budget)] if stage == "teachers" else [
-        "--student-budget", str(args.budget)]
-    seeds = ["--teacher-seeds" if stage == "teachers" else "--student-seeds", *map(str, args.seeds)]
-    epochs = ["--teacher-epochs" if stage == "teachers" else "--student-epochs", str(args.epochs)]
-    return [stage, "--data", str(data), "--work", str(args.work), *budget, *seeds, *epochs,
+    if stage == "teachers":
+        plan = ["--time-budget", str(args.teacher_budget), "--teacher-seeds",
+                *map(str, args.teacher_seeds), "--teacher-epochs", str(args.teacher_epochs)]
+    else:
+        plan = ["--student-budget", str(args.budget), "--student-seeds", *map(str, args.seeds),
+                "--student-epochs", str(args.epochs)]
+        if args.online:
+            plan += ["--online", "--teacher-seeds", *map(str, args.teacher_seeds)]
+    return [stage, "--data", str(data), "--work", str(args.work), *plan,
             *(f"--train-arg={a}" for a in args.train_arg)]
 
 
@@ -120,21 +133,27 @@ def returnable(files: list[Path], out: Path) -> list[Path]:
 def teachers(args: argparse.Namespace) -> list[Path]:
     out = out_dir(args)
     recipe.main(recipe_args(args, "teachers", data_dir(args)))
-    files = [shutil.copy(args.work / n, out / n) for n in ("teachers.npz", "teachers.json")]
-    for s in args.seeds:
-        log = args.work / f"teacher-s1-seed{s}" / "log.csv"
-        files.append(shutil.copy(log, out / f"log-teacher{s}.csv"))
-    return returnable([Path(f) for f in files], out)
+    files = [Path(shutil.copy(args.work / n, out / n)) for n in ("teachers.npz", "teachers.json")]
+    # One file for every teacher's log (seed first): the device tool returns 8 files in all.
+    rows = []
+    for s in args.teacher_seeds:
+        lines = (args.work / f"teacher-s1-seed{s}" / "log.csv").read_text().splitlines()
+        rows += [f"seed,{lines[0]}"] if not rows else []
+        rows += [f"{s},{line}" for line in lines[1:]]
+    (out / "log-teachers.csv").write_text("\n".join(rows) + "\n")
+    files.append(out / "log-teachers.csv")
+    return returnable(files, out)
 
 
 def students(args: argparse.Namespace) -> list[Path]:
     out = out_dir(args)
-    teacher = args.teachers
-    if not teacher.is_file():
-        raise SystemExit(f"{teacher} not found: copy the teachers stage's teachers.npz into .device/")
     args.work.mkdir(parents=True, exist_ok=True)
-    if teacher.resolve() != (args.work / "teachers.npz").resolve():
-        shutil.copy(teacher, args.work / "teachers.npz")
+    if not args.online:
+        teacher = args.teachers
+        if not teacher.is_file():
+            raise SystemExit(f"{teacher} not found: copy the teachers stage's teachers.npz into .device/")
+        if teacher.resolve() != (args.work / "teachers.npz").resolve():
+            shutil.copy(teacher, args.work / "teachers.npz")
     data = data_dir(args)
     if args.init_export is not None:
         # The shipped file travels with the repository; its float weights (22 MB in fp16) would
@@ -170,7 +189,7 @@ def merge(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m training.device", description=__doc__.split("\n")[0])
-    p.add_argument("stage", choices=["pack", "teachers", "students", "join", "merge"])
+    p.add_argument("stage", choices=["pack", "teachers", "students", "distil", "join", "merge"])
     p.add_argument("paths", type=Path, nargs="*",
                    help="join: the folder of the students stage's files; merge: the logit files")
     p.add_argument("--weights", type=float, nargs="+", default=None,
@@ -180,9 +199,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--work", type=Path, default=Path("/tmp/emotune-device/work"))
     p.add_argument("--out-dir", type=Path, default=None, help="default: $OUT")
     p.add_argument("--out", type=Path, default=None, help="join: the checkpoint to write")
-    p.add_argument("--budget", type=float, default=480.0, help="seconds of training in the call")
-    p.add_argument("--seeds", type=int, nargs="+", default=None)
+    p.add_argument("--budget", type=float, default=None,
+                   help="seconds of training in the call (distil: the students'; default 480, "
+                   "distil 250)")
+    p.add_argument("--seeds", type=int, nargs="+", default=None,
+                   help="teachers: theirs (default 1 2 3); students, distil: the students' (11 12)")
     p.add_argument("--epochs", type=int, default=None, help="planned before the budget cuts them")
+    p.add_argument("--teacher-budget", type=float, default=250.0, help="distil: the teachers' seconds")
+    p.add_argument("--teacher-seeds", type=int, nargs="+", default=[1, 2, 3], help="distil")
+    p.add_argument("--teacher-epochs", type=int, default=200, help="distil")
     p.add_argument("--train-arg", action="append", default=[], help="passed on to every run")
     p.add_argument("--init-export", type=Path, default=None,
                    help="students: fine-tune from this exported model's recovered weights "
@@ -205,10 +230,22 @@ def main(argv: list[str] | None = None) -> int:
         torch.save(join_parts(args.paths[0]), args.out)
         print(f"{args.out}: fp16 weights (load as fp32); export with --export-from")
         return 0
-    teacher_stage = args.stage == "teachers"
-    args.seeds = args.seeds or ([1, 2, 3] if teacher_stage else [11, 12])
-    args.epochs = args.epochs or (200 if teacher_stage else 300)
-    files = teachers(args) if teacher_stage else students(args)
+    if args.stage == "teachers":
+        # The teachers stage alone: its own flags name the teachers' plan.
+        args.teacher_seeds = args.seeds or args.teacher_seeds
+        args.teacher_epochs = args.epochs or args.teacher_epochs
+        args.teacher_budget = args.budget if args.budget is not None else 480.0
+        args.online = False
+        files = teachers(args)
+    else:
+        args.seeds = args.seeds or [11, 12]
+        args.epochs = args.epochs or 300
+        args.budget = args.budget if args.budget is not None else (250.0 if args.stage == "distil" else 480.0)
+        # distil: the teachers' weights (45 MB each) can neither come back nor be carried to a
+        # later call beside the dataset, so their students are taught in the same call, online.
+        args.online = args.stage == "distil"
+        files = returnable((teachers(args) if args.stage == "distil" else []) + students(args),
+                           out_dir(args))
     for f in files:
         print(f"{f} ({f.stat().st_size / 2**20:.1f} MiB)")
     return 0

@@ -56,7 +56,9 @@ def test_teachers_then_students_return_what_the_next_step_needs(
     out1 = tmp_path / "out1"
     assert main(["teachers", "--seeds", "1", "2", "--out-dir", str(out1), *common]) == 0
     back = sorted(p.name for p in out1.iterdir())
-    assert back == ["log-teacher1.csv", "log-teacher2.csv", "teachers.json", "teachers.npz"]
+    assert back == ["log-teachers.csv", "teachers.json", "teachers.npz"]
+    logs = (out1 / "log-teachers.csv").read_text().splitlines()
+    assert logs[0].startswith("seed,epoch,") and {r.split(",")[0] for r in logs[1:]} == {"1", "2"}
     assert np.load(out1 / "teachers.npz")["train"].shape == (84, 7)
     # The next call starts on a fresh machine: only the returned teachers.npz travels.
     carried = tmp_path / "carried.npz"
@@ -134,3 +136,31 @@ def test_students_can_start_from_the_shipped_file_recovered_on_the_device(
     for k, v in want.items():
         expect = v.half() if v.is_floating_point() else v
         assert torch.equal(back[k], expect), k
+
+
+def test_distil_teaches_the_students_online_in_the_same_call(
+    tiny_fer: Path, tmp_path: Path  # noqa: F811
+) -> None:
+    tarball = tmp_path / "fer2013.tar.gz"
+    with tarfile.open(tarball, "w:gz") as tar:
+        tar.add(tiny_fer, arcname="fer2013")
+    work = tmp_path / "dev" / "work"
+    out = tmp_path / "out"
+    assert main(["distil", "--tarball", str(tarball), "--work", str(work), "--out-dir", str(out),
+                 "--teacher-seeds", "1", "2", "--seeds", "5", "--epochs", "1",
+                 "--teacher-epochs", "1", "--teacher-budget", "0", "--budget", "0",
+                 "--train-arg=--batch-size=16", "--train-arg=--device=cpu",
+                 "--train-arg=--threads=1"]) == 0
+    names = sorted(p.name for p in out.iterdir())
+    assert len(names) <= MAX_FILES
+    assert {"teachers.npz", "log-teachers.csv", "log-student.csv", "best_student.txt"} <= set(names)
+    # The student asked both teacher nets on its batches; no stored logits were its targets.
+    ck = torch.load(work / "student-s2-kd-seed5" / "last.pt", weights_only=False)
+    assert ck["args"]["kd"] is None
+    assert ck["args"]["kd_net"] == [f"s1:{work}/teacher-s1-seed{s}/best.pt" for s in (1, 2)]
+    load_weights(build_model("s2"), _joined(out, tmp_path), torch.device("cpu"))
+
+
+def _joined(out: Path, tmp_path: Path) -> Path:
+    assert main(["join", str(out), "--out", str(tmp_path / "student.pt")]) == 0
+    return tmp_path / "student.pt"
