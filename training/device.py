@@ -16,8 +16,9 @@ Or fine-tune the shipped net instead of training students from scratch: `student
 --init-export models/emotion_resnet18_cbam.pt --train-arg=--lr=0.02` (its float weights are
 recovered on the device, where the shipped file already is).
 
-Better, in one call (measured: students taught by the teachers' stored logits on clean images
-lose to the same teachers asked on each augmented batch, models/MODEL_CARD.md):
+Better, in one call (measured: a student taught by a teacher's stored logits on clean images
+trails the same student taught by the same teacher asked on each augmented batch,
+models/MODEL_CARD.md):
 
     device:  python3 -m training.device distil --teacher-budget 250 --budget 250 \
                  --init-export models/emotion_resnet18_cbam.pt --train-arg=--lr=0.01
