@@ -26,6 +26,10 @@ models/MODEL_CARD.md):
 trains the teachers, then the students with the teacher nets run on every batch (`--kd-net`),
 and returns the teachers' logits and the best student in parts.
 
+Or bring two teacher nets back with the teachers stage (`--return-teachers 2`: fp16 parts,
+joined here with `join <files_at> --stem teacher1 --out t1.pt`) and let them teach a student on
+the CPU here, online (`--kd-net s1:t1.pt --kd-net s1:t2.pt`).
+
 Teachers from several calls (other seeds) or from a CPU run (`--dump-logits`) become one
 teacher with `merge`, weighted by how many nets each file averages:
 
@@ -56,6 +60,7 @@ CARRY = REPO / ".device"
 # What the device tool returns per file, with room for torch.save's own framing.
 PART_BYTES = 15 * 2**20
 MAX_FILES = 8
+RETURN_BYTES = 64 * 2**20
 
 
 def fp16_parts(state: dict[str, torch.Tensor], limit: int = PART_BYTES) -> list[dict[str, torch.Tensor]]:
@@ -143,6 +148,16 @@ def teachers(args: argparse.Namespace) -> list[Path]:
         rows += [f"{s},{line}" for line in lines[1:]]
     (out / "log-teachers.csv").write_text("\n".join(rows) + "\n")
     files.append(out / "log-teachers.csv")
+    # Teacher nets brought back (fp16, two parts each) can teach online on the CPU here
+    # (`--kd-net s1:...`); two fit the tool's 64 MB of returned files, three do not.
+    for s in args.teacher_seeds[: args.return_teachers]:
+        state = torch.load(args.work / f"teacher-s1-seed{s}" / "best.pt", map_location="cpu",
+                           weights_only=True)
+        files += save_parts(state, out, f"teacher{s}")
+    total = sum(f.stat().st_size for f in files)
+    if total > RETURN_BYTES:
+        raise SystemExit(f"{total} bytes in {out}: the device tool returns {RETURN_BYTES}; "
+                         "ask for fewer --return-teachers")
     return returnable(files, out)
 
 
@@ -209,6 +224,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--teacher-budget", type=float, default=250.0, help="distil: the teachers' seconds")
     p.add_argument("--teacher-seeds", type=int, nargs="+", default=[1, 2, 3], help="distil")
     p.add_argument("--teacher-epochs", type=int, default=200, help="distil")
+    p.add_argument("--return-teachers", type=int, default=0,
+                   help="teachers: bring back the first N teacher nets too (fp16 parts; at most 2 "
+                   "fit), to teach students online here; join them with --stem teacherSEED")
+    p.add_argument("--stem", default="student", help="join: whose parts (student, teacher1, ...)")
     p.add_argument("--train-arg", action="append", default=[], help="passed on to every run")
     p.add_argument("--init-export", type=Path, default=None,
                    help="students: fine-tune from this exported model's recovered weights "
@@ -228,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
         if len(args.paths) != 1 or args.out is None:
             raise SystemExit("join needs the folder of returned files and --out CHECKPOINT")
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(join_parts(args.paths[0]), args.out)
+        torch.save(join_parts(args.paths[0], args.stem), args.out)
         print(f"{args.out}: fp16 weights (load as fp32); export with --export-from")
         return 0
     if args.stage == "teachers":
@@ -245,6 +264,7 @@ def main(argv: list[str] | None = None) -> int:
         # distil: the teachers' weights (45 MB each) can neither come back nor be carried to a
         # later call beside the dataset, so their students are taught in the same call, online.
         args.online = args.stage == "distil"
+        args.return_teachers = 0
         files = returnable((teachers(args) if args.stage == "distil" else []) + students(args),
                            out_dir(args))
     for f in files:

@@ -11,7 +11,7 @@ import torch
 from training.device import MAX_FILES, PART_BYTES, fp16_parts, join_parts, main, save_parts
 from training.model import build_model
 from training.tests.test_training import tiny_fer  # noqa: F401  (fixture)
-from training.train import load_weights
+from training.train import load_teacher_net, load_weights
 
 
 def test_a_student_comes_back_in_parts_under_the_file_limit_and_loads(tmp_path: Path) -> None:
@@ -54,9 +54,14 @@ def test_teachers_then_students_return_what_the_next_step_needs(
               "--budget", "0", "--train-arg=--batch-size", "--train-arg=16",
               "--train-arg=--device", "--train-arg=cpu", "--train-arg=--threads", "--train-arg=1"]
     out1 = tmp_path / "out1"
-    assert main(["teachers", "--seeds", "1", "2", "--out-dir", str(out1), *common]) == 0
+    assert main(["teachers", "--seeds", "1", "2", "--out-dir", str(out1), "--return-teachers", "1",
+                 *common]) == 0
     back = sorted(p.name for p in out1.iterdir())
-    assert back == ["log-teachers.csv", "teachers.json", "teachers.npz"]
+    assert [n for n in back if not n.startswith("teacher1.part")] == [
+        "log-teachers.csv", "teachers.json", "teachers.npz"]
+    # The first teacher's net came back in parts and loads as an s1 teacher for online KD here.
+    assert main(["join", str(out1), "--stem", "teacher1", "--out", str(tmp_path / "t1.pt")]) == 0
+    load_teacher_net(f"s1:{tmp_path / 't1.pt'}", 0.3, torch.device("cpu"))
     logs = (out1 / "log-teachers.csv").read_text().splitlines()
     assert logs[0].startswith("seed,epoch,") and {r.split(",")[0] for r in logs[1:]} == {"1", "2"}
     assert np.load(out1 / "teachers.npz")["train"].shape == (84, 7)
