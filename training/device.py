@@ -233,6 +233,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="students: fine-tune from this exported model's recovered weights "
                    "(e.g. models/emotion_resnet18_cbam.pt; BatchNorm statistics kept fixed)")
     args = p.parse_args(argv)
+    if args.return_teachers < 0:
+        raise SystemExit(f"--return-teachers {args.return_teachers}: give 0, 1 or 2")
     if args.stage == "pack":
         src = shared_tarball()
         if not src.is_file():
