@@ -400,8 +400,10 @@ def main(argv: list[str] | None = None) -> int:
             break
 
     if main_proc and args.dump_logits is not None:
-        model.load_state_dict(torch.load(run_dir / "best.pt", map_location=device))
-        dump_logits(model, {"train": train, "PublicTest": val}, root, args.dump_logits, device)
+        # A net of its own: `model` keeps the last epoch's weights for `--export-epoch last`.
+        best_net = build_model(args.arch, args.dropout).to(device)
+        best_net.load_state_dict(torch.load(run_dir / "best.pt", map_location=device))
+        dump_logits(best_net, {"train": train, "PublicTest": val}, root, args.dump_logits, device)
         print(f"logits written to {args.dump_logits}", file=sys.stderr)
     if main_proc and args.no_export:
         if world > 1:

@@ -44,12 +44,18 @@ def test_parts_refuse_a_tensor_larger_than_one_part() -> None:
         raise AssertionError("a tensor over the part size must be refused")
 
 
+def _tarball(fer: Path, tmp_path: Path) -> Path:
+    """The tiny data set packed like the shared tarball, as the device stages read it."""
+    tarball = tmp_path / "fer2013.tar.gz"
+    with tarfile.open(tarball, "w:gz") as tar:
+        tar.add(fer, arcname="fer2013")
+    return tarball
+
+
 def test_teachers_then_students_return_what_the_next_step_needs(
     tiny_fer: Path, tmp_path: Path  # noqa: F811
 ) -> None:
-    tarball = tmp_path / "fer2013.tar.gz"
-    with tarfile.open(tarball, "w:gz") as tar:
-        tar.add(tiny_fer, arcname="fer2013")
+    tarball = _tarball(tiny_fer, tmp_path)
     common = ["--tarball", str(tarball), "--work", str(tmp_path / "dev" / "work"), "--epochs", "1",
               "--budget", "0", "--train-arg=--batch-size", "--train-arg=16",
               "--train-arg=--device", "--train-arg=cpu", "--train-arg=--threads", "--train-arg=1"]
@@ -117,9 +123,7 @@ def test_students_can_start_from_the_shipped_file_recovered_on_the_device(
 ) -> None:
     from training import recover
 
-    tarball = tmp_path / "fer2013.tar.gz"
-    with tarfile.open(tarball, "w:gz") as tar:
-        tar.add(tiny_fer, arcname="fer2013")
+    tarball = _tarball(tiny_fer, tmp_path)
     rng = np.random.default_rng(2)
     names = sorted(p.name for p in (tiny_fer / "train").rglob("*.*"))
     _dump(tmp_path / "teachers.npz", rng, names)
@@ -146,9 +150,7 @@ def test_students_can_start_from_the_shipped_file_recovered_on_the_device(
 def test_distil_teaches_the_students_online_in_the_same_call(
     tiny_fer: Path, tmp_path: Path  # noqa: F811
 ) -> None:
-    tarball = tmp_path / "fer2013.tar.gz"
-    with tarfile.open(tarball, "w:gz") as tar:
-        tar.add(tiny_fer, arcname="fer2013")
+    tarball = _tarball(tiny_fer, tmp_path)
     work = tmp_path / "dev" / "work"
     out = tmp_path / "out"
     assert main(["distil", "--tarball", str(tarball), "--work", str(work), "--out-dir", str(out),
@@ -163,9 +165,5 @@ def test_distil_teaches_the_students_online_in_the_same_call(
     ck = torch.load(work / "student-s2-kd-seed5" / "last.pt", weights_only=False)
     assert ck["args"]["kd"] is None
     assert ck["args"]["kd_net"] == [f"s1:{work}/teacher-s1-seed{s}/best.pt" for s in (1, 2)]
-    load_weights(build_model("s2"), _joined(out, tmp_path), torch.device("cpu"))
-
-
-def _joined(out: Path, tmp_path: Path) -> Path:
     assert main(["join", str(out), "--out", str(tmp_path / "student.pt")]) == 0
-    return tmp_path / "student.pt"
+    load_weights(build_model("s2"), tmp_path / "student.pt", torch.device("cpu"))

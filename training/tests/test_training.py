@@ -231,7 +231,10 @@ def test_export_epoch_last_takes_the_last_weights_not_the_best(tiny_fer: Path, t
     ck = torch.load(run / "last.pt", weights_only=False)
     ck["best_acc"] = 2.0
     torch.save(ck, run / "last.pt")
-    assert train_main(args + ["--epochs", "2", "--resume", "--export-epoch", "last", "--out", str(out)]) == 0
+    # Dumping the best epoch's logits on the way must not swap the best weights into the export.
+    assert train_main(args + ["--epochs", "2", "--resume", "--export-epoch", "last", "--out", str(out),
+                              "--dump-logits", str(tmp_path / "logits.npz")]) == 0
+    assert (tmp_path / "logits.npz").is_file()
     last = build_model("s2")
     last.load_state_dict(torch.load(run / "last.pt", weights_only=False)["model"])
     x = torch.rand(4, 1, 48, 48)
