@@ -30,7 +30,7 @@ from .model import (
 # are 99 % of the weights, and fp32 streaming of those weights is what makes the net slow at
 # batch 1 (the 512-channel 3x3 convs take 2 ms each in oneDNN, 0.08 ms as int8). CBAM's gates
 # stay float: quantizing them as well measured slower (3.7 vs 2.4 ms), not more accurate.
-INT8_LAYERS = (r"stem\.0", r"layers\.\d\.\d\.conv[12]", r"layers\.\d\.\d\.shortcut\.0", r"fc")
+INT8_LAYERS = (r"stem\.\d", r"layers\.\d\.\d\.conv[12]", r"layers\.\d\.\d\.shortcut\.0", r"fc")
 
 
 def fold_batchnorm(net: ResNet18CBAM) -> ResNet18CBAM:
@@ -48,50 +48,158 @@ def fold_batchnorm(net: ResNet18CBAM) -> ResNet18CBAM:
     return net
 
 
-class FastChannelAttention(nn.Module):
-    """`ChannelAttention` with the same weights as two matmuls over both pooled vectors at once,
-    instead of four 1x1 convolutions on 1x1 maps (libtorch's slow path for such tiny convs)."""
+class InferenceBlock(nn.Module):
+    """A BN-folded `BasicBlock` with nothing between conv1 and its ReLU, so quantization fuses
+    them (`ConvReLU2d`) and conv1's uint8 output feeds conv2 directly. With the folded BatchNorm
+    left in as `Identity`, FX saw no conv-ReLU pattern: every block dequantized conv1's output,
+    ran the ReLU in float and quantized it again for conv2."""
 
-    def __init__(self, ca: ChannelAttention) -> None:
+    def __init__(self, block: BasicBlock) -> None:
         super().__init__()
-        first, last = ca.mlp[0], ca.mlp[2]
-        self.lin1 = nn.Linear(first.in_channels, first.out_channels, bias=False)
-        self.lin2 = nn.Linear(last.in_channels, last.out_channels, bias=False)
-        self.lin1.weight = nn.Parameter(first.weight.detach().flatten(1).clone())
-        self.lin2.weight = nn.Parameter(last.weight.detach().flatten(1).clone())
+        self.conv1 = block.conv1
+        self.relu1 = nn.ReLU()
+        self.conv2 = block.conv2
+        self.cbam = block.cbam
+        self.shortcut = block.shortcut
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        pooled = torch.cat([x.mean((2, 3)), x.amax((2, 3))], 0)
-        avg, mx = torch.chunk(self.lin2(torch.relu(self.lin1(pooled))), 2, 0)
-        return x * torch.sigmoid(avg + mx).unsqueeze(-1).unsqueeze(-1)
+        out = self.cbam(self.conv2(self.relu1(self.conv1(x))))
+        return torch.relu(out + self.shortcut(x))
+
+
+def inference_form(folded: ResNet18CBAM) -> ResNet18CBAM:
+    """`fold_batchnorm`'s net without its `Identity` placeholders: the stem becomes conv, ReLU,
+    pool (fused and kept uint8 through the pool when quantized; the float max-pool with indices
+    was the costliest op after the convolutions) and every block an `InferenceBlock`. Same
+    function, same module names for the convolutions (`training.recover` reads them)."""
+    net = copy.deepcopy(folded).eval()
+    conv, pool = net.stem[0], net.stem[3]
+    net.stem = nn.Sequential(conv, nn.ReLU(), pool) if isinstance(pool, nn.MaxPool2d) else nn.Sequential(conv, nn.ReLU())
+    for layer in net.layers:
+        for i, block in enumerate(layer):
+            if isinstance(block, BasicBlock):
+                layer[i] = InferenceBlock(block)
+    return net
+
+
+class FastChannelAttention(nn.Module):
+    """`ChannelAttention` with the same weights in as few ops as possible (each op costs a few
+    microseconds of dispatch at batch 1, which made CBAM half of the net's time). Both pooled
+    vectors go through the MLP as one row [sum | max] against block-diagonal weights: the first
+    layer's avg block carries 1/HW (so a sum replaces the mean), and lin2(a) + lin2(b) =
+    lin2(a + b) lets one matmul against the stacked second layer give avg + max at once."""
+
+    def __init__(self, ca: ChannelAttention, hw: int) -> None:
+        super().__init__()
+        first, last = ca.mlp[0], ca.mlp[2]
+        w1 = first.weight.detach().flatten(1)  # hidden x C
+        w2 = last.weight.detach().flatten(1)  # C x hidden
+        hidden, c = w1.shape
+        self.channels = c
+        self.hw = hw
+        big1 = torch.zeros(2 * c, 2 * hidden)
+        big1[:c, :hidden] = w1.t() / hw
+        big1[c:, hidden:] = w1.t()
+        self.w1 = nn.Parameter(big1)
+        self.w2 = nn.Parameter(torch.cat([w2.t(), w2.t()], 0).contiguous())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pooled = torch.cat([x.sum((2, 3)), x.amax((2, 3))], 1)
+        gate = torch.mm(torch.relu(torch.mm(pooled, self.w1)), self.w2)
+        return x * torch.sigmoid(gate).view(-1, self.channels, 1, 1)
 
 
 class FastSpatialAttention(nn.Module):
-    """`SpatialAttention` with the same 7x7 weights as unfold + matmul: on maps of 12x12 and
-    smaller, oneDNN's per-call overhead dominates a 2-to-1-channel convolution."""
+    """`SpatialAttention` with the same 7x7 weights as one matmul against the dense matrix of the
+    convolution (2HW x HW, zero padding included) on maps up to 16x16, where im2col and the tiny
+    convolution cost more than the product. Larger maps (the stride-1 net's 24x24) keep the
+    convolution. The channel mean is a sum, its 1/C folded into the weights."""
 
-    def __init__(self, sa: SpatialAttention) -> None:
+    def __init__(self, sa: SpatialAttention, channels: int, height: int, width: int) -> None:
         super().__init__()
         k = sa.conv.kernel_size[0]
+        weight = sa.conv.weight.detach().clone()  # 1 x 2 x k x k
+        weight[:, 0] /= channels
         self.k = k
-        self.weight = nn.Parameter(sa.conv.weight.detach().flatten(1).clone())
+        self.height, self.width = height, width
+        self.dense = height * width <= 256
+        if self.dense:
+            hw = height * width
+            m = torch.zeros(2, height, width, height, width)
+            r = k // 2
+            for i in range(height):
+                for j in range(width):
+                    for di in range(-r, r + 1):
+                        for dj in range(-r, r + 1):
+                            a, b = i + di, j + dj
+                            if 0 <= a < height and 0 <= b < width:
+                                m[:, a, b, i, j] = weight[0, :, di + r, dj + r]
+            self.weight = nn.Parameter(m.view(2 * hw, hw))
+        else:
+            self.weight = nn.Parameter(weight)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        s = torch.cat([x.mean(1, keepdim=True), x.amax(1, keepdim=True)], 1)
-        cols = nn.functional.unfold(s, self.k, padding=self.k // 2)
-        gate = torch.matmul(self.weight, cols).view_as(s[:, :1])
+        s = torch.cat([x.sum(1, keepdim=True), x.amax(1, keepdim=True)], 1)
+        if self.dense:
+            n = 2 * self.height * self.width
+            gate = torch.mm(s.view(-1, n), self.weight).view(-1, 1, self.height, self.width)
+        else:
+            gate = nn.functional.conv2d(s, self.weight, padding=self.k // 2)
         return x * torch.sigmoid(gate)
 
 
-def fast_attention(net: nn.Module) -> nn.Module:
-    """The same net with CBAM's gates in the faster forms above (inference only)."""
+def channel_mlp_weights(w1: torch.Tensor, w2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """`ChannelAttention`'s two 1x1-conv weights (flattened: hidden x C, C x hidden) back out of
+    a `FastChannelAttention`'s `w1`, `w2` (for `training.recover`)."""
+    c, hidden = w1.shape[0] // 2, w1.shape[1] // 2
+    return w1[c:, hidden:].t().float(), w2[:hidden].t().float()
+
+
+def spatial_kernel(weight: torch.Tensor, channels: int, k: int = 7) -> torch.Tensor:
+    """`SpatialAttention`'s 1 x 2 x k x k kernel back out of a `FastSpatialAttention`'s weight,
+    dense (2HW x HW, square maps) or a kernel (for `training.recover`)."""
+    if weight.dim() == 4:
+        kernel = weight.float().clone()
+    else:
+        hw = weight.shape[1]
+        side = int(round(hw**0.5))
+        m = weight.float().view(2, side, side, side, side)
+        r = k // 2
+        kernel = torch.zeros(1, 2, k, k)
+        # Each tap from an output pixel that has it inside the map (taps no pixel reaches on
+        # maps smaller than the kernel never mattered and stay zero).
+        for di in range(-r, r + 1):
+            for dj in range(-r, r + 1):
+                i, j = min(max(-di, 0), side - 1), min(max(-dj, 0), side - 1)
+                a, b = i + di, j + dj
+                if 0 <= a < side and 0 <= b < side:
+                    kernel[0, :, di + r, dj + r] = m[:, a, b, i, j]
+    kernel[:, 0] *= channels
+    return kernel
+
+
+def fast_attention(net: nn.Module, size: int = 48) -> nn.Module:
+    """The same net with CBAM's gates in the faster forms above (inference only). One forward at
+    `size` finds each gate's map size, which the dense forms are built for."""
     net = copy.deepcopy(net).eval()
+    shapes: dict[int, tuple[int, ...]] = {}
+    hooks = [
+        m.register_forward_pre_hook(lambda mod, inp: shapes.__setitem__(id(mod), tuple(inp[0].shape)))
+        for m in net.modules()
+        if isinstance(m, (ChannelAttention, SpatialAttention))
+    ]
+    with torch.no_grad():
+        net(torch.zeros(1, 1, size, size))
+    for h in hooks:
+        h.remove()
     for m in net.modules():
         for name, child in m.named_children():
             if isinstance(child, ChannelAttention):
-                setattr(m, name, FastChannelAttention(child))
+                _, _, h, w = shapes[id(child)]
+                setattr(m, name, FastChannelAttention(child, h * w))
             elif isinstance(child, SpatialAttention):
-                setattr(m, name, FastSpatialAttention(child))
+                _, c, h, w = shapes[id(child)]
+                setattr(m, name, FastSpatialAttention(child, c, h, w))
     return net
 
 
@@ -154,7 +262,7 @@ def export_torchscript(
 ) -> Path:
     """Writes the shipped model. With `calibration` images the net is int8 (see `quantize_int8`);
     `flip_below`: the mirror pass for unsure faces only (see `ExportedClassifier`)."""
-    folded = fast_attention(fold_batchnorm(net.cpu()))
+    folded = fast_attention(inference_form(fold_batchnorm(net.cpu())))
     if calibration is not None:
         inner: nn.Module = quantize_int8(folded, calibration)
     else:

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from . import data as fer
+from .export import channel_mlp_weights, spatial_kernel
 from .model import ARCHS, BasicBlock, ResNet18CBAM, build_model, normalize
 
 
@@ -80,14 +81,18 @@ def recover(exported: torch.jit.ScriptModule, arch: str, images: torch.Tensor) -
     net.fc.weight.copy_(w)
     if b is not None:
         net.fc.bias.copy_(b)
-    # CBAM's gates are float in the export, as two linears and a flattened 7x7 kernel.
+    # CBAM's gates are float in the export, as block-diagonal MLP weights and a dense or scaled
+    # kernel (`export.FastChannelAttention`, `FastSpatialAttention`).
     for name, m in net.named_modules():
         if isinstance(m, BasicBlock):
             gate = _child(inner, f"{name}.cbam")
             mlp = m.cbam.channel.mlp
-            mlp[0].weight.copy_(gate.channel.lin1.weight.float().view_as(mlp[0].weight))
-            mlp[2].weight.copy_(gate.channel.lin2.weight.float().view_as(mlp[2].weight))
-            m.cbam.spatial.conv.weight.copy_(gate.spatial.weight.float().view_as(m.cbam.spatial.conv.weight))
+            conv = m.cbam.spatial.conv
+            w1, w2 = channel_mlp_weights(gate.channel.w1, gate.channel.w2)
+            kernel = spatial_kernel(gate.spatial.weight, mlp[0].in_channels, conv.kernel_size[0])
+            mlp[0].weight.copy_(w1.view_as(mlp[0].weight))
+            mlp[2].weight.copy_(w2.view_as(mlp[2].weight))
+            conv.weight.copy_(kernel.view_as(conv.weight))
 
     # Measure each convolution's output statistics with the (exact) eval-mode net, then move
     # them into the BatchNorms: real running statistics, for runs that let them update again.

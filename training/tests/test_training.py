@@ -394,6 +394,47 @@ def test_fast_attention_computes_the_same_net() -> None:
         assert torch.allclose(scripted(x), ExportedClassifier(net, tta_flip=True)(x), atol=1e-4)
 
 
+@pytest.mark.parametrize("channels,side", [(64, 24), (64, 12), (128, 6), (256, 3), (512, 2)])
+def test_fast_gates_match_cbam_and_give_their_weights_back(channels: int, side: int) -> None:
+    from training.export import (
+        FastChannelAttention,
+        FastSpatialAttention,
+        channel_mlp_weights,
+        spatial_kernel,
+    )
+    from training.model import ChannelAttention, SpatialAttention
+
+    torch.manual_seed(side)
+    ca, sa = ChannelAttention(channels), SpatialAttention()
+    for p in list(ca.parameters()) + list(sa.parameters()):
+        torch.nn.init.normal_(p, std=0.2)
+    fast_ca = FastChannelAttention(ca, side * side)
+    fast_sa = FastSpatialAttention(sa, channels, side, side)
+    assert fast_sa.dense == (side <= 16)
+    x = torch.randn(3, channels, side, side)
+    with torch.no_grad():
+        assert torch.allclose(fast_ca(x), ca(x), atol=1e-5)
+        assert torch.allclose(fast_sa(x), sa(x), atol=1e-5)
+    w1, w2 = channel_mlp_weights(fast_ca.w1, fast_ca.w2)
+    assert torch.allclose(w1, ca.mlp[0].weight.flatten(1), atol=1e-6)
+    assert torch.allclose(w2, ca.mlp[2].weight.flatten(1), atol=1e-6)
+    # Every tap the map is big enough to reach comes back (the rest never mattered).
+    r = min(3, side - 1)
+    reach = (..., slice(3 - r, 4 + r), slice(3 - r, 4 + r))
+    assert torch.allclose(spatial_kernel(fast_sa.weight, channels)[reach], sa.conv.weight[reach], atol=1e-5)
+
+
+def test_int8_export_keeps_conv1_to_conv2_and_the_pool_in_uint8(tmp_path: Path) -> None:
+    net = net_with_batchnorm_statistics()
+    m = load_exported(export_torchscript(net, tmp_path / "m.pt", calibration=torch.rand(64, 1, 48, 48)))
+    graph = str(m.net.inlined_graph)
+    # The stem and every block's conv1 carry their ReLU (9 fused convs); float is left only
+    # for CBAM and the residual sums: 8 block ends, 3 shortcut convs, the pooled stem, the head.
+    assert graph.count("quantized::conv2d_relu") == 9
+    assert graph.count("aten::dequantize") == 13
+    assert "aten::max_pool2d_with_indices" not in graph
+
+
 def test_distillation_loss_and_cutmix() -> None:
     from training.train import cutmix, distill
 
