@@ -96,7 +96,6 @@ class FastChannelAttention(nn.Module):
         w2 = last.weight.detach().flatten(1)  # C x hidden
         hidden, c = w1.shape
         self.channels = c
-        self.hw = hw
         big1 = torch.zeros(2 * c, 2 * hidden)
         big1[:c, :hidden] = w1.t() / hw
         big1[c:, hidden:] = w1.t()
