@@ -101,11 +101,11 @@ def test_model_shapes_for_each_arch() -> None:
         assert m(torch.rand(2, 1, 48, 48)).shape == (2, 7)
 
 
-def net_with_batchnorm_statistics(seed: int = 0) -> torch.nn.Module:
-    """An s2 net whose BN layers hold non-trivial running statistics (so folding and
+def net_with_batchnorm_statistics(seed: int = 0, arch: str = "s2") -> torch.nn.Module:
+    """A net whose BN layers hold non-trivial running statistics (so folding and
     quantization have something real to work on), in eval mode."""
     torch.manual_seed(seed)
-    net = build_model("s2").train()
+    net = build_model(arch).train()
     with torch.no_grad():
         for _ in range(3):
             net(torch.rand(16, 1, 48, 48))
@@ -427,7 +427,7 @@ def test_fast_gates_match_cbam_and_give_their_weights_back(channels: int, side: 
 def test_int8_export_keeps_conv1_to_conv2_and_the_pool_in_uint8(tmp_path: Path) -> None:
     net = net_with_batchnorm_statistics()
     m = load_exported(export_torchscript(net, tmp_path / "m.pt", calibration=torch.rand(64, 1, 48, 48)))
-    graph = str(m.net.inlined_graph)
+    graph = str(m.inlined_graph)
     # The stem and every block's conv1 carry their ReLU (9 fused convs); float is left only
     # for CBAM and the residual sums: 8 block ends, 3 shortcut convs, the pooled stem, the head.
     assert graph.count("quantized::conv2d_relu") == 9
@@ -489,14 +489,16 @@ def test_the_recipe_runs_teachers_ensemble_student_and_export(tiny_fer: Path, tm
     assert json.loads((tmp_path / "metrics.json").read_text())["n"] == 21
 
 
-@pytest.mark.parametrize("int8", [False, True])
-def test_recovered_weights_compute_the_exported_net(tmp_path: Path, int8: bool) -> None:
+@pytest.mark.parametrize("arch,int8", [("s2", False), ("s2", True), ("s1", True)])
+def test_recovered_weights_compute_the_exported_net(tmp_path: Path, arch: str, int8: bool) -> None:
     from training.recover import recover
 
-    net = net_with_batchnorm_statistics()
+    net = net_with_batchnorm_statistics(arch=arch)
     calibration = torch.rand(64, 1, 48, 48) if int8 else None
     exported = load_exported(export_torchscript(net, tmp_path / "m.pt", calibration=calibration))
-    back = recover(exported, "s2", torch.rand(64, 1, 48, 48)).eval()
+    # The int8 export is frozen (weights are graph constants), the float one keeps its modules.
+    assert hasattr(exported, "net") != int8
+    back = recover(exported, arch, torch.rand(64, 1, 48, 48)).eval()
     x = torch.rand(32, 1, 48, 48)
     with torch.no_grad():
         want = ExportedClassifier(net, tta_flip=False)(x)
