@@ -68,15 +68,30 @@ Gate = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
 
 def _module_weights(inner: torch.jit.ScriptModule, net: ResNet18CBAM) -> tuple[dict[str, Weights], Weights, list[Gate]]:
-    """Convolutions by name, the head and each block's gate weights (w1, w2, spatial) of an
-    export that kept its module tree (the float export)."""
+    """Convolutions by name, the head and each block's gate as CBAM's own weights (lin1, lin2,
+    7x7 kernel), from an export that kept its module tree: the float export, and every export
+    made before 2026-11-24 (unfrozen, two-linear gates)."""
     convs = {name: _conv_weight_bias(_child(inner, name)) for name, _, _ in _conv_bn_pairs(net)}
     gates = []
     for name, m in net.named_modules():
         if isinstance(m, BasicBlock):
             g = _child(inner, f"{name}.cbam")
-            gates.append((g.channel.w1, g.channel.w2, g.spatial.weight))
+            if hasattr(g.channel, "lin1"):
+                # Exported before 2026-11-24 (round 1's file, which `make train-cpu-student2`
+                # starts from): two linears and the flattened 7x7 kernel, as they were trained.
+                conv = m.cbam.spatial.conv
+                gates.append((g.channel.lin1.weight.float(), g.channel.lin2.weight.float(),
+                              g.spatial.weight.float().view_as(conv.weight)))
+            else:
+                gates.append(_decode_gate(m, g.channel.w1, g.channel.w2, g.spatial.weight))
     return convs, _conv_weight_bias(inner.fc), gates
+
+
+def _decode_gate(block: BasicBlock, w1: torch.Tensor, w2: torch.Tensor, spatial: torch.Tensor) -> Gate:
+    """A `FastChannelAttention`'s and `FastSpatialAttention`'s weights as CBAM's own."""
+    mlp, conv = block.cbam.channel.mlp, block.cbam.spatial.conv
+    lin1, lin2 = channel_mlp_weights(w1, w2)
+    return lin1, lin2, spatial_kernel(spatial, mlp[0].in_channels, conv.kernel_size[0])
 
 
 def _frozen_weights(exported: torch.jit.ScriptModule, net: ResNet18CBAM) -> tuple[dict[str, Weights], Weights, list[Gate]]:
@@ -84,7 +99,8 @@ def _frozen_weights(exported: torch.jit.ScriptModule, net: ResNet18CBAM) -> tupl
     the packed int8 weights of each `quantized::` op and the float tensors the gates multiply
     by, in the order the forward pass uses them. 3x3 convolutions come stem first, then each
     block's conv1 and conv2; 1x1 ones are the shortcuts in order; every block's gate uses three
-    constants (the channel MLP's two, then the spatial matmul's or convolution's)."""
+    constants (the channel MLP's two, then the spatial matmul's or convolution's), decoded into
+    CBAM's own weights."""
     square, shortcuts, constants, head = [], [], [], None
     for node in exported.inlined_graph.nodes():
         kind = node.kind()
@@ -108,8 +124,9 @@ def _frozen_weights(exported: torch.jit.ScriptModule, net: ResNet18CBAM) -> tupl
             f"{len(constants)} gate weights, not what an emotune export of this net has"
         )
     convs = dict(zip(square_names, square)) | dict(zip(short_names, shortcuts))
-    gates = [tuple(constants[i : i + 3]) for i in range(0, len(constants), 3)]
-    return convs, head, gates  # type: ignore[return-value]
+    block_list = [m for m in net.modules() if isinstance(m, BasicBlock)]
+    gates = [_decode_gate(b, *constants[3 * i : 3 * i + 3]) for i, b in enumerate(block_list)]
+    return convs, head, gates
 
 
 @torch.no_grad()
@@ -136,14 +153,11 @@ def recover(exported: torch.jit.ScriptModule, arch: str, images: torch.Tensor) -
     net.fc.weight.copy_(w)
     if b is not None:
         net.fc.bias.copy_(b)
-    # CBAM's gates are float in the export, as block-diagonal MLP weights and a dense or scaled
-    # kernel (`export.FastChannelAttention`, `FastSpatialAttention`).
+    # CBAM's gates are float in the export (decoded above into CBAM's own weights).
     blocks = [m for m in net.modules() if isinstance(m, BasicBlock)]
-    for m, (g1, g2, spatial) in zip(blocks, gates):
+    for m, (w1, w2, kernel) in zip(blocks, gates):
         mlp = m.cbam.channel.mlp
         conv = m.cbam.spatial.conv
-        w1, w2 = channel_mlp_weights(g1, g2)
-        kernel = spatial_kernel(spatial, mlp[0].in_channels, conv.kernel_size[0])
         mlp[0].weight.copy_(w1.view_as(mlp[0].weight))
         mlp[2].weight.copy_(w2.view_as(mlp[2].weight))
         conv.weight.copy_(kernel.view_as(conv.weight))

@@ -512,6 +512,61 @@ def test_recovered_weights_compute_the_exported_net(tmp_path: Path, arch: str, i
     assert torch.allclose(bn.weight, torch.sqrt(bn.running_var + bn.eps))
 
 
+def test_recover_still_reads_exports_made_before_the_faster_gates(tmp_path: Path) -> None:
+    """Round 1's file (where `make train-cpu-student2` starts) has the gates of its day: two
+    linears and the flattened 7x7 kernel, unfrozen. Rebuilt here as they were exported."""
+    from torch import nn
+
+    from training.export import fold_batchnorm
+    from training.model import ChannelAttention, SpatialAttention
+    from training.recover import recover
+
+    class OldChannel(nn.Module):
+        def __init__(self, ca: ChannelAttention) -> None:
+            super().__init__()
+            first, last = ca.mlp[0], ca.mlp[2]
+            self.lin1 = nn.Linear(first.in_channels, first.out_channels, bias=False)
+            self.lin2 = nn.Linear(last.in_channels, last.out_channels, bias=False)
+            self.lin1.weight = nn.Parameter(first.weight.detach().flatten(1).clone())
+            self.lin2.weight = nn.Parameter(last.weight.detach().flatten(1).clone())
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            pooled = torch.cat([x.mean((2, 3)), x.amax((2, 3))], 0)
+            avg, mx = torch.chunk(self.lin2(torch.relu(self.lin1(pooled))), 2, 0)
+            return x * torch.sigmoid(avg + mx).unsqueeze(-1).unsqueeze(-1)
+
+    class OldSpatial(nn.Module):
+        def __init__(self, sa: SpatialAttention) -> None:
+            super().__init__()
+            self.weight = nn.Parameter(sa.conv.weight.detach().flatten(1).clone())
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            s = torch.cat([x.mean(1, keepdim=True), x.amax(1, keepdim=True)], 1)
+            cols = nn.functional.unfold(s, 7, padding=3)
+            return x * torch.sigmoid(torch.matmul(self.weight, cols).view_as(s[:, :1]))
+
+    net = net_with_batchnorm_statistics()
+    for p in net.parameters():
+        if p.dim() > 1:
+            p.data.normal_(0, 0.05)  # weights the gates visibly depend on
+    old = fold_batchnorm(net)
+    for m in old.modules():
+        for name, child in m.named_children():
+            if isinstance(child, ChannelAttention):
+                setattr(m, name, OldChannel(child))
+            elif isinstance(child, SpatialAttention):
+                setattr(m, name, OldSpatial(child))
+    torch.jit.script(ExportedClassifier(old, tta_flip=False).eval()).save(str(tmp_path / "old.pt"))
+    exported = load_exported(tmp_path / "old.pt")
+    back = recover(exported, "s2", torch.rand(64, 1, 48, 48)).eval()
+    for (name, a), b in zip(net.state_dict().items(), back.state_dict().values()):
+        if "cbam" in name:
+            assert torch.allclose(a, b, atol=1e-6), name
+    x = torch.rand(8, 1, 48, 48)
+    with torch.no_grad():
+        assert torch.allclose(ExportedClassifier(back, tta_flip=False)(x), exported(x), atol=1e-4)
+
+
 def test_freeze_bn_keeps_the_statistics(tiny_fer: Path, tmp_path: Path) -> None:
     torch.manual_seed(5)
     start = tmp_path / "start.pt"
