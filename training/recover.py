@@ -117,15 +117,14 @@ def _frozen_weights(exported: torch.jit.ScriptModule, net: ResNet18CBAM) -> tupl
     names = [name for name, _, _ in _conv_bn_pairs(net)]
     square_names = [n for n in names if not n.endswith("shortcut.0")]
     short_names = [n for n in names if n.endswith("shortcut.0")]
-    blocks = sum(isinstance(m, BasicBlock) for m in net.modules())
-    if (len(square), len(shortcuts), len(constants), head is None) != (len(square_names), len(short_names), 3 * blocks, False):
+    blocks = [m for m in net.modules() if isinstance(m, BasicBlock)]
+    if (len(square), len(shortcuts), len(constants), head is None) != (len(square_names), len(short_names), 3 * len(blocks), False):
         raise ValueError(
             f"the graph holds {len(square)} 3x3 and {len(shortcuts)} 1x1 int8 convolutions and "
             f"{len(constants)} gate weights, not what an emotune export of this net has"
         )
     convs = dict(zip(square_names, square)) | dict(zip(short_names, shortcuts))
-    block_list = [m for m in net.modules() if isinstance(m, BasicBlock)]
-    gates = [_decode_gate(b, *constants[3 * i : 3 * i + 3]) for i, b in enumerate(block_list)]
+    gates = [_decode_gate(b, *constants[3 * i : 3 * i + 3]) for i, b in enumerate(blocks)]
     return convs, head, gates
 
 
