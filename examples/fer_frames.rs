@@ -1,6 +1,7 @@
 //! Writes the frames `emotune eval --through-detector` builds for the first N PrivateTest faces
 //! (the same seeds), with their true boxes and whether emotune's detector found each, so other
-//! detectors can be tried on exactly the same frames (`benches/haar_fer_frames.py`), and
+//! detectors can be tried on exactly the same frames (`benches/haar_fer_frames.py`), other
+//! stacks scored on them (`benches/reference_fer.py`: the `fer` package), and
 //! `emotune bench --source OUT_DIR` can time the app on real faces.
 //!
 //!     cargo run --release --example fer_frames -- FER2013_DIR OUT_DIR [N]
@@ -33,7 +34,7 @@ fn main() {
     };
     let mut det = FaceDetector::new(upright).expect("detector");
     let mut rows = Vec::new();
-    for (i, (path, _)) in items.iter().take(n).enumerate() {
+    for (i, (path, label)) in items.iter().take(n).enumerate() {
         // The eval's seed for a face is its index in the split.
         let face = image::open(path).expect("FER image").to_luma8();
         let scene = fer_scene(&face, i as u64);
@@ -47,11 +48,12 @@ fn main() {
         rows.push(serde_json::json!({
             "file": name,
             "faces": [scene.face.to_array()],
+            "label": label.to_string(),
             "emotune_found": hit(&found, &scene.face),
         }));
     }
-    // The bench's truth format (plus whether the upright detector found the face), so that
-    // `emotune bench --source OUT_DIR` runs on real faces and counts what it misses.
+    // The bench's truth format (plus each face's label and whether the upright detector found
+    // it), so that `emotune bench --source OUT_DIR` runs on real faces and counts what it misses.
     let doc = serde_json::json!({ "set": "fer-privatetest", "frames": rows });
     let truth = serde_json::to_string(&doc).expect("json");
     std::fs::write(out.join("truth.json"), truth).expect("truth.json written");
