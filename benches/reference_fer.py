@@ -39,17 +39,9 @@ try:
 except ImportError as e:  # pragma: no cover - a clear message instead of a traceback
     sys.exit(f"benches/reference_fer.py needs the `fer` package and OpenCV 4 ({e}); see the docstring")
 
+from boxes import iou  # noqa: E402 - benches/ is on the path when run as a script
+
 CLASSES = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
-
-
-def iou(a, b) -> float:
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    w = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
-    h = max(0.0, min(ay + ah, by + bh) - max(ay, by))
-    inter = w * h
-    union = aw * ah + bw * bh - inter
-    return inter / union if union > 0 else 0.0
 
 
 def score_fer(frames_dir: Path) -> dict:

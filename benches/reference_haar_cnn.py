@@ -31,15 +31,7 @@ try:
 except (ImportError, AttributeError):  # pragma: no cover - a clear message instead of a traceback
     sys.exit("benches/reference_haar_cnn.py needs OpenCV 4: pip install 'opencv-python-headless<5'")
 
-
-def iou(a, b) -> float:
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    w = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
-    h = max(0.0, min(ay + ah, by + bh) - max(ay, by))
-    inter = w * h
-    union = aw * ah + bw * bh - inter
-    return inter / union if union > 0 else 0.0
+from boxes import iou  # noqa: E402 - benches/ is on the path when run as a script
 
 
 def run_set(folder: Path, cascade, model) -> dict:
