@@ -9,6 +9,8 @@ back in parts. Each stage fits one call and returns everything the next one need
     device:  python3 -m training.device teachers --budget 480      # carry .device
     here:    cp <files_at>/teachers.npz .device/
     device:  python3 -m training.device students --budget 480      # carry .device
+             (or, on the same machine while it is still warm, `students --online`: the
+             teachers' nets left in /tmp are asked on every batch; no teachers.npz needed)
     here:    python -m training.device join <files_at> --out runs/gpu/student.pt
              python -m training.train --arch s2 --export-from runs/gpu/student.pt --run-dir D
 
@@ -54,6 +56,7 @@ import torch
 
 from . import recipe, recover
 from .data import shared_tarball, unpack_cached
+from .model import ARCHS
 
 REPO = Path(__file__).resolve().parent.parent
 CARRY = REPO / ".device"
@@ -121,7 +124,8 @@ def recipe_args(args: argparse.Namespace, stage: str, data: Path) -> list[str]:
         plan = ["--time-budget", str(args.teacher_budget), "--teacher-seeds",
                 *map(str, args.teacher_seeds), "--teacher-epochs", str(args.teacher_epochs)]
     else:
-        plan = ["--student-budget", str(args.budget), "--student-seeds", *map(str, args.seeds),
+        plan = ["--student-arch", args.student_arch,
+                "--student-budget", str(args.budget), "--student-seeds", *map(str, args.seeds),
                 "--student-epochs", str(args.epochs)]
         if args.online:
             plan += ["--online", "--teacher-seeds", *map(str, args.teacher_seeds)]
@@ -161,7 +165,8 @@ def teachers(args: argparse.Namespace) -> list[Path]:
     return returnable(files, out)
 
 
-def students(args: argparse.Namespace) -> list[Path]:
+def students(args: argparse.Namespace, taken: list[Path]) -> list[Path]:
+    """The students stage; `taken`: files already in $OUT for the same return (distil's teachers)."""
     out = out_dir(args)
     args.work.mkdir(parents=True, exist_ok=True)
     if not args.online:
@@ -175,7 +180,8 @@ def students(args: argparse.Namespace) -> list[Path]:
         # The shipped file travels with the repository; its float weights (22 MB in fp16) would
         # not fit beside the dataset in the carry, so they are recovered there.
         init = args.work / "init.pt"
-        if recover.main([str(args.init_export), str(init), "--data", str(data)]) != 0:
+        if recover.main([str(args.init_export), str(init), "--data", str(data),
+                         "--arch", args.student_arch]) != 0:
             raise SystemExit(f"{args.init_export}: could not recover its weights (see above)")
         args.train_arg = [f"--init-from={init}", "--freeze-bn", *args.train_arg]
     recipe.main(recipe_args(args, "students", data))
@@ -185,6 +191,20 @@ def students(args: argparse.Namespace) -> list[Path]:
     files.append(Path(shutil.copy(args.work / best / "log.csv", out / "log-student.csv")))
     (out / "best_student.txt").write_text(best + "\n")
     files.append(out / "best_student.txt")
+    # The last epoch too, where the tool can return it: a rule fixed before looking may pick it
+    # rather than the best on PublicTest. (Written by this run a moment ago; its args hold paths,
+    # which weights_only refuses.)
+    last = args.work / best / "last.pt"
+    if last.is_file():
+        parts = fp16_parts(torch.load(last, map_location="cpu", weights_only=False)["model"])
+        size = sum(t.numel() * t.element_size() for part in parts for t in part.values())
+        used = taken + files
+        if (len(used) + len(parts) <= MAX_FILES
+                and sum(f.stat().st_size for f in used) + size + 2**20 <= RETURN_BYTES):
+            files += save_parts(dict(kv for part in parts for kv in part.items()), out, "last")
+        else:
+            print(f"{best}'s last epoch stays behind: no room in the {MAX_FILES} files returned",
+                  file=sys.stderr)
     return returnable(files, out)
 
 
@@ -229,6 +249,10 @@ def main(argv: list[str] | None = None) -> int:
                    "fit), to teach students online here; join them with --stem teacherSEED")
     p.add_argument("--stem", default="student", help="join: whose parts (student, teacher1, ...)")
     p.add_argument("--train-arg", action="append", default=[], help="passed on to every run")
+    p.add_argument("--student-arch", default="s2", choices=ARCHS, help="students, distil")
+    p.add_argument("--online", action="store_true",
+                   help="students: ask the teacher nets (--teacher-seeds) a teachers stage left in "
+                   "--work on this still-warm machine, on every batch, instead of teachers.npz")
     p.add_argument("--init-export", type=Path, default=None,
                    help="students: fine-tune from this exported model's recovered weights "
                    "(e.g. models/emotion_resnet18_cbam.pt; BatchNorm statistics kept fixed)")
@@ -265,10 +289,10 @@ def main(argv: list[str] | None = None) -> int:
         args.budget = args.budget if args.budget is not None else (250.0 if args.stage == "distil" else 480.0)
         # distil: the teachers' weights (45 MB each) can neither come back nor be carried to a
         # later call beside the dataset, so their students are taught in the same call, online.
-        args.online = args.stage == "distil"
+        args.online = args.stage == "distil" or args.online
         args.return_teachers = 0
-        files = returnable((teachers(args) if args.stage == "distil" else []) + students(args),
-                           out_dir(args))
+        first = teachers(args) if args.stage == "distil" else []
+        files = returnable(first + students(args, first), out_dir(args))
     for f in files:
         print(f"{f} ({f.stat().st_size / 2**20:.1f} MiB)")
     return 0

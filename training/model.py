@@ -207,7 +207,7 @@ class ExportedClassifier(nn.Module):
         return 1.0 if self.tta_flip else self.flip_below
 
 
-ARCHS = ("s1", "s2", "s2np")
+ARCHS = ("s1", "s2", "s2np", "s1w48", "s1w40")
 
 
 def build_model(arch: str = "s2", dropout: float = 0.3) -> ResNet18CBAM:
@@ -216,6 +216,10 @@ def build_model(arch: str = "s2", dropout: float = 0.3) -> ResNet18CBAM:
         return ResNet18CBAM(stem_stride=1, stem_pool=True, dropout=dropout)
     if arch == "s2":
         return ResNet18CBAM(stem_stride=2, stem_pool=True, dropout=dropout)
+    if arch.startswith("s1w") and arch[3:].isdigit():
+        # Narrower stride-1 nets: layer1 at 24x24 as the teachers, convolutions at (w/64)^2 of
+        # their cost, to fit the 3 ms per face that the full-width s1 misses.
+        return ResNet18CBAM(width=int(arch[3:]), stem_stride=1, stem_pool=True, dropout=dropout)
     if arch == "s2np":
         return ResNet18CBAM(stem_stride=2, stem_pool=False, dropout=dropout)
-    raise ValueError(f"unknown arch {arch!r}: use s1, s2 or s2np")
+    raise ValueError(f"unknown arch {arch!r}: use one of {', '.join(ARCHS)}")

@@ -1,6 +1,6 @@
 """The shipped model's recipe: stride-1 teachers, their ensemble, distilled into a stride-2 student.
 
-    python -m training.recipe all --data DIR --work RUNS          # everything, then export
+    python -m training.recipe all --data DIR --work RUNS --student-arch s1w48  # all, then export
     python -m training.recipe teachers --data DIR --work RUNS --time-budget 390 --baseline
     python -m training.recipe students --data DIR --work RUNS --student-budget 465
 
@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from .data import SPLITS, default_data_dir, load_split
+from .model import ARCHS
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -127,8 +128,9 @@ def students(args: argparse.Namespace) -> None:
             raise SystemExit(f"{teacher} not found: run the teachers stage first")
         kd += ("--kd", str(teacher))
     jobs = {
-        f"student-s2-kd-seed{seed}": train_cmd(
-            args, f"student-s2-kd-seed{seed}", args.student_budget, "s2", seed, args.student_epochs, kd
+        f"student-{args.student_arch}-kd-seed{seed}": train_cmd(
+            args, f"student-{args.student_arch}-kd-seed{seed}", args.student_budget, args.student_arch,
+            seed, args.student_epochs, kd
         )
         for seed in args.student_seeds
     }
@@ -159,6 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--student-seeds", type=int, nargs="+", default=[11, 12])
     p.add_argument("--teacher-epochs", type=int, default=200)
     p.add_argument("--student-epochs", type=int, default=300)
+    p.add_argument("--student-arch", default="s2", choices=ARCHS,
+                   help="the students' net (s1w48: stride 1 at 3/4 width, also within 3 ms)")
     p.add_argument("--kd-alpha", type=float, default=0.7)
     p.add_argument("--kd-temp", type=float, default=4.0)
     p.add_argument("--baseline", action="store_true", help="also train a stride-2 net without KD")
@@ -189,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         students(args)
     if args.stage == "all":
         best = (args.work / "best_student.txt").read_text().strip()
-        cmd = [sys.executable, "-m", "training.train", "--arch", "s2", "--out", str(args.out),
+        cmd = [sys.executable, "-m", "training.train", "--arch", args.student_arch, "--out", str(args.out),
                "--run-dir", str(args.work / best), "--export-from", str(args.work / best / "best.pt"),
                "--data", str(args.data)]
         subprocess.run(cmd, check=True, cwd=REPO)

@@ -1,6 +1,6 @@
 """Float weights back out of a shipped TorchScript model, to train on from where it stands.
 
-    python -m training.recover models/emotion_resnet18_cbam.pt OUT.pt [--data DIR] [--arch s2]
+    python -m training.recover models/emotion_resnet18_cbam.pt OUT.pt [--data DIR] [--arch s1w48]
 
 Training checkpoints live in a cache that need not survive to the next session; the shipped file
 always does. Its convolutions are int8 (per-channel weights, dequantized here; the int8 export is
@@ -193,8 +193,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m training.recover", description=__doc__.split("\n")[0])
     p.add_argument("model", type=Path, help="an exported model (e.g. models/emotion_resnet18_cbam.pt)")
     p.add_argument("out", type=Path, help="where to write the state dict")
-    p.add_argument("--arch", default="s2", choices=ARCHS,
-                   help="the exported net's (strides are not in the weights; the shipped net is s2)")
+    p.add_argument("--arch", default="s1w48", choices=ARCHS,
+                   help="the exported net's (strides are not in the weights; the shipped net is "
+                   "s1w48, the files before 2026-11-24 s2)")
     p.add_argument("--data", type=Path, default=None, help="FER-2013 folder (train/, test/)")
     p.add_argument("--images", type=int, default=4000, help="train/ images for BatchNorm statistics")
     args = p.parse_args(argv)

@@ -489,7 +489,7 @@ def test_the_recipe_runs_teachers_ensemble_student_and_export(tiny_fer: Path, tm
     assert json.loads((tmp_path / "metrics.json").read_text())["n"] == 21
 
 
-@pytest.mark.parametrize("arch,int8", [("s2", False), ("s2", True), ("s1", True)])
+@pytest.mark.parametrize("arch,int8", [("s2", False), ("s2", True), ("s1", True), ("s1w48", True)])
 def test_recovered_weights_compute_the_exported_net(tmp_path: Path, arch: str, int8: bool) -> None:
     from training.recover import recover
 
