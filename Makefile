@@ -6,7 +6,7 @@ PYTHON ?= $(CACHE)/torch-venv/bin/python
 DATA   ?=
 ARGS   ?=
 
-.PHONY: run test lint bench train train-recipe train-cpu-teacher train-cpu-student train-cpu-student2 train-cpu-student3 setup install uninstall
+.PHONY: run test lint bench train train-recipe train-cpu-distil train-cpu-teacher train-cpu-student train-cpu-student2 train-cpu-student3 setup install uninstall
 
 setup:
 	@scripts/bootstrap.sh test
@@ -53,6 +53,19 @@ train-recipe:
 	$(PYTHON) -m training.recipe all --work $(CACHE)/runs/recipe $(if $(DATA),--data $(DATA)) \
 		--time-budget 450 --teacher-epochs 150 --student-budget 490 --student-arch $(SHIPPED_ARCH) \
 		--student-seeds 11 12 $(ARGS)
+
+# Without a GPU, from teachers' stored logits (a device teachers stage's teachers.npz): a student
+# of STUDENT_ARCH from scratch, resumable (~2 min an epoch for s1w40 on two cores, ~4 h).
+KD_LOGITS ?= $(CACHE)/runs/gpu3/teachers/teachers.npz
+STUDENT_ARCH ?= s1w40
+train-cpu-distil:
+	@scripts/bootstrap.sh test
+	@test -f $(KD_LOGITS) || { echo "$(KD_LOGITS) not found: give KD_LOGITS=teachers.npz" \
+		"(python3 -m training.device teachers on a lent GPU returns one)" >&2; exit 1; }
+	nice -n 19 $(PYTHON) -m training.train --arch $(STUDENT_ARCH) --kd $(KD_LOGITS) --kd-alpha 0.7 \
+		--kd-temp 4 --cutmix 0.5 --lr 0.15 --batch-size 256 --epochs 120 --seed 15 --bf16 auto \
+		--threads 0 --run-dir $(CACHE)/runs/cpu-$(STUDENT_ARCH) --no-export --resume \
+		--dump-logits $(CACHE)/runs/cpu-$(STUDENT_ARCH)/logits.npz $(if $(DATA),--data $(DATA)) $(ARGS)
 
 # Without a GPU: the stride-1 teacher on the CPU, ~200 s an epoch on two cores (~6–8 h). Resumable:
 # run it again after an interruption and it goes on from the last finished epoch.
