@@ -8,11 +8,11 @@ back in parts. Each stage fits one call and returns everything the next one need
     here:    python -m training.device pack                        # .device/fer2013.tar.gz
     device:  python3 -m training.device teachers --budget 480      # carry .device
     here:    cp <files_at>/teachers.npz .device/
-    device:  python3 -m training.device students --budget 480      # carry .device
+    device:  python3 -m training.device students --student-arch s1w48 --budget 490   # carry .device
              (or, on the same machine while it is still warm, `students --online`: the
              teachers' nets left in /tmp are asked on every batch; no teachers.npz needed)
     here:    python -m training.device join <files_at> --out runs/gpu/student.pt
-             python -m training.train --arch s2 --export-from runs/gpu/student.pt --run-dir D
+             python -m training.train --arch s1w48 --export-from runs/gpu/student.pt --run-dir D
 
 Or fine-tune the shipped net instead of training students from scratch: `students
 --init-export models/emotion_resnet18_cbam.pt --train-arg=--lr=0.02` (its float weights are
