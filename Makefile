@@ -47,6 +47,7 @@ train:
 # The shipped model's recipe: three stride-1 teachers, their averaged logits distilled into the
 # narrower stride-1 net that ships (s1w48), exported int8. Made on one H100 (~17 min); on the CPU
 # the budgets would cut it to a few epochs, so there use the targets below.
+# The net in models/ (training/model.py SHIPPED_ARCH, checked by a test).
 SHIPPED_ARCH = s1w48
 train-recipe:
 	@scripts/bootstrap.sh test

@@ -8,7 +8,7 @@ back in parts. Each stage fits one call and returns everything the next one need
     here:    python -m training.device pack                        # .device/fer2013.tar.gz
     device:  python3 -m training.device teachers --budget 480      # carry .device
     here:    cp <files_at>/teachers.npz .device/
-    device:  python3 -m training.device students --student-arch s1w48 --budget 490   # carry .device
+    device:  python3 -m training.device students --budget 490         # carry .device
              (or, on the same machine while it is still warm, `students --online`: the
              teachers' nets left in /tmp are asked on every batch; no teachers.npz needed)
     here:    python -m training.device join <files_at> --out runs/gpu/student.pt
@@ -56,12 +56,13 @@ import torch
 
 from . import recipe, recover
 from .data import shared_tarball, unpack_cached
-from .model import ARCHS
+from .model import ARCHS, SHIPPED_ARCH
 
 REPO = Path(__file__).resolve().parent.parent
 CARRY = REPO / ".device"
 # What the device tool returns per file, with room for torch.save's own framing.
 PART_BYTES = 15 * 2**20
+FRAMING_BYTES = 2**20  # more than torch.save adds around a few parts' tensors
 MAX_FILES = 8
 RETURN_BYTES = 64 * 2**20
 
@@ -85,8 +86,12 @@ def fp16_parts(state: dict[str, torch.Tensor], limit: int = PART_BYTES) -> list[
 
 
 def save_parts(state: dict[str, torch.Tensor], out: Path, stem: str) -> list[Path]:
+    return write_parts(fp16_parts(state), out, stem)
+
+
+def write_parts(parts: list[dict[str, torch.Tensor]], out: Path, stem: str) -> list[Path]:
     files = []
-    for i, part in enumerate(fp16_parts(state)):
+    for i, part in enumerate(parts):
         f = out / f"{stem}.part{i}.pt"
         torch.save(part, f)
         files.append(f)
@@ -200,8 +205,8 @@ def students(args: argparse.Namespace, taken: list[Path]) -> list[Path]:
         size = sum(t.numel() * t.element_size() for part in parts for t in part.values())
         used = taken + files
         if (len(used) + len(parts) <= MAX_FILES
-                and sum(f.stat().st_size for f in used) + size + 2**20 <= RETURN_BYTES):
-            files += save_parts(dict(kv for part in parts for kv in part.items()), out, "last")
+                and sum(f.stat().st_size for f in used) + size + FRAMING_BYTES <= RETURN_BYTES):
+            files += write_parts(parts, out, "last")
         else:
             print(f"{best}'s last epoch stays behind: no room in the {MAX_FILES} files returned",
                   file=sys.stderr)
@@ -249,7 +254,8 @@ def main(argv: list[str] | None = None) -> int:
                    "fit), to teach students online here; join them with --stem teacherSEED")
     p.add_argument("--stem", default="student", help="join: whose parts (student, teacher1, ...)")
     p.add_argument("--train-arg", action="append", default=[], help="passed on to every run")
-    p.add_argument("--student-arch", default="s2", choices=ARCHS, help="students, distil")
+    p.add_argument("--student-arch", default=SHIPPED_ARCH, choices=ARCHS,
+                   help="students, distil (default: the shipped net's)")
     p.add_argument("--online", action="store_true",
                    help="students: ask the teacher nets (--teacher-seeds) a teachers stage left in "
                    "--work on this still-warm machine, on every batch, instead of teachers.npz")

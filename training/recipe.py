@@ -1,6 +1,6 @@
 """The shipped model's recipe: stride-1 teachers, their ensemble, distilled into a smaller student.
 
-    python -m training.recipe all --data DIR --work RUNS --student-arch s1w48  # all, then export
+    python -m training.recipe all --data DIR --work RUNS          # everything, then export
     python -m training.recipe teachers --data DIR --work RUNS --time-budget 390 --baseline
     python -m training.recipe students --data DIR --work RUNS --student-budget 465
 
@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from .data import SPLITS, default_data_dir, load_split
-from .model import ARCHS
+from .model import ARCHS, SHIPPED_ARCH
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -162,8 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--student-seeds", type=int, nargs="+", default=[11, 12])
     p.add_argument("--teacher-epochs", type=int, default=200)
     p.add_argument("--student-epochs", type=int, default=300)
-    p.add_argument("--student-arch", default="s2", choices=ARCHS,
-                   help="the students' net (s1w48: stride 1 at 3/4 width, also within 3 ms)")
+    p.add_argument("--student-arch", default=SHIPPED_ARCH, choices=ARCHS,
+                   help="the students' net (default: the shipped one)")
     p.add_argument("--kd-alpha", type=float, default=0.7)
     p.add_argument("--kd-temp", type=float, default=4.0)
     p.add_argument("--baseline", action="store_true", help="also train a stride-2 net without KD")

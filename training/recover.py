@@ -27,7 +27,7 @@ from torch import nn
 
 from . import data as fer
 from .export import channel_mlp_weights, spatial_kernel
-from .model import ARCHS, BasicBlock, ResNet18CBAM, build_model, normalize
+from .model import ARCHS, SHIPPED_ARCH, BasicBlock, ResNet18CBAM, build_model, normalize
 
 
 def _dense(t: torch.Tensor) -> torch.Tensor:
@@ -193,9 +193,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m training.recover", description=__doc__.split("\n")[0])
     p.add_argument("model", type=Path, help="an exported model (e.g. models/emotion_resnet18_cbam.pt)")
     p.add_argument("out", type=Path, help="where to write the state dict")
-    p.add_argument("--arch", default="s1w48", choices=ARCHS,
-                   help="the exported net's (strides are not in the weights; the shipped net is "
-                   "s1w48, the files before 2026-11-24 s2)")
+    p.add_argument("--arch", default=SHIPPED_ARCH, choices=ARCHS,
+                   help="the exported net's (strides are not in the weights; default: the shipped "
+                   "net's; the files before 2026-11-24 are s2)")
     p.add_argument("--data", type=Path, default=None, help="FER-2013 folder (train/, test/)")
     p.add_argument("--images", type=int, default=4000, help="train/ images for BatchNorm statistics")
     args = p.parse_args(argv)

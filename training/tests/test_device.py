@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from training.device import MAX_FILES, PART_BYTES, fp16_parts, join_parts, main, save_parts
-from training.model import build_model
+from training.model import SHIPPED_ARCH, build_model
 from training.tests.test_training import tiny_fer  # noqa: F401  (fixture)
 from training.train import load_teacher_net, load_weights
 
@@ -81,11 +81,12 @@ def test_teachers_then_students_return_what_the_next_step_needs(
                  *fresh]) == 0
     names = sorted(p.name for p in out2.iterdir())
     assert len(names) <= MAX_FILES
-    assert "log-student.csv" in names and (out2 / "best_student.txt").read_text().strip() == "student-s2-kd-seed5"
+    best = (out2 / "best_student.txt").read_text().strip()
+    assert "log-student.csv" in names and best == f"student-{SHIPPED_ARCH}-kd-seed5"
     assert all((out2 / n).stat().st_size <= 16 * 2**20 for n in names)
-    # Joined here, the weights load into the stride-2 net.
+    # Joined here, the weights load into the shipped net's shape (the default student).
     assert main(["join", str(out2), "--out", str(tmp_path / "student.pt")]) == 0
-    load_weights(build_model("s2"), tmp_path / "student.pt", torch.device("cpu"))
+    load_weights(build_model(SHIPPED_ARCH), tmp_path / "student.pt", torch.device("cpu"))
 
 
 def _dump(path: Path, rng: np.random.Generator, names: list[str]) -> dict[str, np.ndarray]:
@@ -133,7 +134,7 @@ def test_students_can_start_from_the_shipped_file_recovered_on_the_device(
     assert main(["students", "--seeds", "5", "--teachers", str(tmp_path / "teachers.npz"),
                  "--tarball", str(tarball), "--work", str(tmp_path / "dev" / "work"),
                  "--epochs", "1", "--budget", "0", "--out-dir", str(out),
-                 "--init-export", str(shipped), "--student-arch", "s1w48", "--train-arg=--lr=0",
+                 "--init-export", str(shipped), "--train-arg=--lr=0",
                  "--train-arg=--batch-size=16", "--train-arg=--device=cpu",
                  "--train-arg=--threads=1"]) == 0
     back = join_parts(out)
@@ -141,7 +142,7 @@ def test_students_can_start_from_the_shipped_file_recovered_on_the_device(
     assert torch.equal(join_parts(out, "last")["fc.weight"], back["fc.weight"])
     ref = tmp_path / "ref.pt"
     data = tmp_path / "dev" / "data" / "fer2013"
-    assert recover.main([str(shipped), str(ref), "--data", str(data), "--arch", "s1w48"]) == 0
+    assert recover.main([str(shipped), str(ref), "--data", str(data)]) == 0
     want = torch.load(ref, weights_only=True)
     assert back.keys() == want.keys()
     for k, v in want.items():
@@ -158,10 +159,11 @@ def test_distil_teaches_the_students_online_in_the_same_call(
     assert main(["distil", "--tarball", str(tarball), "--work", str(work), "--out-dir", str(out),
                  "--teacher-seeds", "1", "2", "--seeds", "5", "--epochs", "1",
                  "--teacher-epochs", "1", "--teacher-budget", "0", "--budget", "0",
-                 "--train-arg=--batch-size=16", "--train-arg=--device=cpu",
+                 "--student-arch", "s2", "--train-arg=--batch-size=16", "--train-arg=--device=cpu",
                  "--train-arg=--threads=1"]) == 0
     names = sorted(p.name for p in out.iterdir())
-    assert len(names) <= MAX_FILES
+    # An s2 student is two parts: its last epoch's two more would make 9 files, so they stay.
+    assert len(names) <= MAX_FILES and not any(n.startswith("last.part") for n in names)
     assert {"teachers.npz", "log-teachers.csv", "log-student.csv", "best_student.txt"} <= set(names)
     # The student asked both teacher nets on its batches; no stored logits were its targets.
     ck = torch.load(work / "student-s2-kd-seed5" / "last.pt", weights_only=False)

@@ -14,7 +14,7 @@ from PIL import Image
 from training import data as fer
 from training.export import export_torchscript, fold_batchnorm, int8_qconfig, is_int8, load_exported
 from training.metrics import report
-from training.model import CLASS_NAMES, ExportedClassifier, build_model
+from training.model import CLASS_NAMES, SHIPPED_ARCH, ExportedClassifier, build_model
 from training.train import main as train_main, tune_blur, use_bf16
 
 
@@ -484,7 +484,7 @@ def test_the_recipe_runs_teachers_ensemble_student_and_export(tiny_fer: Path, tm
     assert z["train"].shape == (84, 7) and z["PrivateTest"].shape == (21, 7)
     scores = json.loads((work / "teachers.json").read_text())
     assert 0.0 <= scores["PublicTest"] <= 1.0
-    assert (work / "best_student.txt").read_text().strip() == "student-s2-kd-seed5"
+    assert (work / "best_student.txt").read_text().strip() == f"student-{SHIPPED_ARCH}-kd-seed5"
     assert load_exported(out)(torch.rand(2, 1, 48, 48)).shape == (2, 7)
     assert json.loads((tmp_path / "metrics.json").read_text())["n"] == 21
 
@@ -622,3 +622,9 @@ def test_online_teachers_are_asked_on_the_student_s_own_batch(tiny_fer: Path, tm
     rows = (run / "log.csv").read_text().splitlines()
     assert len(rows) == 2 and float(rows[1].split(",")[2]) > 0
     assert train_main(args + ["--kd", str(tmp_path / "t.npz")]) == 2
+
+
+def test_the_makefile_trains_and_recovers_the_net_that_ships() -> None:
+    # The Makefile's CPU targets pass --arch themselves; they must name the same net.
+    makefile = (Path(__file__).resolve().parents[2] / "Makefile").read_text()
+    assert f"SHIPPED_ARCH = {SHIPPED_ARCH}\n" in makefile
