@@ -12,7 +12,7 @@ back in parts. Each stage fits one call and returns everything the next one need
              (or, on the same machine while it is still warm, `students --online`: the
              teachers' nets left in /tmp are asked on every batch; no teachers.npz needed)
     here:    python -m training.device join <files_at> --out runs/gpu/student.pt
-             python -m training.train --arch s1w48 --export-from runs/gpu/student.pt --run-dir D
+             python -m training.train --arch s1w40 --export-from runs/gpu/student.pt --run-dir D
 
 Or fine-tune the shipped net instead of training students from scratch: `students
 --init-export models/emotion_resnet18_cbam.pt --train-arg=--lr=0.02` (its float weights are

@@ -1,6 +1,6 @@
 """Float weights back out of a shipped TorchScript model, to train on from where it stands.
 
-    python -m training.recover models/emotion_resnet18_cbam.pt OUT.pt [--data DIR] [--arch s1w48]
+    python -m training.recover models/emotion_resnet18_cbam.pt OUT.pt [--data DIR] [--arch s1w40]
 
 Training checkpoints live in a cache that need not survive to the next session; the shipped file
 always does. Its convolutions are int8 (per-channel weights, dequantized here; the int8 export is

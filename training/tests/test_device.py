@@ -138,7 +138,7 @@ def test_students_can_start_from_the_shipped_file_recovered_on_the_device(
                  "--train-arg=--batch-size=16", "--train-arg=--device=cpu",
                  "--train-arg=--threads=1"]) == 0
     back = join_parts(out)
-    # The last epoch comes back too when it fits (one fp16 part for s1w48).
+    # The last epoch comes back too when it fits (one fp16 part for the shipped s1w40).
     assert torch.equal(join_parts(out, "last")["fc.weight"], back["fc.weight"])
     ref = tmp_path / "ref.pt"
     data = tmp_path / "dev" / "data" / "fer2013"

@@ -469,27 +469,44 @@ def test_teacher_logits_must_cover_the_train_images(tiny_fer: Path, tmp_path: Pa
         load_teacher(short, train)
 
 
-def test_the_recipe_runs_teachers_ensemble_student_and_export(tiny_fer: Path, tmp_path: Path) -> None:
+def test_the_recipe_runs_teachers_ensemble_student_and_export(
+    tiny_fer: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from training.recipe import main as recipe_main
 
     work, out = tmp_path / "work", tmp_path / "model.pt"
     args = ["all", "--data", str(tiny_fer), "--work", str(work), "--out", str(out),
-            "--teacher-seeds", "1", "2", "--student-seeds", "5", "--teacher-epochs", "1",
-            "--student-epochs", "1", "--train-arg=--batch-size", "--train-arg=16",
+            "--teacher-seeds", "1", "2", "--student-seeds", "5", "6", "--student-parallel", "1",
+            "--teacher-epochs", "1", "--student-epochs", "1", "--polish-epochs", "1",
+            "--train-arg=--batch-size", "--train-arg=16",
             "--train-arg=--device", "--train-arg=cpu", "--train-arg=--threads", "--train-arg=1"]
     assert recipe_main(args) == 0
+    for seed in (5, 6):
+        assert (work / f"student-{SHIPPED_ARCH}-kd-seed{seed}" / "log.csv").is_file()
+    # Polish: the best student, taught online by both teachers' nets, at its own peak rate.
+    best = (work / "best_student.txt").read_text().strip()
+    started = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("started polish:")]
+    assert len(started) == 1
+    cmd = started[0].split()
+    assert cmd[cmd.index("--init-from") + 1] == str(work / best / "best.pt")
+    assert cmd[cmd.index("--lr") + 1] == "0.006" and cmd[cmd.index("--seed") + 1] == best[-1]
+    teachers = [a for a in cmd if a.startswith("s1:")]
+    assert teachers == [f"s1:{work / f'teacher-s1-seed{s}' / 'best.pt'}" for s in (1, 2)]
+    assert (work / "polish" / "log.csv").is_file()
     z = np.load(work / "teachers.npz")
     t1, t2 = (np.load(work / f"teacher-s1-seed{s}" / "logits.npz") for s in (1, 2))
     assert np.allclose(z["train"], (t1["train"] + t2["train"]) / 2, atol=1e-6)
     assert z["train"].shape == (84, 7) and z["PrivateTest"].shape == (21, 7)
     scores = json.loads((work / "teachers.json").read_text())
     assert 0.0 <= scores["PublicTest"] <= 1.0
-    assert (work / "best_student.txt").read_text().strip() == f"student-{SHIPPED_ARCH}-kd-seed5"
+    assert best in (f"student-{SHIPPED_ARCH}-kd-seed5", f"student-{SHIPPED_ARCH}-kd-seed6")
     assert load_exported(out)(torch.rand(2, 1, 48, 48)).shape == (2, 7)
     assert json.loads((tmp_path / "metrics.json").read_text())["n"] == 21
 
 
-@pytest.mark.parametrize("arch,int8", [("s2", False), ("s2", True), ("s1", True), ("s1w48", True)])
+@pytest.mark.parametrize(
+    "arch,int8", [("s2", False), ("s2", True), ("s1", True), ("s1w48", True), ("s1w40", True)]
+)
 def test_recovered_weights_compute_the_exported_net(tmp_path: Path, arch: str, int8: bool) -> None:
     from training.recover import recover
 
