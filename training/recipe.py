@@ -32,13 +32,14 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def train_cmd(args: argparse.Namespace, name: str, budget: float, arch: str, seed: int, epochs: int,
-              extra: tuple[str, ...] = ()) -> list[str]:
+              extra: tuple[str, ...] = (), lr: float = 0.15) -> list[str]:
     """One run of the recipe: its own folder under --work, float weights and logits, no export.
-    Every run shares the batch, peak rate and CutMix; --train-arg comes last so tests win."""
+    Every run shares the batch and CutMix (the peak rate too, but for the polish's fine-tune);
+    --train-arg comes last so tests win."""
     run = args.work / name
     cmd = [sys.executable, "-m", "training.train", "--run-dir", str(run), "--no-export",
            "--data", str(args.data), "--arch", arch, "--seed", str(seed), "--epochs", str(epochs),
-           "--batch-size", "256", "--lr", "0.15", "--cutmix", "0.5",
+           "--batch-size", "256", "--lr", str(lr), "--cutmix", "0.5",
            "--dump-logits", str(run / "logits.npz"), *extra]
     if budget:
         cmd += ["--time-budget", str(budget)]
@@ -117,14 +118,23 @@ def teachers(args: argparse.Namespace) -> None:
     print(json.dumps(scores, indent=2))
 
 
+def kd_net_args(nets: list[Path], why: str) -> tuple[str, ...]:
+    """`--kd-net s1:PATH` for each teacher net, which must exist (`why`: how to get them)."""
+    for n in nets:
+        if not n.is_file():
+            raise SystemExit(f"{n} not found: {why}")
+    return tuple(a for n in nets for a in ("--kd-net", f"s1:{n}"))
+
+
+def teacher_nets(args: argparse.Namespace, seeds: list[int]) -> list[Path]:
+    return [args.work / f"teacher-s1-seed{s}" / "best.pt" for s in seeds]
+
+
 def students(args: argparse.Namespace) -> None:
     kd: tuple[str, ...] = ("--kd-alpha", str(args.kd_alpha), "--kd-temp", str(args.kd_temp))
     if args.online:
-        nets = [args.work / f"teacher-s1-seed{s}" / "best.pt" for s in args.teacher_seeds]
-        for n in nets:
-            if not n.is_file():
-                raise SystemExit(f"{n} not found: --online asks the teachers' nets, train them first")
-        kd += tuple(a for n in nets for a in ("--kd-net", f"s1:{n}"))
+        kd += kd_net_args(teacher_nets(args, args.teacher_seeds),
+                          "--online asks the teachers' nets, train them first")
     else:
         teacher = args.work / "teachers.npz"
         if not teacher.is_file():
@@ -167,31 +177,27 @@ def polish(args: argparse.Namespace) -> Path:
     best = picked.read_text().strip() if picked.is_file() else None
     if args.polish_from is None and best is None:
         raise SystemExit(f"{picked} not found: run the students stage first, or give --polish-from")
-    start = args.polish_from or args.work / str(best) / "best.pt"
-    nets = args.polish_teacher or [
-        args.work / f"teacher-s1-seed{s}" / "best.pt" for s in args.teacher_seeds[: args.polish_teachers]
-    ]
-    for n in [start, *nets]:
-        if not Path(n).is_file():
-            raise SystemExit(f"{n} not found: polish needs the students and teachers stages' nets")
+    start = Path(args.polish_from or args.work / str(best) / "best.pt")
+    if not start.is_file():
+        raise SystemExit(f"{start} not found: polish starts from the students stage's best net")
+    nets = args.polish_teacher or teacher_nets(args, args.teacher_seeds[: args.polish_teachers])
     run = args.work / "polish"
     extra = ("--init-from", str(start), "--kd-alpha", str(args.kd_alpha), "--kd-temp", str(args.kd_temp),
-             *(a for n in nets for a in ("--kd-net", f"s1:{n}")))
+             *kd_net_args(nets, "polish is taught by the teachers stage's nets (or --polish-teacher)"))
     seed = args.polish_seed
     if seed is None:
         # The student's own seed (its run is named ...-seedN); 0 for weights from elsewhere.
         tail = str(best).rsplit("seed", 1)[-1]
         seed = int(tail) if best is not None and tail.isdigit() else 0
-    cmd = train_cmd(args, "polish", args.polish_budget, args.student_arch, seed, args.polish_epochs, extra)
-    # train_cmd's peak rate is the from-scratch one.
-    cmd[cmd.index("--lr") + 1] = str(args.polish_lr)
+    cmd = train_cmd(args, "polish", args.polish_budget, args.student_arch, seed, args.polish_epochs,
+                    extra, lr=args.polish_lr)
     run_parallel({"polish": cmd}, args.work)
     # The student's own best PublicTest, when its run is here (not when it came from elsewhere).
     log = args.work / str(best) / "log.csv"
     before = best_val(log.parent) if args.polish_from is None and log.is_file() else 0.0
     after = best_val(run)
     print(f"polish: PublicTest {before:.4f} -> {after:.4f}", file=sys.stderr)
-    return run / "best.pt" if after > before else Path(start)
+    return run / "best.pt" if after > before else start
 
 
 def main(argv: list[str] | None = None) -> int:
