@@ -102,6 +102,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--dump-logits", type=Path, default=None,
                    help="write the best float net's flip-averaged logits on every split (.npz)")
     p.add_argument("--no-export", action="store_true", help="train only (no TorchScript export)")
+    p.add_argument("--keep-epochs", action="store_true",
+                   help="keep every epoch's weights as epochN.pt, for `python -m training.average`")
     p.add_argument(
         "--export-epoch", default="best", choices=["best", "last"],
         help="which weights the export takes: the best PublicTest epoch, or the last one (a choice "
@@ -377,6 +379,8 @@ def main(argv: list[str] | None = None) -> int:
             if val_acc > best_acc:
                 best_acc = val_acc
                 torch.save(model.state_dict(), run_dir / "best.pt")
+            if args.keep_epochs:
+                torch.save(model.state_dict(), run_dir / f"epoch{epoch + 1}.pt")
             tmp = run_dir / "last.pt.tmp"
             torch.save(
                 {"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),

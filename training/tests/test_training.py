@@ -645,3 +645,47 @@ def test_the_makefile_trains_and_recovers_the_net_that_ships() -> None:
     # The Makefile's CPU targets pass --arch themselves; they must name the same net.
     makefile = (Path(__file__).resolve().parents[2] / "Makefile").read_text()
     assert f"SHIPPED_ARCH = {SHIPPED_ARCH}\n" in makefile
+
+
+def test_kept_epochs_average_into_one_net_of_the_same_shape(
+    tiny_fer: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from training.average import average_states, main as average_main
+
+    run = tmp_path / "run"
+    args = ["--data", str(tiny_fer), "--epochs", "2", "--batch-size", "16", "--arch", "s2",
+            "--run-dir", str(run), "--device", "cpu", "--no-export", "--keep-epochs", "--lr", "0.05"]
+    assert train_main(args) == 0
+    e1, e2 = torch.load(run / "epoch1.pt"), torch.load(run / "epoch2.pt")
+    w = "stem.0.weight"
+    assert not torch.allclose(e1[w], e2[w])
+    capsys.readouterr()
+
+    # --bn mean: every float tensor is the plain mean, statistics included.
+    out = tmp_path / "avg.pt"
+    common = ["--arch", "s2", "--data", str(tiny_fer), str(run / "epoch1.pt"), str(run / "epoch2.pt")]
+    assert average_main(common + ["--out", str(out), "--bn", "mean"]) == 0
+    avg = torch.load(out)
+    assert torch.allclose(avg[w], (e1[w] + e2[w]) / 2)
+    bn = next(k for k in avg if k.endswith("running_var"))
+    assert torch.allclose(avg[bn], (e1[bn] + e2[bn]) / 2)
+    scores = json.loads(capsys.readouterr().out)["publictest"]
+    assert set(scores) == {str(run / "epoch1.pt"), str(run / "epoch2.pt"), "average"}
+    assert all(0.0 <= v <= 1.0 for v in scores.values())
+
+    # --bn augmented: same weights, statistics measured again on the train images.
+    again = tmp_path / "avg-bn.pt"
+    assert average_main(common + ["--out", str(again)]) == 0
+    measured = torch.load(again)
+    assert torch.allclose(measured[w], avg[w])
+    assert not torch.allclose(measured[bn], avg[bn])
+    assert torch.isfinite(measured[bn]).all() and (measured[bn] > 0).all()
+    model = build_model("s2").eval()
+    model.load_state_dict(measured)
+    assert model(torch.rand(2, 1, 48, 48)).shape == (2, 7)
+
+    # Other shapes or a missing file are refused, not averaged.
+    with pytest.raises(ValueError, match="not one architecture"):
+        average_states([e1, build_model("s1w40").state_dict()])
+    assert average_main(common[:-1] + [str(run / "epoch9.pt"), "--out", str(again)]) == 2
+    assert "epoch9.pt" in capsys.readouterr().err
