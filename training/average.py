@@ -6,14 +6,16 @@ Epochs late in one fine-tune sit in the same basin, so the mean of their weights
 of the same shape and cost that generalises better than any one of them (Izmailov et al. 2018).
 BatchNorm statistics of the mean are not the mean of the statistics: `--bn augmented` measures
 them again on augmented train/ batches (as training saw them; clean images measured 0.6 points
-worse on PublicTest for one checkpoint alone), `--bn mean` keeps the checkpoints' mean. Prints PublicTest accuracy of every input and of the average (PrivateTest is
-never looked at here); the average is written whatever it scores, for the caller to judge.
+worse on PublicTest for one checkpoint alone), `--bn mean` keeps the checkpoints' mean.
+Prints PublicTest accuracy of every input and of the average (PrivateTest is never looked at
+here); the average is written whatever it scores, for the caller to judge.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import pickle
 import sys
 from pathlib import Path
 
@@ -22,6 +24,7 @@ import torch
 from torch import nn
 
 from . import data as fer
+from .metrics import accuracy
 from .model import ARCHS, SHIPPED_ARCH, build_model, normalize
 from .train import load_weights, normalised, predict
 
@@ -61,9 +64,8 @@ def recompute_batchnorm(model: nn.Module, images: np.ndarray, bs: int = 256, see
     model.eval()
 
 
-def accuracy(model: nn.Module, split: fer.Split) -> float:
-    logits = predict(normalised(model, 0.0), split.images, torch.device("cpu"))
-    return float((logits.argmax(1) == split.labels).mean())
+def publictest(model: nn.Module, val: fer.Split) -> float:
+    return accuracy(predict(normalised(model, 0.0), val.images, torch.device("cpu")), val.labels)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,7 +76,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", type=Path, default=None, help="FER-2013 folder (train/, test/)")
     p.add_argument("--bn", default="augmented", choices=["augmented", "mean"],
                    help="BatchNorm statistics: measured on augmented train/ batches, or averaged")
-    p.add_argument("--bn-images", type=int, default=0, help="train images for BatchNorm (0: all)")
     p.add_argument("--threads", type=int, default=0)
     args = p.parse_args(argv)
     if args.threads:
@@ -83,11 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         print(f"no checkpoint at {', '.join(missing)}", file=sys.stderr)
         return 2
-    root = args.data or fer.default_data_dir()
-    if root is None:
-        print("no FER-2013 data: pass --data DIR or set FER2013_DIR", file=sys.stderr)
-        return 2
-    train = fer.load_split(root, "train")
+    root = fer.data_dir(args.data)
     val = fer.load_split(root, "PublicTest")
 
     device = torch.device("cpu")
@@ -97,21 +94,18 @@ def main(argv: list[str] | None = None) -> int:
         net = build_model(args.arch)
         try:
             load_weights(net, c, device)
-        except (RuntimeError, KeyError) as e:
+        except (RuntimeError, KeyError, pickle.UnpicklingError) as e:
             print(f"{c}: not {args.arch} weights ({e}); check --arch", file=sys.stderr)
             return 2
         states.append(net.state_dict())
-        scores[str(c)] = accuracy(net, val)
+        scores[str(c)] = publictest(net, val)
         print(f"{c}: PublicTest {scores[str(c)] * 100:.2f} %", file=sys.stderr)
 
     avg = build_model(args.arch)
     avg.load_state_dict(average_states(states))
     if args.bn == "augmented":
-        images = train.images
-        if args.bn_images:
-            images = images[np.random.default_rng(0).permutation(len(images))[: args.bn_images]]
-        recompute_batchnorm(avg, images)
-    scores["average"] = accuracy(avg, val)
+        recompute_batchnorm(avg, fer.load_split(root, "train").images)
+    scores["average"] = publictest(avg, val)
     print(f"average of {len(states)}: PublicTest {scores['average'] * 100:.2f} %", file=sys.stderr)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     torch.save(avg.state_dict(), args.out)

@@ -84,6 +84,15 @@ def default_data_dir() -> Path | None:
     return unpacked if (unpacked / "train").is_dir() else None
 
 
+def data_dir(given: Path | None) -> Path:
+    """`given`, else `default_data_dir()`; every tool's exit (code 2) when there is neither."""
+    root = given or default_data_dir()
+    if root is None:
+        print("no FER-2013 data: pass --data DIR (train/, test/) or set FER2013_DIR", file=sys.stderr)
+        raise SystemExit(2)
+    return root
+
+
 @dataclass
 class Split:
     images: np.ndarray  # N x 48 x 48 uint8

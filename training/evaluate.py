@@ -27,10 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    root = args.data or fer.default_data_dir()
-    if root is None:
-        print("no FER-2013 data: pass --data DIR or set FER2013_DIR", file=sys.stderr)
-        return 2
+    root = fer.data_dir(args.data)
     split = fer.load_split(root, args.split)
     model = load_exported(args.model)
     rep = report(split.labels, predict(model, split.images, torch.device("cpu")))

@@ -12,6 +12,11 @@ from .model import CLASS_NAMES
 FOUR_CLASSES = ("angry", "happy", "neutral", "sad")
 
 
+def accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
+    """Share of rows whose argmax is the label (validation, ensembles, averages)."""
+    return float((logits.argmax(1) == labels).mean())
+
+
 def confusion(labels: np.ndarray, preds: np.ndarray, k: int = 7) -> np.ndarray:
     m = np.zeros((k, k), dtype=np.int64)
     np.add.at(m, (labels, preds), 1)

@@ -25,7 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import SPLITS, default_data_dir, load_split
+from .data import SPLITS, data_dir, load_split
+from .metrics import accuracy
 from .model import ARCHS, SHIPPED_ARCH
 
 REPO = Path(__file__).resolve().parent.parent
@@ -64,10 +65,6 @@ def run_parallel(jobs: dict[str, list[str]], work: Path) -> None:
         print(f"--- {name} failed; last lines of its train.out:", *tail, sep="\n", file=sys.stderr)
     if failed:
         raise SystemExit(f"failed: {', '.join(failed)} (see {work}/<run>/train.out)")
-
-
-def accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
-    return float((logits.argmax(1) == labels).mean())
 
 
 def average_logits(files: dict[str, Path], out: Path, weights: dict[str, float] | None = None
@@ -245,9 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     # Unpack and cache the data once, here: runs started together would otherwise all unpack
     # and cache it at the same time, on the same folders.
-    args.data = args.data or default_data_dir()
-    if args.data is None:
-        raise SystemExit("no FER-2013 found: pass --data DIR (train/, test/) or set FER2013_DIR")
+    args.data = data_dir(args.data)
     for split in SPLITS:
         load_split(args.data, split)
     if args.stage in ("teachers", "all"):

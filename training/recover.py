@@ -199,10 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", type=Path, default=None, help="FER-2013 folder (train/, test/)")
     p.add_argument("--images", type=int, default=4000, help="train/ images for BatchNorm statistics")
     args = p.parse_args(argv)
-    root = args.data or fer.default_data_dir()
-    if root is None:
-        print("no FER-2013 data: pass --data DIR or set FER2013_DIR", file=sys.stderr)
-        return 2
+    root = fer.data_dir(args.data)
     try:
         exported = torch.jit.load(str(args.model), map_location="cpu").eval()
     except (RuntimeError, ValueError) as e:

@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from . import data as fer
 from .export import export_torchscript
-from .metrics import report
+from .metrics import accuracy, report
 from .model import ARCHS, CLASS_NAMES, ExportedClassifier, build_model, normalize
 
 
@@ -205,10 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     np.random.seed(args.seed)
     torch.manual_seed(args.seed)
 
-    root = args.data or fer.default_data_dir()
-    if root is None:
-        print("no FER-2013 data: pass --data DIR or set FER2013_DIR", file=sys.stderr)
-        return 2
+    root = fer.data_dir(args.data)
     train = fer.load_split(root, "train")
     val = fer.load_split(root, "PublicTest")
     if args.limit:
@@ -368,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
             loss_v, ok_v = tot_loss.item(), tot_ok.item()
             val_logits = predict(normalised(model, sigma), val.images, device)
             val_loss = F.cross_entropy(torch.from_numpy(val_logits), torch.from_numpy(val.labels)).item()
-            val_acc = float((val_logits.argmax(1) == val.labels).mean())
+            val_acc = accuracy(val_logits, val.labels)
             with open(log_path, "a", newline="") as f:
                 csv.writer(f).writerow(
                     [epoch + 1, f"{sched.get_last_lr()[0]:.5f}", f"{loss_v / max(seen, 1):.4f}",
@@ -541,7 +538,7 @@ def tune_blur(
     for f in (0.85, 0.9, 0.95, 1.0, 1.05, 1.1, 1.15, 1.2, 1.3):
         s = round(estimate * f, 2)
         m = ExportedClassifier(net, tta_flip=tta_flip, blur_sigma=s)
-        scores[f"{s:.2f}"] = float((predict(m, val.images, torch.device("cpu")).argmax(1) == val.labels).mean())
+        scores[f"{s:.2f}"] = accuracy(predict(m, val.images, torch.device("cpu")), val.labels)
         print(f"input blur {s:.2f}: PublicTest {scores[f'{s:.2f}'] * 100:.2f} %", file=sys.stderr)
     best = max(scores, key=lambda k: scores[k])
     return float(best), scores

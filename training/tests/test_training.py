@@ -83,6 +83,24 @@ def test_missing_data_dir_is_a_clear_error(tmp_path: Path) -> None:
         fer.load_split(tmp_path / "nowhere", "train")
 
 
+def test_no_data_anywhere_is_one_clear_exit_for_every_tool(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from training.average import main as average_main
+    from training.evaluate import main as evaluate_main
+
+    assert fer.data_dir(tmp_path) == tmp_path
+    monkeypatch.setattr(fer, "default_data_dir", lambda: None)
+    ck = tmp_path / "w.pt"
+    torch.save(build_model("s2").state_dict(), ck)
+    for run in (lambda: train_main(["--epochs", "1"]), lambda: evaluate_main([]),
+                lambda: average_main(["--arch", "s2", "--out", str(tmp_path / "a.pt"), str(ck)])):
+        with pytest.raises(SystemExit) as e:
+            run()
+        assert e.value.code == 2
+        assert "pass --data DIR" in capsys.readouterr().err
+
+
 def test_augment_keeps_shape_range_and_varies() -> None:
     x = torch.rand(16, 1, 48, 48)
     g = torch.Generator().manual_seed(0)
@@ -689,3 +707,7 @@ def test_kept_epochs_average_into_one_net_of_the_same_shape(
         average_states([e1, build_model("s1w40").state_dict()])
     assert average_main(common[:-1] + [str(run / "epoch9.pt"), "--out", str(again)]) == 2
     assert "epoch9.pt" in capsys.readouterr().err
+    junk = tmp_path / "junk.pt"
+    junk.write_text("not weights")
+    assert average_main(common[:-1] + [str(junk), "--out", str(again)]) == 2
+    assert "junk.pt: not s2 weights" in capsys.readouterr().err
