@@ -85,7 +85,9 @@ train-cpu-distil:
 
 # Without a GPU: the stride-1 teacher on the CPU, ~200 s an epoch on two cores (~6–8 h). Resumable:
 # run it again after an interruption and it goes on from the last finished epoch.
-# A second teacher for an ensemble: CPU_TEACHER=cpu-s1b TEACHER_SEED=32 TEACHER_EPOCHS=80.
+# A second teacher for an ensemble: CPU_TEACHER=cpu-s1b TEACHER_SEED=32 TEACHER_EPOCHS=80 (finished
+# with TEACHER_EPOCHS=66 from epoch 51: the schedule is re-planned; `python -m training.ensemble`
+# then says whether the teachers still beat the student).
 CPU_RUNS = $(CACHE)/runs
 CPU_TEACHER ?= cpu-s1
 TEACHER_SEED ?= 31

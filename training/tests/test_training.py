@@ -87,6 +87,7 @@ def test_no_data_anywhere_is_one_clear_exit_for_every_tool(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from training.average import main as average_main
+    from training.ensemble import main as ensemble_main
     from training.evaluate import main as evaluate_main
 
     assert fer.data_dir(tmp_path) == tmp_path
@@ -94,7 +95,8 @@ def test_no_data_anywhere_is_one_clear_exit_for_every_tool(
     ck = tmp_path / "w.pt"
     torch.save(build_model("s2").state_dict(), ck)
     for run in (lambda: train_main(["--epochs", "1"]), lambda: evaluate_main([]),
-                lambda: average_main(["--arch", "s2", "--out", str(tmp_path / "a.pt"), str(ck)])):
+                lambda: average_main(["--arch", "s2", "--out", str(tmp_path / "a.pt"), str(ck)]),
+                lambda: ensemble_main([f"s2:{ck}"])):
         with pytest.raises(SystemExit) as e:
             run()
         assert e.value.code == 2
@@ -711,3 +713,37 @@ def test_kept_epochs_average_into_one_net_of_the_same_shape(
     junk.write_text("not weights")
     assert average_main(common[:-1] + [str(junk), "--out", str(again)]) == 2
     assert "junk.pt: not s2 weights" in capsys.readouterr().err
+
+
+def test_ensemble_scores_teachers_against_the_student(
+    tiny_fer: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from training.ensemble import main as ensemble_main
+
+    paths = []
+    for seed in (0, 1, 2):
+        paths.append(tmp_path / f"n{seed}.pt")
+        torch.save(net_with_batchnorm_statistics(seed).state_dict(), paths[-1])
+    specs = [f"s2:{p}" for p in paths]
+    capsys.readouterr()
+
+    # One net twice is that net: the mean of equal logits has the same argmax.
+    assert ensemble_main(["--data", str(tiny_fer), specs[0], specs[0]]) == 0
+    twice = json.loads(capsys.readouterr().out)
+    assert twice["all"]["plain"] == twice["nets"][str(paths[0])]["plain"]
+    assert "without" not in twice
+
+    assert ensemble_main(["--data", str(tiny_fer), *specs, "--student", specs[1]]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out["nets"]) == set(out["without"]) == {str(p) for p in paths}
+    assert out["student"]["plain"] == out["nets"][str(paths[1])]["plain"]
+    assert out["student"]["headroom"] == pytest.approx(out["all"]["mirror"] - out["student"]["plain"])
+    assert all(0.0 <= v <= 1.0 for v in (*out["all"].values(), out["student"]["mirror"], out["student"]["4class"]))
+
+    # Bad nets are named, with exit 2, before any data is read (so no --data here).
+    assert ensemble_main([f"s2:{tmp_path / 'missing.pt'}"]) == 2
+    assert "missing.pt" in capsys.readouterr().err
+    assert ensemble_main([f"s1w40:{paths[0]}"]) == 2
+    assert "not s1w40 weights" in capsys.readouterr().err
+    assert ensemble_main([str(paths[0])]) == 2
+    assert "expected ARCH:WEIGHTS" in capsys.readouterr().err
