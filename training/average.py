@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import pickle
 import sys
 from pathlib import Path
 
@@ -26,7 +25,7 @@ from torch import nn
 from . import data as fer
 from .metrics import accuracy
 from .model import ARCHS, SHIPPED_ARCH, build_model, normalize
-from .train import load_weights, normalised, predict
+from .train import load_net_spec, normalised, predict
 
 
 def average_states(states: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
@@ -80,23 +79,18 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    missing = [str(c) for c in args.checkpoints if not c.is_file()]
-    if missing:
-        print(f"no checkpoint at {', '.join(missing)}", file=sys.stderr)
+    # Every input loaded before the data, so a wrong file is named before anything is read.
+    try:
+        nets = [load_net_spec(f"{args.arch}:{c}", 0.0, torch.device("cpu")) for c in args.checkpoints]
+    except ValueError as e:
+        print(e, file=sys.stderr)
         return 2
     root = fer.data_dir(args.data)
     val = fer.load_split(root, "PublicTest")
 
-    device = torch.device("cpu")
     scores: dict[str, float] = {}
     states = []
-    for c in args.checkpoints:
-        net = build_model(args.arch)
-        try:
-            load_weights(net, c, device)
-        except (RuntimeError, KeyError, pickle.UnpicklingError) as e:
-            print(f"{c}: not {args.arch} weights ({e}); check --arch", file=sys.stderr)
-            return 2
+    for c, net in zip(args.checkpoints, nets):
         states.append(net.state_dict())
         scores[str(c)] = publictest(net, val)
         print(f"{c}: PublicTest {scores[str(c)] * 100:.2f} %", file=sys.stderr)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import pickle
 import sys
 from pathlib import Path
 
@@ -24,23 +23,12 @@ from torch import nn
 
 from . import data as fer
 from .metrics import accuracy, report
-from .model import ARCHS, build_model
-from .train import load_weights, normalised, predict
+from .train import load_net_spec, normalised, predict
 
 
 def load_net(spec: str) -> tuple[str, nn.Module]:
-    """`ARCH:WEIGHTS` as an eval-mode net on raw [0, 1] input; ValueError says what is wrong."""
-    arch, sep, path = spec.partition(":")
-    if not sep or arch not in ARCHS:
-        raise ValueError(f"{spec}: expected ARCH:WEIGHTS with ARCH one of {', '.join(ARCHS)}")
-    if not Path(path).is_file():
-        raise ValueError(f"{spec}: no file {path}")
-    net = build_model(arch, 0.0)
-    try:
-        load_weights(net, Path(path), torch.device("cpu"))
-    except (RuntimeError, KeyError, pickle.UnpicklingError) as e:
-        raise ValueError(f"{spec}: not {arch} weights ({e}); check the ARCH") from e
-    return path, normalised(net, 0.0).eval()
+    """`ARCH:WEIGHTS` as (its weights' path, an eval-mode net on raw [0, 1] input)."""
+    return spec.partition(":")[2], normalised(load_net_spec(spec, 0.0, torch.device("cpu")), 0.0).eval()
 
 
 def logits(net: nn.Module, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -49,11 +37,15 @@ def logits(net: nn.Module, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return predict(net, images, cpu), predict(net, np.ascontiguousarray(images[:, :, ::-1]), cpu)
 
 
+def mean_logits(members: list[tuple[np.ndarray, np.ndarray]], mirror: bool) -> np.ndarray:
+    """The members' mean logits, with each one's mirror-image logits averaged in when asked."""
+    return np.mean([m[0] + m[1] if mirror else m[0] for m in members], axis=0)
+
+
 def scores(members: list[tuple[np.ndarray, np.ndarray]], labels: np.ndarray) -> dict[str, float]:
     """Accuracy of the members' mean logits, plain and with the mirror averaged in."""
-    plain = np.mean([m[0] for m in members], axis=0)
-    mirrored = np.mean([m[0] + m[1] for m in members], axis=0)
-    return {"plain": accuracy(plain, labels), "mirror": accuracy(mirrored, labels)}
+    return {"plain": accuracy(mean_logits(members, False), labels),
+            "mirror": accuracy(mean_logits(members, True), labels)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,8 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         outs.append(logits(net, val.images))
         out["nets"][name] = scores([outs[-1]], val.labels)
     out["all"] = scores(outs, val.labels)
-    full = np.mean([o[0] + o[1] for o in outs], axis=0)
-    out["all"]["4class_mirror"] = report(val.labels, full)["accuracy_4class"]
+    out["all"]["4class_mirror"] = report(val.labels, mean_logits(outs, True))["accuracy_4class"]
     if len(outs) >= 3:
         out["without"] = {name: scores(outs[:i] + outs[i + 1 :], val.labels) for i, (name, _) in enumerate(nets)}
     if student is not None:

@@ -121,18 +121,28 @@ def class_weights(labels: np.ndarray) -> torch.Tensor:
     return torch.tensor(w / w.mean(), dtype=torch.float32)
 
 
-def load_teacher_net(spec: str, dropout: float, device: torch.device) -> nn.Module:
-    """`ARCH:WEIGHTS` (a state dict or checkpoint, fp16 or fp32) as a frozen eval-mode net."""
+def load_net_spec(spec: str, dropout: float, device: torch.device) -> nn.Module:
+    """`ARCH:WEIGHTS` (a state dict or checkpoint, fp16 or fp32) as an eval-mode net; ValueError
+    names what is wrong (the spec, the file, the ARCH)."""
     arch, sep, path = spec.partition(":")
     if not sep or arch not in ARCHS:
-        raise SystemExit(f"--kd-net {spec}: expected ARCH:WEIGHTS with ARCH one of {', '.join(ARCHS)}")
+        raise ValueError(f"{spec}: expected ARCH:WEIGHTS with ARCH one of {', '.join(ARCHS)}")
     if not Path(path).is_file():
-        raise SystemExit(f"--kd-net {spec}: no file {path}; pass the teacher's best.pt")
+        raise ValueError(f"{spec}: no file {path}; pass the net's best.pt")
     net = build_model(arch, dropout).to(device)
     try:
         load_weights(net, Path(path), device)
     except (RuntimeError, KeyError, pickle.UnpicklingError) as e:
-        raise SystemExit(f"--kd-net {spec}: not {arch} weights ({e}); check the ARCH") from e
+        raise ValueError(f"{spec}: not {arch} weights ({e}); check the ARCH") from e
+    return net.eval()
+
+
+def load_teacher_net(spec: str, dropout: float, device: torch.device) -> nn.Module:
+    """`--kd-net ARCH:WEIGHTS` as a frozen eval-mode net."""
+    try:
+        net = load_net_spec(spec, dropout, device)
+    except ValueError as e:
+        raise SystemExit(f"--kd-net {e}") from e
     net = net.to(memory_format=torch.channels_last).eval()
     for w in net.parameters():
         w.requires_grad_(False)
