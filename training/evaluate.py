@@ -1,6 +1,9 @@
 """Evaluate an exported TorchScript model on FER-2013, as `emotune eval` does on the Rust side.
 
     python -m training.evaluate --model models/emotion_resnet18_cbam.pt --split PrivateTest
+
+Scored on FER+'s plurality labels by default (calibration against the votes, the folder
+labels' accuracy as a second figure); `--labels folder` scores the folder labels alone.
 """
 
 from __future__ import annotations
@@ -10,12 +13,26 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from . import data as fer
+from . import ferplus
 from .export import load_exported
-from .metrics import report
+from .metrics import calibration, report
 from .train import predict
+
+
+def ferplus_report(logits: np.ndarray, folder: np.ndarray, fl: ferplus.Labels) -> dict:
+    """The FER+ report over the faces with a plurality label, plus the folder accuracy."""
+    scored = fl.plurality >= 0
+    rep = report(fl.plurality[scored], logits[scored])
+    rep.update(calibration(fl.plurality[scored], fl.targets[scored], logits[scored]))
+    rep["labels"] = "ferplus"
+    rep["unscored"] = int((~scored).sum())
+    rep["folder_accuracy"] = float((logits.argmax(1) == folder).mean())
+    rep["folder_n"] = int(len(folder))
+    return rep
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", type=Path, default=Path("models/emotion_resnet18_cbam.pt"))
     p.add_argument("--data", type=Path, default=None)
     p.add_argument("--split", default="PrivateTest", choices=["PublicTest", "PrivateTest"])
+    p.add_argument("--labels", default="ferplus", choices=["ferplus", "folder"])
+    p.add_argument("--votes", type=Path, default=None, help="ferplus.csv (default: ../shared/datasets/)")
     p.add_argument("--threads", type=int, default=0)
     args = p.parse_args(argv)
     if args.threads:
@@ -30,7 +49,12 @@ def main(argv: list[str] | None = None) -> int:
     root = fer.data_dir(args.data)
     split = fer.load_split(root, args.split)
     model = load_exported(args.model)
-    rep = report(split.labels, predict(model, split.images, torch.device("cpu")))
+    logits = predict(model, split.images, torch.device("cpu"))
+    if args.labels == "folder":
+        rep = report(split.labels, logits)
+    else:
+        votes = ferplus.read_votes(args.votes or ferplus.shared_csv())
+        rep = ferplus_report(logits, split.labels, ferplus.align(votes, split.paths))
     print(json.dumps(rep))
     return 0
 

@@ -57,3 +57,31 @@ def report(labels: np.ndarray, logits: np.ndarray) -> dict:
         "n": int(len(labels)),
         "confusion": cm.tolist(),
     }
+
+
+ECE_BINS = 15
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits.astype(np.float64) - logits.max(1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(1, keepdims=True)
+
+
+def calibration(labels: np.ndarray, shares: np.ndarray, logits: np.ndarray) -> dict:
+    """ece: top-class confidence against accuracy on `labels`, 15 equal-width bins;
+    ece_votes: the same bins against the top class's vote share in `shares` (does 60 % mean six
+    people in ten?); kl: mean KL(shares || softmax), nats. As `emotune eval` computes them."""
+    p = softmax(logits)
+    top = p.argmax(1)
+    conf = p[np.arange(len(p)), top]
+    ok = (top == labels).astype(np.float64)
+    share = shares[np.arange(len(p)), top].astype(np.float64)
+    b = np.clip(np.ceil(conf * ECE_BINS).astype(np.int64), 1, ECE_BINS) - 1
+    n = max(len(p), 1)
+    ece = sum(abs(conf[b == i].sum() - ok[b == i].sum()) for i in range(ECE_BINS)) / n
+    ece_votes = sum(abs(conf[b == i].sum() - share[b == i].sum()) for i in range(ECE_BINS)) / n
+    q = shares.astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(q > 0, q * np.log(q / np.maximum(p, 1e-12)), 0.0)
+    return {"ece": float(ece), "ece_votes": float(ece_votes), "kl": float(terms.sum(1).mean())}

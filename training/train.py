@@ -28,6 +28,7 @@ from torch import nn
 from tqdm import tqdm
 
 from . import data as fer
+from . import ferplus
 from .export import export_torchscript
 from .metrics import accuracy, report
 from .model import ARCHS, CLASS_NAMES, ExportedClassifier, build_model, normalize
@@ -36,6 +37,12 @@ from .model import ARCHS, CLASS_NAMES, ExportedClassifier, build_model, normaliz
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m training.train", description=__doc__.split("\n")[0])
     p.add_argument("--data", type=Path, default=None, help="FER-2013 folder (train/, test/)")
+    p.add_argument(
+        "--labels", default="folder", choices=["folder", "ferplus"],
+        help="ferplus: train on FER+'s vote shares (soft cross-entropy), select on FER+ PublicTest "
+        "plurality labels; folder: FER-2013's one-annotator folder labels",
+    )
+    p.add_argument("--ferplus", type=Path, default=None, help="ferplus.csv (default: ../shared/datasets/)")
     p.add_argument("--epochs", type=int, default=40)
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=0.1, help="peak SGD learning rate (one-cycle)")
@@ -226,6 +233,21 @@ def main(argv: list[str] | None = None) -> int:
         train = fer.Split(train.images[ti], train.labels[ti], [train.paths[i] for i in ti])
         val = fer.Split(val.images[vi], val.labels[vi], [val.paths[i] for i in vi])
 
+    val_labels = val.labels
+    train_targets = val_targets = None
+    if args.labels == "ferplus":
+        votes = ferplus.read_votes(args.ferplus or ferplus.shared_csv())
+        tl = ferplus.align(votes, train.paths)
+        keep = np.flatnonzero(tl.keep)
+        train = fer.Split(train.images[keep], train.labels[keep], [train.paths[i] for i in keep])
+        train_targets = tl.targets[keep]
+        vl = ferplus.align(votes, val.paths)
+        scored = np.flatnonzero(vl.plurality >= 0)
+        val = fer.Split(val.images[scored], val.labels[scored], [val.paths[i] for i in scored])
+        val_labels = vl.plurality[scored]
+        val_targets = vl.targets[scored]
+        if main_proc:
+            print(f"FER+ labels: {len(train)} train images, {len(val)} PublicTest scored", file=sys.stderr)
     if args.kd is not None and args.kd_net:
         print("--kd and --kd-net are two kinds of teacher: give one of them", file=sys.stderr)
         return 2
@@ -274,9 +296,14 @@ def main(argv: list[str] | None = None) -> int:
     per_rank = math.ceil(len(train) / world)
     steps_per_epoch = math.ceil(per_rank / args.batch_size)
     sched = one_cycle(opt, args.lr, args.epochs * steps_per_epoch)
-    criterion = nn.CrossEntropyLoss(
-        weight=class_weights(train.labels).to(device), label_smoothing=args.label_smoothing
-    )
+    if train_targets is not None:
+        # Vote shares as targets: the net's softmax estimates them (no re-weighting, no smoothing,
+        # so the probabilities stay comparable with the votes).
+        criterion = nn.CrossEntropyLoss()
+    else:
+        criterion = nn.CrossEntropyLoss(
+            weight=class_weights(train.labels).to(device), label_smoothing=args.label_smoothing
+        )
 
     start_epoch, best_acc = 0, -1.0
     last = run_dir / "last.pt"
@@ -306,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
             )
 
     x_all = fer.to_tensor(train.images)
-    y_all = torch.from_numpy(train.labels)
+    y_all = torch.from_numpy(train_targets if train_targets is not None else train.labels)
     t_all = torch.from_numpy(teacher) if teacher is not None else None
     if device.type == "cuda":
         # The whole train set is 265 MB as float: keep it on the GPU, no host copies per step.
@@ -363,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
             sched.step()
             # Accumulated on the device: a .item() per step would stall the GPU queue.
             tot_loss += loss.detach() * len(idx)
-            tot_ok += (logits.argmax(1) == y).sum()
+            tot_ok += (logits.argmax(1) == (y if y.ndim == 1 else y.argmax(1))).sum()
             seen += len(idx)
             if device.type == "cpu":
                 bar.set_postfix(loss=f"{tot_loss.item() / seen:.3f}", acc=f"{tot_ok.item() / seen:.3f}")
@@ -374,8 +401,8 @@ def main(argv: list[str] | None = None) -> int:
         if main_proc:
             loss_v, ok_v = tot_loss.item(), tot_ok.item()
             val_logits = predict(normalised(model, sigma), val.images, device)
-            val_loss = F.cross_entropy(torch.from_numpy(val_logits), torch.from_numpy(val.labels)).item()
-            val_acc = accuracy(val_logits, val.labels)
+            val_loss = F.cross_entropy(torch.from_numpy(val_logits), torch.from_numpy(val_labels)).item()
+            val_acc = accuracy(val_logits, val_labels)
             with open(log_path, "a", newline="") as f:
                 csv.writer(f).writerow(
                     [epoch + 1, f"{sched.get_last_lr()[0]:.5f}", f"{loss_v / max(seen, 1):.4f}",
@@ -425,6 +452,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.export_epoch == "best" or args.export_from is not None:
             model.load_state_dict(torch.load(run_dir / "best.pt", map_location=device))
         model = model.to(memory_format=torch.contiguous_format).cpu()
+        temperature = 1.0
+        if val_targets is not None:
+            temperature = fold_temperature(model, normalised(model, sigma), val.images, val_targets)
         tuning: dict[str, float] = {}
         if args.input_blur == "tune":
             sigma, tuning = tune_blur(model, val, sigma, args.tta_flip)
@@ -444,7 +474,15 @@ def main(argv: list[str] | None = None) -> int:
         from .export import load_exported
 
         exported = load_exported(args.out)
-        rep = report(test.labels, predict(exported, test.images, torch.device("cpu")))
+        test_logits = predict(exported, test.images, torch.device("cpu"))
+        if args.labels == "ferplus":
+            from .evaluate import ferplus_report
+
+            votes = ferplus.read_votes(args.ferplus or ferplus.shared_csv())
+            rep = ferplus_report(test_logits, test.labels, ferplus.align(votes, test.paths))
+            rep["temperature"] = temperature
+        else:
+            rep = report(test.labels, test_logits)
         rep["best_val_acc"] = best_acc
         rep["tta_flip"] = args.tta_flip
         rep["mirror_pass_below"] = exported.mirror_pass_below()
@@ -459,6 +497,17 @@ def main(argv: list[str] | None = None) -> int:
     if world > 1:
         dist.destroy_process_group()
     return 0
+
+
+def fold_temperature(model: nn.Module, wrapped: nn.Module, images: np.ndarray, targets: np.ndarray) -> float:
+    """Temperature scaling fitted on the validation votes, folded into the last layer (so the
+    export and the Rust side need nothing new); returns T."""
+    t = ferplus.fit_temperature(predict(wrapped, images, torch.device("cpu")), targets)
+    with torch.no_grad():
+        model.fc.weight.div_(t)
+        model.fc.bias.div_(t)
+    print(f"temperature {t:.3f} (fitted on the PublicTest votes) folded into fc", file=sys.stderr)
+    return t
 
 
 def one_cycle(opt: torch.optim.Optimizer, lr: float, steps: int) -> torch.optim.lr_scheduler.OneCycleLR:
