@@ -350,6 +350,62 @@ fn a_forged_state_is_rejected_and_nothing_is_saved() {
     );
 }
 
+/// Sends `request` to the loopback as raw bytes and returns the whole answer.
+fn send_raw(port: u16, request: &[u8]) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    // The listener may answer before it has read everything (an over-long line).
+    let _ = s.write_all(request);
+    let _ = s.shutdown(std::net::Shutdown::Write);
+    let mut answer = Vec::new();
+    let _ = s.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[test]
+fn malformed_callbacks_get_a_400_and_the_sign_in_keeps_waiting() {
+    let listener = TcpListener::bind(("127.0.0.1", 0)).expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let waiter = std::thread::spawn(move || {
+        emotune::music::account::wait_for_code(
+            &listener,
+            "/callback",
+            "good-state",
+            std::time::Duration::from_secs(60),
+        )
+    });
+    let long = format!(
+        "GET /callback?state={} HTTP/1.1\r\n\r\n",
+        "a".repeat(100_000)
+    );
+    let cases: [&[u8]; 9] = [
+        "GET /callback?state=%€ HTTP/1.1\r\nHost: x\r\n\r\n".as_bytes(),
+        b"GET /callback?state=% HTTP/1.1\r\n\r\n",
+        b"GET /callback?code=%ZZ&state=x HTTP/1.1\r\n\r\n",
+        // Not UTF-8, raw and percent-encoded.
+        b"GET /callback?state=\xff\xfe HTTP/1.1\r\n\r\n",
+        b"GET /callback?code=%FF&state=good-state HTTP/1.1\r\n\r\n",
+        long.as_bytes(),
+        b"\x00\x01 garbage\r\n\r\n",
+        b"GET /callback?state=good-state",
+        b"",
+    ];
+    for req in cases {
+        let answer = send_raw(port, req);
+        let shown = String::from_utf8_lossy(&req[..req.len().min(60)]);
+        assert!(answer.starts_with("HTTP/1.1 400"), "{shown:?} -> {answer}");
+    }
+    assert!(!waiter.is_finished(), "a malformed request ended the sign-in");
+    let ok = send_raw(
+        port,
+        b"GET /callback?code=the%2Fcode&state=good-state HTTP/1.1\r\nHost: x\r\n\r\n",
+    );
+    assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
+    assert_eq!(
+        waiter.join().expect("the listener never panics"),
+        Ok("the/code".to_string())
+    );
+}
+
 /// A signed-in user: a token file, and a fresh cached list of Spotify tracks for happy/match.
 fn signed_in(home: &Path, access: &str, expires_at: u64) {
     let t = json!({"access_token": access, "refresh_token": REFRESH, "expires_at": expires_at,

@@ -10,7 +10,7 @@
 //! development-mode API; the few user calls are simpler to keep in one small client with one
 //! error mapping. rspotify still serves the client-credentials search (`spotify.rs`).
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -262,33 +262,61 @@ pub fn authorize_url(ep: &Endpoints, client_id: &str, redirect: &str, p: &Pkce) 
     )
 }
 
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'%' if i + 2 < b.len() => match u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                Ok(v) => {
-                    out.push(v);
-                    i += 3;
-                    continue;
-                }
-                Err(_) => out.push(b'%'),
-            },
-            b'+' => out.push(b' '),
-            c => out.push(c),
-        }
-        i += 1;
+/// The longest request line the loopback reads (a real redirect is well under 2 KiB).
+const MAX_REQUEST_LINE: u64 = 8 * 1024;
+
+/// One value of the redirect's query, decoded strictly: `+` is a space, every `%` starts two
+/// hex digits and the result is UTF-8. None for anything else (never a guess, never a panic).
+fn decode_value(raw: &str) -> Option<String> {
+    let escapes_ok = raw
+        .split('%')
+        .skip(1)
+        .all(|s| s.bytes().take(2).filter(u8::is_ascii_hexdigit).count() == 2);
+    if !escapes_ok {
+        return None;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(&raw.replace('+', " "))
+        .decode_utf8()
+        .ok()
+        .map(std::borrow::Cow::into_owned)
 }
 
-fn query_param(query: &str, name: &str) -> Option<String> {
-    query.split('&').find_map(|kv| {
-        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-        (k == name).then(|| percent_decode(v))
-    })
+/// The decoded `name=value` pairs of a query, or None when any part is malformed.
+fn query_pairs(query: &str) -> Option<Vec<(String, String)>> {
+    query
+        .split('&')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            Some((decode_value(k)?, decode_value(v)?))
+        })
+        .collect()
+}
+
+/// The first value of `name` among `pairs`.
+fn query_param(pairs: &[(String, String)], name: &str) -> Option<String> {
+    pairs
+        .iter()
+        .find_map(|(k, v)| (k == name).then(|| v.clone()))
+}
+
+/// The target (`/path?query`) of the browser's request line, or why it is not one we answer.
+fn request_target(conn: &TcpStream) -> std::result::Result<String, &'static str> {
+    let mut line = Vec::new();
+    BufReader::new(conn)
+        .take(MAX_REQUEST_LINE)
+        .read_until(b'\n', &mut line)
+        .map_err(|_| "The request could not be read.")?;
+    if line.last() != Some(&b'\n') {
+        return Err("The request is incomplete or too long.");
+    }
+    let line = std::str::from_utf8(&line).map_err(|_| "The request is not text.")?;
+    match line.split_whitespace().collect::<Vec<_>>()[..] {
+        ["GET", target, version] if version.starts_with("HTTP/") && target.starts_with('/') => {
+            Ok(target.to_string())
+        }
+        _ => Err("This is not a sign-in answer."),
+    }
 }
 
 fn respond(mut conn: &TcpStream, status: &str, text: &str) {
@@ -302,10 +330,28 @@ fn respond(mut conn: &TcpStream, status: &str, text: &str) {
          Connection: close\r\n\r\n{page}",
         page.len()
     );
+    // Closing with unread input would reset the connection and could lose the answer: say we
+    // are done, then read what is left (bounded in bytes and time) until the browser closes.
+    let _ = conn.shutdown(std::net::Shutdown::Write);
+    let deadline = Instant::now() + Duration::from_secs(1);
+    let (mut buf, mut left) = ([0u8; 4096], 1usize << 20);
+    while left > 0 {
+        let Some(wait) = deadline.checked_duration_since(Instant::now()) else {
+            break;
+        };
+        if wait.is_zero() || conn.set_read_timeout(Some(wait)).is_err() {
+            break;
+        }
+        match conn.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => left = left.saturating_sub(n),
+        }
+    }
 }
 
 /// Waits on `listener` for the browser's redirect to `path`; returns the code once its state
-/// matches. Other paths (a favicon) get a 404 and the wait goes on.
+/// matches. Other paths (a favicon) get a 404 and malformed requests a 400, and the wait goes on;
+/// a well-formed answer with another state ends it.
 pub fn wait_for_code(
     listener: &TcpListener,
     path: &str,
@@ -330,15 +376,27 @@ pub fn wait_for_code(
         };
         let _ = conn.set_nonblocking(false);
         let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
-        let mut line = String::new();
-        let _ = BufReader::new(&conn).read_line(&mut line);
-        let target = line.split_whitespace().nth(1).unwrap_or("");
-        let (p, query) = target.split_once('?').unwrap_or((target, ""));
+        let target = match request_target(&conn) {
+            Ok(t) => t,
+            Err(why) => {
+                respond(&conn, "400 Bad Request", why);
+                continue;
+            }
+        };
+        let (p, query) = target.split_once('?').unwrap_or((&target, ""));
         if p != path {
             respond(&conn, "404 Not Found", "Not found");
             continue;
         }
-        if query_param(query, "state").as_deref() != Some(state) {
+        let Some(pairs) = query_pairs(query) else {
+            respond(
+                &conn,
+                "400 Bad Request",
+                "The sign-in answer is malformed; nothing was saved.",
+            );
+            continue;
+        };
+        if query_param(&pairs, "state").as_deref() != Some(state) {
             respond(
                 &conn,
                 "400 Bad Request",
@@ -346,7 +404,7 @@ pub fn wait_for_code(
             );
             return Err(AccountError::StateMismatch);
         }
-        if let Some(err) = query_param(query, "error") {
+        if let Some(err) = query_param(&pairs, "error") {
             respond(
                 &conn,
                 "200 OK",
@@ -354,7 +412,7 @@ pub fn wait_for_code(
             );
             return Err(AccountError::Denied(err));
         }
-        let Some(code) = query_param(query, "code") else {
+        let Some(code) = query_param(&pairs, "code") else {
             respond(&conn, "400 Bad Request", "No code in the answer.");
             return Err(AccountError::Protocol(
                 "the redirect carried no code".into(),
@@ -831,12 +889,14 @@ mod tests {
     }
 
     #[test]
-    fn query_values_are_decoded() {
-        assert_eq!(
-            query_param("code=a%2Fb+c&state=x", "code").as_deref(),
-            Some("a/b c")
-        );
-        assert_eq!(query_param("code=1", "state"), None);
+    fn query_values_are_decoded_strictly() {
+        let pairs = query_pairs("code=a%2Fb+c&state=x&&e=S%C3%B3").expect("well formed");
+        assert_eq!(query_param(&pairs, "code").as_deref(), Some("a/b c"));
+        assert_eq!(query_param(&pairs, "e").as_deref(), Some("Só"));
+        assert_eq!(query_param(&pairs, "missing"), None);
+        for bad in ["state=%€", "state=%", "state=%4", "code=%ZZ&state=x", "s=%FF", "%=1"] {
+            assert_eq!(query_pairs(bad), None, "{bad}");
+        }
     }
 
     #[test]
