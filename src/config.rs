@@ -88,7 +88,7 @@ pub struct OwnPlaylist {
 }
 
 /// The `own_playlists` key of a mood.
-pub(crate) fn own_key(e: crate::Emotion, s: crate::music::Strategy) -> String {
+pub(crate) fn own_key(e: crate::Emotion, s: crate::emotion::Strategy) -> String {
     format!("{e}/{}", s.name())
 }
 
@@ -123,7 +123,7 @@ impl Settings {
     pub(crate) fn own_playlist(
         &self,
         e: crate::Emotion,
-        s: crate::music::Strategy,
+        s: crate::emotion::Strategy,
     ) -> Option<&OwnPlaylist> {
         self.own_playlists.get(&own_key(e, s))
     }

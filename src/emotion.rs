@@ -1,4 +1,4 @@
-//! The seven FER-2013 emotions and per-emotion scores.
+//! The seven FER-2013 emotions, per-emotion scores, and the music's strategy towards a mood.
 
 use std::fmt;
 use std::str::FromStr;
@@ -98,6 +98,35 @@ impl FromStr for Emotion {
             .into_iter()
             .find(|e| e.name() == canonical)
             .ok_or_else(|| ParseEmotionError(s.to_string()))
+    }
+}
+
+/// What the music does about the mood: match it, or lift it. Here, beside `Emotion`, because
+/// the settings (`config`) key the user's own playlists by mood and strategy; `music`
+/// re-exports it as `music::Strategy`.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum, Default,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Strategy {
+    #[default]
+    Match,
+    Uplift,
+}
+
+impl Strategy {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Strategy::Match => "match",
+            Strategy::Uplift => "uplift",
+        }
+    }
+
+    pub(crate) fn toggled(self) -> Strategy {
+        match self {
+            Strategy::Match => Strategy::Uplift,
+            Strategy::Uplift => Strategy::Match,
+        }
     }
 }
 

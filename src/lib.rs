@@ -13,6 +13,7 @@ pub mod eval;
 pub mod logging;
 pub mod music;
 pub mod pipeline;
+pub(crate) mod platform;
 pub mod plot;
 pub mod soak;
 pub mod ui;

@@ -1080,7 +1080,7 @@ async fn run_job(job: AccountJob, send: &impl Fn(AccountEvent)) -> Result<Option
                 TokenStore { path },
                 |url| {
                     send(AccountEvent::AuthorizeUrl(url.to_string()));
-                    if crate::ui::display_available() {
+                    if crate::platform::display_available() {
                         let _ = open::that_detached(url);
                     }
                 },

@@ -10,32 +10,9 @@ pub mod spotify;
 
 use serde::{Deserialize, Serialize};
 
-/// Match the mood, or lift it.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum, Default,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Strategy {
-    #[default]
-    Match,
-    Uplift,
-}
-
-impl Strategy {
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Strategy::Match => "match",
-            Strategy::Uplift => "uplift",
-        }
-    }
-
-    pub(crate) fn toggled(self) -> Strategy {
-        match self {
-            Strategy::Match => Strategy::Uplift,
-            Strategy::Uplift => Strategy::Match,
-        }
-    }
-}
+/// Match the mood, or lift it. Defined with `Emotion` (a leaf), so `config` can key the
+/// user's own playlists by it without importing `music`.
+pub use crate::emotion::Strategy;
 
 /// Where a recommendation came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

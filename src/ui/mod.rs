@@ -58,15 +58,8 @@ pub struct AppOptions {
     pub fps: Option<f32>,
 }
 
-/// True when a window can be opened at all (X11 or Wayland session present).
-pub(crate) fn display_available() -> bool {
-    if !cfg!(target_os = "linux") {
-        return true;
-    }
-    ["DISPLAY", "WAYLAND_DISPLAY"]
-        .iter()
-        .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()))
-}
+/// Whether a window can be opened; lives in `platform` so the layers below can ask it too.
+pub(crate) use crate::platform::display_available;
 
 pub fn run(opts: AppOptions) -> anyhow::Result<()> {
     if !display_available() {

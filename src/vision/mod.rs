@@ -2,11 +2,15 @@
 
 pub mod classifier;
 pub(crate) mod detector;
+pub(crate) mod frame;
 pub mod neural;
 pub mod preprocess;
+pub(crate) mod resample;
 pub mod scene;
 pub mod testset;
 
 pub use classifier::{EmotionClassifier, resolve_model_path};
-pub use detector::{Detection, DetectorSettings, FaceDetector, Frame, rotate_gray, unrotate_point};
+pub use detector::{DetectorSettings, FaceDetector};
+pub use frame::{Detection, Frame};
+pub use resample::{rotate_gray, unrotate_point};
 pub use preprocess::{BBox, FaceInput};

@@ -12,8 +12,9 @@ use std::io::Cursor;
 
 use tch::{CModule, Device, Kind, Tensor};
 
-use super::detector::{Detection, Frame, area_average, downscale_into};
+use super::frame::{Detection, Frame};
 use super::preprocess::BBox;
+use super::resample::{area_average, downscale_into};
 use crate::error::{Error, Result};
 
 /// The converted model (436 KiB), embedded like the SeetaFace cascade.
