@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::capture::load_rgb;
 use crate::emotion::EmotionScores;
-use crate::eval::{self, Split};
+use crate::eval::{self, LabelSet, Split};
 use crate::pipeline::PipelineSettings;
 use crate::vision::preprocess::{FaceCrop, face_input, luma, whole_image_input};
 use crate::vision::{DetectorSettings, EmotionClassifier, FaceDetector, classifier};
@@ -161,6 +161,9 @@ pub fn parse_unit_interval(s: &str) -> std::result::Result<f32, String> {
 pub struct EvalOptions<'a> {
     pub data: &'a Path,
     pub split: Split,
+    pub labels: LabelSet,
+    /// FER+'s vote table (None: looked for next to the data).
+    pub votes: Option<&'a Path>,
     pub model: Option<&'a Path>,
     pub json: bool,
     pub confusion: Option<&'a Path>,
@@ -214,12 +217,26 @@ pub fn eval(o: &EvalOptions) -> anyhow::Result<()> {
     }
     let clf = load_classifier(o.model, all_cores())?;
     let mut items = eval::list_labelled(o.data, o.split)?;
+    let votes = match o.labels {
+        LabelSet::Folder => None,
+        LabelSet::FerPlus => Some(read_votes(o.data, o.votes)?),
+    };
+    if let (Some(votes), true) = (&votes, o.through_detector) {
+        // Scored on the plurality label: the items carry it instead of the folder's.
+        items = eval::ferplus_items(&items, votes)
+            .into_iter()
+            .map(|(p, label, _)| (p, label))
+            .collect();
+    }
     if let Some(n) = o.limit.filter(|&n| n > 0 && n < items.len()) {
         // Spread over the sorted list, so every class keeps its share.
         let step = items.len() as f64 / n as f64;
         items = (0..n)
             .map(|i| items[(i as f64 * step) as usize].clone())
             .collect();
+    }
+    if let (Some(votes), false) = (&votes, o.through_detector) {
+        return eval_ferplus(o, &clf, &items, votes);
     }
     let bar = progress_bar(items.len());
     let (report, title, text, json) = if o.through_detector {
@@ -245,17 +262,20 @@ pub fn eval(o: &EvalOptions) -> anyhow::Result<()> {
             return Ok(());
         }
         let best = reports.swap_remove(0);
+        let labels = if votes.is_some() { "FER+" } else { "folder" };
         let title = format!(
-            "FER-2013 {:?} through the detector: accuracy {:.2} % (n = {})",
+            "FER-2013 {:?} through the detector, {labels} labels: accuracy {:.2} % (n = {})",
             o.split,
             best.report.accuracy * 100.0,
             best.report.n
         );
+        let mut json = serde_json::to_value(&best)?;
+        json["labels"] = serde_json::json!(if votes.is_some() { "ferplus" } else { "folder" });
         (
             best.report.clone(),
             title,
-            best.to_text(),
-            serde_json::to_string(&best)?,
+            format!("labels: {labels}\n{}", best.to_text()),
+            json.to_string(),
         )
     } else {
         let report = eval::evaluate(&clf, &items, 256, |done| bar.set_position(done as u64))?;
@@ -277,6 +297,51 @@ pub fn eval(o: &EvalOptions) -> anyhow::Result<()> {
         println!("{json}");
     } else {
         print!("{text}");
+    }
+    Ok(())
+}
+
+fn read_votes(data: &Path, given: Option<&Path>) -> anyhow::Result<eval::ferplus::VoteTable> {
+    let path = match given {
+        Some(p) => p.to_path_buf(),
+        None => eval::ferplus::find_votes(data).map_err(|tried| {
+            anyhow::anyhow!(
+                "no FER+ vote table found (looked in: {}). Pass --votes ferplus.csv, or \
+                 --labels folder to score the FER-2013 folder labels",
+                tried
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })?,
+    };
+    Ok(eval::ferplus::VoteTable::read(&path)?)
+}
+
+fn eval_ferplus(
+    o: &EvalOptions,
+    clf: &crate::vision::EmotionClassifier,
+    items: &[(std::path::PathBuf, crate::Emotion)],
+    votes: &eval::ferplus::VoteTable,
+) -> anyhow::Result<()> {
+    let bar = progress_bar(items.len());
+    let r = eval::evaluate_ferplus(clf, items, votes, |done| bar.set_position(done as u64))?;
+    bar.finish_and_clear();
+    if let Some(png) = o.confusion {
+        let title = format!(
+            "FER+ {:?}: accuracy {:.2} % (n = {})",
+            o.split,
+            r.report.accuracy * 100.0,
+            r.report.n
+        );
+        r.report.save_confusion_png(png, &title)?;
+        eprintln!("confusion matrix written to {}", png.display());
+    }
+    if o.json {
+        println!("{}", serde_json::to_string(&r)?);
+    } else {
+        print!("{}", r.to_text());
     }
     Ok(())
 }

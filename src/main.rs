@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use emotune::capture::SourceSpec;
-use emotune::eval::Split;
+use emotune::eval::{LabelSet, Split};
 
 #[derive(Parser)]
 #[command(
@@ -60,6 +60,14 @@ enum Command {
         data: PathBuf,
         #[arg(long, value_enum, default_value = "PrivateTest")]
         split: Split,
+        /// ferplus: FER+'s plurality of ten votes per face (ties, contempt, unknown and
+        /// not-a-face rows not scored), with calibration against the votes and the folder
+        /// accuracy as a second figure; folder: FER-2013's folder labels.
+        #[arg(long, value_enum, default_value = "ferplus")]
+        labels: LabelSet,
+        /// FER+'s vote table (default: ferplus.csv next to DIR or in ../shared/datasets/).
+        #[arg(long, value_name = "ferplus.csv", env = "EMOTUNE_FERPLUS")]
+        votes: Option<PathBuf>,
         #[arg(long)]
         json: bool,
         /// Also write the confusion matrix as a PNG.
@@ -275,6 +283,8 @@ fn main() -> ExitCode {
         Some(Command::Eval {
             data,
             split,
+            labels,
+            votes,
             json,
             confusion,
             through_detector,
@@ -285,6 +295,8 @@ fn main() -> ExitCode {
         }) => emotune::cli::eval(&emotune::cli::EvalOptions {
             data: &data,
             split,
+            labels,
+            votes: votes.as_deref(),
             model: cli.model.as_deref(),
             json,
             confusion: confusion.as_deref(),

@@ -174,7 +174,8 @@ fn eval_on_private_test_agrees_with_the_python_evaluation() {
         eprintln!("SKIPPED: FER-2013 not found (set FER2013_DIR or keep ../shared/datasets)");
         return;
     };
-    // Written by training/ when it exported the shipped model (PyTorch, same file, same split).
+    // Written by training/ when it exported the shipped model (PyTorch, same file, same split,
+    // FER+ labels from ../shared/datasets/ferplus.csv, which eval finds by itself).
     let python: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(repo().join("models/metrics.json")).expect("models/metrics.json"),
     )
@@ -187,14 +188,21 @@ fn eval_on_private_test_agrees_with_the_python_evaluation() {
         .arg(&png));
     assert!(out.status.success(), "{stderr}");
     let v: serde_json::Value = serde_json::from_str(stdout.trim()).expect("JSON");
-    assert_eq!(v["n"], 3589);
+    assert_eq!(v["labels"], "ferplus");
+    // FER+'s usual PrivateTest: ties and contempt/unknown/not-a-face rows left out.
+    assert_eq!(v["n"], 3349);
     assert_eq!(v["n"], python["n"]);
-    // Accuracy within 0.3 points. Macro-F1 weighs the 55 disgust faces like the 879 happy
+    assert_eq!(v["folder_n"], 3589);
+    // Accuracy within 0.3 points. Macro-F1 weighs the few disgust faces like the many happy
     // ones: one borderline disgust face moves it by ~0.2 points, so it gets 0.5.
     for (key, tol) in [
         ("accuracy", 0.003),
         ("macro_f1", 0.005),
         ("accuracy_4class", 0.003),
+        ("folder_accuracy", 0.003),
+        ("ece", 0.005),
+        ("ece_votes", 0.005),
+        ("kl", 0.01),
     ] {
         let rust = v[key].as_f64().expect(key);
         let py = python[key].as_f64().expect(key);
@@ -205,6 +213,37 @@ fn eval_on_private_test_agrees_with_the_python_evaluation() {
     }
     assert_eq!(v["per_class"].as_object().map(|m| m.len()), Some(7));
     assert!(image::open(&png).is_ok(), "confusion PNG written");
+
+    // The folder labels alone: the whole split.
+    let (out, stdout, stderr) = run(emotune()
+        .args([
+            "eval", "--json", "--labels", "folder", "--limit", "50", "--data",
+        ])
+        .arg(&data));
+    assert!(out.status.success(), "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(stdout.trim()).expect("JSON");
+    assert_eq!(v["n"], 50);
+    assert!(v.get("ece").is_none(), "{v}");
+
+    // A vote table that is not there, or not FER+'s, is named with the way out.
+    let (out, _, stderr) = run(emotune()
+        .args(["eval", "--votes", "/no/such/ferplus.csv", "--data"])
+        .arg(&data));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr.contains("/no/such/ferplus.csv"), "{stderr}");
+    let junk = temp_dir("eval-votes").join("votes.csv");
+    std::fs::write(&junk, "file,label\nx.jpg,happy\n").expect("write");
+    let (out, _, stderr) = run(emotune()
+        .arg("eval")
+        .arg("--votes")
+        .arg(&junk)
+        .arg("--data")
+        .arg(&data));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr.contains("votes.csv") && stderr.contains("first line"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -110,7 +110,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="write the best float net's flip-averaged logits on every split (.npz)")
     p.add_argument("--no-export", action="store_true", help="train only (no TorchScript export)")
     p.add_argument("--keep-epochs", action="store_true",
-                   help="keep every epoch's weights as epochN.pt, for `python -m training.average`")
+                   help="keep every epoch's weights as epochN.pt")
     p.add_argument(
         "--export-epoch", default="best", choices=["best", "last"],
         help="which weights the export takes: the best PublicTest epoch, or the last one (a choice "

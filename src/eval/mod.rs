@@ -1,6 +1,7 @@
 //! `emotune eval`: accuracy, macro-F1, per-class precision/recall/F1 and 4-class accuracy on a
 //! FER-2013 folder, with the same definitions as training/metrics.py.
 
+pub(crate) mod ferplus;
 pub(crate) mod scene;
 
 use std::collections::BTreeMap;
@@ -15,6 +16,15 @@ use crate::vision::EmotionClassifier;
 use crate::vision::preprocess::{luma, whole_image_input};
 
 /// Which test images to use: the Kaggle layout keeps both halves of the test set in test/.
+/// Which labels score: FER+'s ten votes (plurality), or the FER-2013 folder (one annotator).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LabelSet {
+    #[value(name = "ferplus")]
+    FerPlus,
+    #[value(name = "folder")]
+    Folder,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Split {
     #[value(name = "PrivateTest")]
@@ -176,20 +186,117 @@ pub(crate) fn evaluate(
     clf: &EmotionClassifier,
     items: &[(PathBuf, Emotion)],
     batch: usize,
-    mut progress: impl FnMut(usize),
+    progress: impl FnMut(usize),
 ) -> Result<EvalReport> {
-    let mut labels = Vec::with_capacity(items.len());
+    let logits = classify_all(clf, items, batch, progress)?;
+    let labels: Vec<Emotion> = items.iter().map(|(_, l)| *l).collect();
+    Ok(report(&labels, &logits))
+}
+
+/// Logits of every image (whole image = face), in `items`' order.
+pub(crate) fn classify_all(
+    clf: &EmotionClassifier,
+    items: &[(PathBuf, Emotion)],
+    batch: usize,
+    mut progress: impl FnMut(usize),
+) -> Result<Vec<[f32; Emotion::COUNT]>> {
     let mut logits = Vec::with_capacity(items.len());
     for chunk in items.chunks(batch.max(1)) {
         let mut inputs = Vec::with_capacity(chunk.len());
-        for (path, label) in chunk {
+        for (path, _) in chunk {
             inputs.push(whole_image_input(&luma(&load_rgb(path)?)));
-            labels.push(*label);
         }
         logits.extend(clf.logits(&inputs)?);
-        progress(labels.len());
+        progress(logits.len());
     }
-    Ok(report(&labels, &logits))
+    Ok(logits)
+}
+
+/// `eval --labels ferplus`: the report on FER+'s plurality labels, calibration against the
+/// votes, and the folder labels' accuracy over the whole split as a second figure.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct FerPlusReport {
+    pub(crate) labels: &'static str,
+    #[serde(flatten)]
+    pub(crate) report: EvalReport,
+    pub(crate) ece: f64,
+    pub(crate) ece_votes: f64,
+    pub(crate) kl: f64,
+    /// Files of the split FER+ does not score (no row, a tie, contempt/unknown/not-a-face).
+    pub(crate) unscored: u64,
+    pub(crate) folder_accuracy: f64,
+    pub(crate) folder_n: u64,
+}
+
+/// The FER+ plurality label of each item that has one; the others are dropped.
+pub(crate) fn ferplus_items(
+    items: &[(PathBuf, Emotion)],
+    votes: &ferplus::VoteTable,
+) -> Vec<(PathBuf, Emotion, [f64; Emotion::COUNT])> {
+    items
+        .iter()
+        .filter_map(|(p, _)| {
+            let v = votes.get(p)?;
+            Some((p.clone(), v.plurality()?, v.shares()?))
+        })
+        .collect()
+}
+
+pub(crate) fn evaluate_ferplus(
+    clf: &EmotionClassifier,
+    items: &[(PathBuf, Emotion)],
+    votes: &ferplus::VoteTable,
+    progress: impl FnMut(usize),
+) -> Result<FerPlusReport> {
+    let logits = classify_all(clf, items, 256, progress)?;
+    let folder: Vec<Emotion> = items.iter().map(|(_, l)| *l).collect();
+    let folder = report(&folder, &logits);
+    let (mut labels, mut shares, mut scored) = (Vec::new(), Vec::new(), Vec::new());
+    for ((path, _), l) in items.iter().zip(&logits) {
+        if let Some(v) = votes.get(path)
+            && let (Some(label), Some(q)) = (v.plurality(), v.shares())
+        {
+            labels.push(label);
+            shares.push(q);
+            scored.push(*l);
+        }
+    }
+    if labels.is_empty() {
+        return Err(Error::Invalid(
+            "none of the split's files has a FER+ vote row: is the vote table for this copy of \
+             FER-2013 (rows are matched by file name)?"
+                .into(),
+        ));
+    }
+    let cal = ferplus::calibration(&labels, &shares, &scored);
+    Ok(FerPlusReport {
+        labels: "ferplus",
+        report: report(&labels, &scored),
+        ece: cal.ece,
+        ece_votes: cal.ece_votes,
+        kl: cal.kl,
+        unscored: (items.len() - labels.len()) as u64,
+        folder_accuracy: folder.accuracy,
+        folder_n: folder.n,
+    })
+}
+
+impl FerPlusReport {
+    pub(crate) fn to_text(&self) -> String {
+        format!(
+            "labels: FER+ plurality of ten votes ({} files of the split not scored)\n{}\n\
+             calibration against the votes (15 bins):\n  ECE (top class vs plurality) {:.4}\n  \
+             ECE (top class vs its vote share) {:.4}\n  mean KL(votes || model) {:.4} nats\n\n\
+             folder labels (one annotator): accuracy {:.2} % (n = {})\n",
+            self.unscored,
+            self.report.to_text(),
+            self.ece,
+            self.ece_votes,
+            self.kl,
+            self.folder_accuracy * 100.0,
+            self.folder_n
+        )
+    }
 }
 
 impl EvalReport {
@@ -219,6 +326,17 @@ impl EvalReport {
                 );
             }
         }
+        s += "\nconfusion (rows: true, columns: predicted)\n          ";
+        for e in Emotion::ALL {
+            s += &format!("{:>9}", e.name());
+        }
+        for e in Emotion::ALL {
+            s += &format!("\n{:<10}", e.name());
+            for v in self.confusion[e.index()] {
+                s += &format!("{v:>9}");
+            }
+        }
+        s.push('\n');
         s
     }
 

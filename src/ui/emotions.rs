@@ -6,6 +6,11 @@ use super::emotion_color;
 use crate::emotion::Emotion;
 use crate::pipeline::FrameResult;
 
+/// What a bar means (the model is trained on ten people's votes per face, temperature-scaled).
+pub(crate) const BARS_MEAN: &str = "About how many people in ten would name this emotion on \
+this face: the model learned from ten people's votes per face, so 60 % means roughly six in ten. \
+Smoothed over the last moments.";
+
 pub(crate) fn show(ui: &mut egui::Ui, last: Option<&FrameResult>) {
     ui.heading("Mood");
     let mood = last.map(|r| r.mood);
@@ -58,7 +63,8 @@ pub(crate) fn show(ui: &mut egui::Ui, last: Option<&FrameResult>) {
                     .fill(emotion_color(e))
                     .desired_width(bar_width)
                     .desired_height(14.0),
-            );
+            )
+            .on_hover_text(BARS_MEAN);
             ui.add_sized(
                 [number_width, 18.0],
                 egui::Label::new(RichText::new(format!("{:.0}%", p * 100.0)).monospace()),

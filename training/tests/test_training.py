@@ -86,17 +86,11 @@ def test_missing_data_dir_is_a_clear_error(tmp_path: Path) -> None:
 def test_no_data_anywhere_is_one_clear_exit_for_every_tool(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from training.average import main as average_main
-    from training.ensemble import main as ensemble_main
     from training.evaluate import main as evaluate_main
 
     assert fer.data_dir(tmp_path) == tmp_path
     monkeypatch.setattr(fer, "default_data_dir", lambda: None)
-    ck = tmp_path / "w.pt"
-    torch.save(build_model("s2").state_dict(), ck)
-    for run in (lambda: train_main(["--epochs", "1"]), lambda: evaluate_main([]),
-                lambda: average_main(["--arch", "s2", "--out", str(tmp_path / "a.pt"), str(ck)]),
-                lambda: ensemble_main([f"s2:{ck}"])):
+    for run in (lambda: train_main(["--epochs", "1"]), lambda: evaluate_main([])):
         with pytest.raises(SystemExit) as e:
             run()
         assert e.value.code == 2
@@ -200,12 +194,12 @@ def test_mirror_pass_only_for_unsure_faces(tmp_path: Path) -> None:
     assert torch.equal(none, plain)
 
 
-def test_int8_activations_use_all_256_levels() -> None:
-    # torch's x86 default would give 128 levels (scale 0.02 here); measured 0.7 points lost.
+def test_int8_activations_keep_to_7_bits_so_avx2_kernels_cannot_saturate() -> None:
+    # 128 levels over 0..2.55 is a scale of 0.02; full range (0.01) lost 7 points on AVX2.
     obs = int8_qconfig().activation()
     obs(torch.linspace(0.0, 2.55, 10_000))
     scale, zero_point = obs.calculate_qparams()
-    assert abs(float(scale) - 0.01) < 1e-3 and int(zero_point) == 0
+    assert abs(float(scale) - 0.02) < 2e-3 and int(zero_point) == 0
     weights = int8_qconfig().weight()
     weights(torch.randn(8, 4, 3, 3))
     assert weights.qscheme == torch.per_channel_symmetric and weights.dtype == torch.qint8
@@ -662,88 +656,6 @@ def test_online_teachers_are_asked_on_the_student_s_own_batch(tiny_fer: Path, tm
 
 
 def test_the_makefile_trains_and_recovers_the_net_that_ships() -> None:
-    # The Makefile's CPU targets pass --arch themselves; they must name the same net.
+    # `make train` passes --arch itself; it must name the net that ships.
     makefile = (Path(__file__).resolve().parents[2] / "Makefile").read_text()
     assert f"SHIPPED_ARCH = {SHIPPED_ARCH}\n" in makefile
-
-
-def test_kept_epochs_average_into_one_net_of_the_same_shape(
-    tiny_fer: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    from training.average import average_states, main as average_main
-
-    run = tmp_path / "run"
-    args = ["--data", str(tiny_fer), "--epochs", "2", "--batch-size", "16", "--arch", "s2",
-            "--run-dir", str(run), "--device", "cpu", "--no-export", "--keep-epochs", "--lr", "0.05"]
-    assert train_main(args) == 0
-    e1, e2 = torch.load(run / "epoch1.pt"), torch.load(run / "epoch2.pt")
-    w = "stem.0.weight"
-    assert not torch.allclose(e1[w], e2[w])
-    capsys.readouterr()
-
-    # --bn mean: every float tensor is the plain mean, statistics included.
-    out = tmp_path / "avg.pt"
-    common = ["--arch", "s2", "--data", str(tiny_fer), str(run / "epoch1.pt"), str(run / "epoch2.pt")]
-    assert average_main(common + ["--out", str(out), "--bn", "mean"]) == 0
-    avg = torch.load(out)
-    assert torch.allclose(avg[w], (e1[w] + e2[w]) / 2)
-    bn = next(k for k in avg if k.endswith("running_var"))
-    assert torch.allclose(avg[bn], (e1[bn] + e2[bn]) / 2)
-    scores = json.loads(capsys.readouterr().out)["publictest"]
-    assert set(scores) == {str(run / "epoch1.pt"), str(run / "epoch2.pt"), "average"}
-    assert all(0.0 <= v <= 1.0 for v in scores.values())
-
-    # --bn augmented: same weights, statistics measured again on the train images.
-    again = tmp_path / "avg-bn.pt"
-    assert average_main(common + ["--out", str(again)]) == 0
-    measured = torch.load(again)
-    assert torch.allclose(measured[w], avg[w])
-    assert not torch.allclose(measured[bn], avg[bn])
-    assert torch.isfinite(measured[bn]).all() and (measured[bn] > 0).all()
-    model = build_model("s2").eval()
-    model.load_state_dict(measured)
-    assert model(torch.rand(2, 1, 48, 48)).shape == (2, 7)
-
-    # Other shapes or a missing file are refused, not averaged.
-    with pytest.raises(ValueError, match="not one architecture"):
-        average_states([e1, build_model("s1w40").state_dict()])
-    assert average_main(common[:-1] + [str(run / "epoch9.pt"), "--out", str(again)]) == 2
-    assert "epoch9.pt" in capsys.readouterr().err
-    junk = tmp_path / "junk.pt"
-    junk.write_text("not weights")
-    assert average_main(common[:-1] + [str(junk), "--out", str(again)]) == 2
-    assert "junk.pt: not s2 weights" in capsys.readouterr().err
-
-
-def test_ensemble_scores_teachers_against_the_student(
-    tiny_fer: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    from training.ensemble import main as ensemble_main
-
-    paths = []
-    for seed in (0, 1, 2):
-        paths.append(tmp_path / f"n{seed}.pt")
-        torch.save(net_with_batchnorm_statistics(seed).state_dict(), paths[-1])
-    specs = [f"s2:{p}" for p in paths]
-    capsys.readouterr()
-
-    # One net twice is that net: the mean of equal logits has the same argmax.
-    assert ensemble_main(["--data", str(tiny_fer), specs[0], specs[0]]) == 0
-    twice = json.loads(capsys.readouterr().out)
-    assert twice["all"]["plain"] == twice["nets"][str(paths[0])]["plain"]
-    assert "without" not in twice
-
-    assert ensemble_main(["--data", str(tiny_fer), *specs, "--student", specs[1]]) == 0
-    out = json.loads(capsys.readouterr().out)
-    assert set(out["nets"]) == set(out["without"]) == {str(p) for p in paths}
-    assert out["student"]["plain"] == out["nets"][str(paths[1])]["plain"]
-    assert out["student"]["headroom"] == pytest.approx(out["all"]["mirror"] - out["student"]["plain"])
-    assert all(0.0 <= v <= 1.0 for v in (*out["all"].values(), out["student"]["mirror"], out["student"]["4class"]))
-
-    # Bad nets are named, with exit 2, before any data is read (so no --data here).
-    assert ensemble_main([f"s2:{tmp_path / 'missing.pt'}"]) == 2
-    assert "missing.pt" in capsys.readouterr().err
-    assert ensemble_main([f"s1w40:{paths[0]}"]) == 2
-    assert "not s1w40 weights" in capsys.readouterr().err
-    assert ensemble_main([str(paths[0])]) == 2
-    assert "expected ARCH:WEIGHTS" in capsys.readouterr().err
