@@ -394,7 +394,10 @@ fn malformed_callbacks_get_a_400_and_the_sign_in_keeps_waiting() {
         let shown = String::from_utf8_lossy(&req[..req.len().min(60)]);
         assert!(answer.starts_with("HTTP/1.1 400"), "{shown:?} -> {answer}");
     }
-    assert!(!waiter.is_finished(), "a malformed request ended the sign-in");
+    assert!(
+        !waiter.is_finished(),
+        "a malformed request ended the sign-in"
+    );
     let ok = send_raw(
         port,
         b"GET /callback?code=the%2Fcode&state=good-state HTTP/1.1\r\nHost: x\r\n\r\n",

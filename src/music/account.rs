@@ -894,7 +894,14 @@ mod tests {
         assert_eq!(query_param(&pairs, "code").as_deref(), Some("a/b c"));
         assert_eq!(query_param(&pairs, "e").as_deref(), Some("Só"));
         assert_eq!(query_param(&pairs, "missing"), None);
-        for bad in ["state=%€", "state=%", "state=%4", "code=%ZZ&state=x", "s=%FF", "%=1"] {
+        for bad in [
+            "state=%€",
+            "state=%",
+            "state=%4",
+            "code=%ZZ&state=x",
+            "s=%FF",
+            "%=1",
+        ] {
             assert_eq!(query_pairs(bad), None, "{bad}");
         }
     }

@@ -882,5 +882,4 @@ mod tests {
             face.bbox
         );
     }
-
 }

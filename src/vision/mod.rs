@@ -12,5 +12,5 @@ pub mod testset;
 pub use classifier::{EmotionClassifier, resolve_model_path};
 pub use detector::{DetectorSettings, FaceDetector};
 pub use frame::{Detection, Frame};
-pub use resample::{rotate_gray, unrotate_point};
 pub use preprocess::{BBox, FaceInput};
+pub use resample::{rotate_gray, unrotate_point};
