@@ -16,12 +16,10 @@ const MAX_LINES: usize = 600;
 /// Files over `MAX_LINES` when this test was written (issue 37), with their line counts then.
 /// The list may only shrink: a file that comes under the limit must leave it (the test says
 /// so), and no file may join it.
-///   src/cli.rs              698
 ///   src/music/account.rs   1148
 ///   src/ui/app.rs           702
 ///   src/vision/detector.rs  885
 const LONG_FILES: &[&str] = &[
-    "src/cli.rs",
     "src/music/account.rs",
     "src/ui/app.rs",
     "src/vision/detector.rs",
