@@ -162,10 +162,20 @@ impl Settings {
         config_dir().map(|d| d.join("settings.toml"))
     }
 
+    /// Settings from the text of a `settings.toml`; keys left out keep their defaults.
+    pub(crate) fn parse(text: &str) -> std::result::Result<Settings, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// The text `save` writes (and `parse` reads back).
+    pub(crate) fn to_text(&self) -> std::result::Result<String, String> {
+        toml::to_string_pretty(self).map_err(|e| format!("cannot serialise settings: {e}"))
+    }
+
     /// Reads settings; a missing file gives the defaults, a broken one an error naming it.
     pub(crate) fn load(path: &Path) -> Result<Self> {
         match std::fs::read_to_string(path) {
-            Ok(text) => toml::from_str(&text)
+            Ok(text) => Settings::parse(&text)
                 .map_err(|e| Error::Invalid(format!("{}: invalid settings: {e}", path.display()))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Settings::default()),
             Err(e) => Err(Error::io(path, e)),
@@ -177,8 +187,7 @@ impl Settings {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         }
-        let text = toml::to_string_pretty(self)
-            .map_err(|e| Error::Invalid(format!("cannot serialise settings: {e}")))?;
+        let text = self.to_text().map_err(Error::Invalid)?;
         let tmp = path.with_extension("toml.tmp");
         std::fs::write(&tmp, text).map_err(|e| Error::io(&tmp, e))?;
         std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))

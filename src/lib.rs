@@ -10,6 +10,8 @@ pub mod config;
 pub mod emotion;
 pub mod error;
 pub mod eval;
+#[cfg(test)]
+mod fuzz;
 pub mod logging;
 pub mod music;
 pub mod pipeline;

@@ -35,38 +35,50 @@ pub(crate) fn load_rgb(path: &Path) -> Result<RgbImage> {
         message,
     };
     let bytes = std::fs::read(path).map_err(|e| err(e.to_string()))?;
-    let mut reader = ImageReader::new(std::io::Cursor::new(&bytes[..]))
+    decode_image(&bytes, MAX_DECODE_BYTES)
+        .map(|img| img.to_rgb8())
+        .map_err(err)
+}
+
+/// Decodes image bytes of any supported format, allocating at most `max_alloc` bytes (and
+/// `MAX_SIDE` pixels a side): the header is checked before anything is allocated. The error
+/// says what is wrong with the bytes. Never an image without pixels.
+pub(crate) fn decode_image(
+    bytes: &[u8],
+    max_alloc: u64,
+) -> std::result::Result<image::DynamicImage, String> {
+    let mut reader = ImageReader::new(std::io::Cursor::new(bytes))
         .with_guessed_format()
-        .map_err(|e| err(e.to_string()))?;
+        .map_err(|e| e.to_string())?;
     let Some(format) = reader.format() else {
-        return Err(err(if bytes.is_empty() {
+        return Err(if bytes.is_empty() {
             "the file is empty (0 bytes)".into()
         } else {
             "not an image (unrecognised format; use JPEG, PNG, BMP or WebP)".into()
-        }));
+        });
     };
-    if format == image::ImageFormat::Jpeg && !jpeg_is_complete(&bytes) {
-        return Err(err(
+    if format == image::ImageFormat::Jpeg && !jpeg_is_complete(bytes) {
+        return Err(
             "the JPEG is cut short (no end marker after its image data); copy the file again"
                 .into(),
-        ));
+        );
     }
     let mut limits = image::Limits::default();
-    limits.max_alloc = Some(MAX_DECODE_BYTES);
+    limits.max_alloc = Some(max_alloc);
     limits.max_image_width = Some(MAX_SIDE);
     limits.max_image_height = Some(MAX_SIDE);
     reader.limits(limits);
     let img = reader.decode().map_err(|e| match e {
-        image::ImageError::Limits(_) => err(format!(
+        image::ImageError::Limits(_) => format!(
             "too large to decode safely (over {MAX_SIDE} pixels a side or {} MiB): {e}",
-            MAX_DECODE_BYTES >> 20
-        )),
-        e => err(format!("corrupt or unsupported image: {e}")),
+            max_alloc >> 20
+        ),
+        e => format!("corrupt or unsupported image: {e}"),
     })?;
     if img.width() == 0 || img.height() == 0 {
-        return Err(err("image is empty (0 pixels)".into()));
+        return Err("image is empty (0 pixels)".into());
     }
-    Ok(img.to_rgb8())
+    Ok(img)
 }
 
 /// Whether the file name has an image extension emotune decodes (the content is not checked).
@@ -129,6 +141,18 @@ impl FrameSource for StillImage {
 }
 
 /// A folder of images replayed at a fixed rate, optionally looping.
+/// The time between two frames of a folder replayed at `fps` (the settings file's
+/// `replay_fps`, edited by hand: anything not a number of frames per second gives 10 fps, and
+/// the rate is held to `--fps`'s 0.1 to 240).
+pub(crate) fn replay_interval(fps: f32) -> Duration {
+    let fps = if fps.is_finite() && fps > 0.0 {
+        fps.clamp(0.1, 240.0)
+    } else {
+        10.0
+    };
+    Duration::from_secs_f32(1.0 / fps)
+}
+
 pub(crate) struct FolderSource {
     dir: PathBuf,
     files: Vec<PathBuf>,
@@ -140,16 +164,11 @@ pub(crate) struct FolderSource {
 
 impl FolderSource {
     pub(crate) fn open(dir: &Path, fps: f32, looping: bool) -> Result<Self> {
-        let fps = if fps.is_finite() && fps > 0.0 {
-            fps
-        } else {
-            10.0
-        };
         Ok(FolderSource {
             files: list_images(dir)?,
             dir: dir.to_path_buf(),
             pos: 0,
-            interval: Duration::from_secs_f32(1.0 / fps),
+            interval: replay_interval(fps),
             looping,
             next_due: None,
         })
@@ -178,7 +197,8 @@ impl FrameSource for FolderSource {
         {
             std::thread::sleep(due - now);
         }
-        self.next_due = Some(self.next_due.unwrap_or(now).max(now - self.interval) + self.interval);
+        let late = now.checked_sub(self.interval).unwrap_or(now);
+        self.next_due = Some(self.next_due.unwrap_or(now).max(late) + self.interval);
         let path = &self.files[self.pos];
         self.pos += 1;
         // An unreadable file is reported and skipped; the replay goes on.
@@ -211,6 +231,29 @@ mod tests {
             .to_string();
         assert!(e.contains("missing.jpg"), "{e}");
         assert!(list_images(&d.join("nope")).is_err());
+    }
+
+    /// A hand-edited `replay_fps` of 1e-30 (or a subnormal 1e-45) asked for a frame interval
+    /// longer than a `Duration` holds, and opening the folder panicked.
+    #[test]
+    fn any_replay_rate_gives_an_interval() {
+        for fps in [
+            1e-30,
+            1e-45,
+            f32::MIN_POSITIVE,
+            0.0,
+            -1.0,
+            f32::NAN,
+            f32::INFINITY,
+            1e30,
+        ] {
+            let i = replay_interval(fps);
+            assert!(
+                i >= Duration::from_secs_f32(1.0 / 240.0) && i <= Duration::from_secs(10),
+                "{fps} fps: {i:?}"
+            );
+        }
+        assert_eq!(replay_interval(4.0), Duration::from_millis(250));
     }
 
     #[test]

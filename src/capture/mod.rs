@@ -14,7 +14,7 @@ use image::RgbImage;
 
 use crate::error::{Error, Result};
 pub(crate) use camera::{CameraSource, list_cameras};
-pub(crate) use files::{FolderSource, StillImage, load_rgb};
+pub(crate) use files::{FolderSource, StillImage, decode_image, load_rgb};
 
 /// What a source yields.
 pub(crate) enum Next {

@@ -10,8 +10,8 @@
 //! development-mode API; the few user calls are simpler to keep in one small client with one
 //! error mapping. rspotify still serves the client-credentials search (`spotify.rs`).
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Write;
+use std::net::TcpListener;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -19,6 +19,9 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::Digest;
+
+pub use super::callback::Loopback;
+use super::callback::{self, Refusal, Verdict};
 
 /// Used when `RSPOTIFY_REDIRECT_URI` is not set; register it in the Spotify dashboard.
 pub const DEFAULT_REDIRECT: &str = "http://127.0.0.1:8888/callback";
@@ -128,6 +131,23 @@ impl std::fmt::Debug for Token {
 }
 
 impl Token {
+    /// A token as the token file holds it (JSON).
+    pub(crate) fn parse(bytes: &[u8]) -> std::result::Result<Token, serde_json::Error> {
+        serde_json::from_slice(bytes)
+    }
+
+    /// The token endpoint's answer (JSON), its lifetime counted from `now` (Unix seconds).
+    pub(crate) fn from_answer(body: &[u8], now: u64) -> Result<Token> {
+        let a: TokenAnswer = serde_json::from_slice(body)
+            .map_err(|e| AccountError::Protocol(format!("token answer: {e}")))?;
+        Ok(Token {
+            access_token: a.access_token,
+            refresh_token: a.refresh_token,
+            expires_at: now.saturating_add(a.expires_in),
+            scope: a.scope,
+        })
+    }
+
     fn expired(&self) -> bool {
         crate::clock::unix_now().as_secs() + EXPIRY_MARGIN >= self.expires_at
     }
@@ -146,7 +166,7 @@ impl TokenStore {
 
     pub fn load(&self) -> Result<Option<Token>> {
         match std::fs::read(&self.path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+            Ok(bytes) => Token::parse(&bytes).map(Some).map_err(|e| {
                 AccountError::Io(format!(
                     "{}: unreadable token ({e}); sign in again",
                     self.path.display()
@@ -219,29 +239,6 @@ impl Pkce {
     }
 }
 
-/// The loopback address a redirect URI names.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Loopback {
-    pub port: u16,
-    pub path: String,
-}
-
-impl Loopback {
-    pub fn parse(uri: &str) -> Result<Loopback> {
-        let bad = || AccountError::BadRedirect(uri.to_string());
-        let rest = uri.strip_prefix("http://").ok_or_else(bad)?;
-        let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
-        let (name, port) = host.rsplit_once(':').ok_or_else(bad)?;
-        if !matches!(name, "127.0.0.1" | "localhost" | "[::1]") {
-            return Err(bad());
-        }
-        Ok(Loopback {
-            port: port.parse().map_err(|_| bad())?,
-            path: format!("/{path}"),
-        })
-    }
-}
-
 /// The redirect URI to use: `RSPOTIFY_REDIRECT_URI` (or `SPOTIPY_REDIRECT_URI`), else the default.
 pub fn redirect_uri() -> String {
     crate::config::env_first(&["RSPOTIFY_REDIRECT_URI", "SPOTIPY_REDIRECT_URI"])
@@ -262,96 +259,9 @@ pub fn authorize_url(ep: &Endpoints, client_id: &str, redirect: &str, p: &Pkce) 
     )
 }
 
-/// The longest request line the loopback reads (a real redirect is well under 2 KiB).
-const MAX_REQUEST_LINE: u64 = 8 * 1024;
-
-/// One value of the redirect's query, decoded strictly: `+` is a space, every `%` starts two
-/// hex digits and the result is UTF-8. None for anything else (never a guess, never a panic).
-fn decode_value(raw: &str) -> Option<String> {
-    let escapes_ok = raw
-        .split('%')
-        .skip(1)
-        .all(|s| s.bytes().take(2).filter(u8::is_ascii_hexdigit).count() == 2);
-    if !escapes_ok {
-        return None;
-    }
-    percent_encoding::percent_decode_str(&raw.replace('+', " "))
-        .decode_utf8()
-        .ok()
-        .map(std::borrow::Cow::into_owned)
-}
-
-/// The decoded `name=value` pairs of a query, or None when any part is malformed.
-fn query_pairs(query: &str) -> Option<Vec<(String, String)>> {
-    query
-        .split('&')
-        .filter(|kv| !kv.is_empty())
-        .map(|kv| {
-            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            Some((decode_value(k)?, decode_value(v)?))
-        })
-        .collect()
-}
-
-/// The first value of `name` among `pairs`.
-fn query_param(pairs: &[(String, String)], name: &str) -> Option<String> {
-    pairs
-        .iter()
-        .find_map(|(k, v)| (k == name).then(|| v.clone()))
-}
-
-/// The target (`/path?query`) of the browser's request line, or why it is not one we answer.
-fn request_target(conn: &TcpStream) -> std::result::Result<String, &'static str> {
-    let mut line = Vec::new();
-    BufReader::new(conn)
-        .take(MAX_REQUEST_LINE)
-        .read_until(b'\n', &mut line)
-        .map_err(|_| "The request could not be read.")?;
-    if line.last() != Some(&b'\n') {
-        return Err("The request is incomplete or too long.");
-    }
-    let line = std::str::from_utf8(&line).map_err(|_| "The request is not text.")?;
-    match line.split_whitespace().collect::<Vec<_>>()[..] {
-        ["GET", target, version] if version.starts_with("HTTP/") && target.starts_with('/') => {
-            Ok(target.to_string())
-        }
-        _ => Err("This is not a sign-in answer."),
-    }
-}
-
-fn respond(mut conn: &TcpStream, status: &str, text: &str) {
-    let page = format!(
-        "<!doctype html><meta charset=utf-8><title>emotune</title>\
-         <body style=\"font-family:sans-serif;margin:3em\"><h2>{text}</h2></body>"
-    );
-    let _ = write!(
-        conn,
-        "HTTP/1.1 {status}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\n\
-         Connection: close\r\n\r\n{page}",
-        page.len()
-    );
-    // Closing with unread input would reset the connection and could lose the answer: say we
-    // are done, then read what is left (bounded in bytes and time) until the browser closes.
-    let _ = conn.shutdown(std::net::Shutdown::Write);
-    let deadline = Instant::now() + Duration::from_secs(1);
-    let (mut buf, mut left) = ([0u8; 4096], 1usize << 20);
-    while left > 0 {
-        let Some(wait) = deadline.checked_duration_since(Instant::now()) else {
-            break;
-        };
-        if wait.is_zero() || conn.set_read_timeout(Some(wait)).is_err() {
-            break;
-        }
-        match conn.read(&mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => left = left.saturating_sub(n),
-        }
-    }
-}
-
 /// Waits on `listener` for the browser's redirect to `path`; returns the code once its state
 /// matches. Other paths (a favicon) get a 404 and malformed requests a 400, and the wait goes on;
-/// a well-formed answer with another state ends it.
+/// a well-formed answer with another state ends it (`callback::judge`).
 pub fn wait_for_code(
     listener: &TcpListener,
     path: &str,
@@ -376,54 +286,23 @@ pub fn wait_for_code(
         };
         let _ = conn.set_nonblocking(false);
         let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
-        let target = match request_target(&conn) {
-            Ok(t) => t,
-            Err(why) => {
-                respond(&conn, "400 Bad Request", why);
-                continue;
+        let verdict = match callback::read_request_line(&conn) {
+            Ok(line) => callback::judge(&line, path, state),
+            Err(why) => Verdict::Again("400 Bad Request", why),
+        };
+        let (status, text) = verdict.answer();
+        callback::respond(&conn, status, text);
+        match verdict {
+            Verdict::Again(..) => {}
+            Verdict::Code(code) => return Ok(code),
+            Verdict::Refused(Refusal::StateMismatch) => return Err(AccountError::StateMismatch),
+            Verdict::Refused(Refusal::Denied(e)) => return Err(AccountError::Denied(e)),
+            Verdict::Refused(Refusal::NoCode) => {
+                return Err(AccountError::Protocol(
+                    "the redirect carried no code".into(),
+                ));
             }
-        };
-        let (p, query) = target.split_once('?').unwrap_or((&target, ""));
-        if p != path {
-            respond(&conn, "404 Not Found", "Not found");
-            continue;
         }
-        let Some(pairs) = query_pairs(query) else {
-            respond(
-                &conn,
-                "400 Bad Request",
-                "The sign-in answer is malformed; nothing was saved.",
-            );
-            continue;
-        };
-        if query_param(&pairs, "state").as_deref() != Some(state) {
-            respond(
-                &conn,
-                "400 Bad Request",
-                "This sign-in did not come from emotune; nothing was saved.",
-            );
-            return Err(AccountError::StateMismatch);
-        }
-        if let Some(err) = query_param(&pairs, "error") {
-            respond(
-                &conn,
-                "200 OK",
-                "Sign-in cancelled. You can close this tab.",
-            );
-            return Err(AccountError::Denied(err));
-        }
-        let Some(code) = query_param(&pairs, "code") else {
-            respond(&conn, "400 Bad Request", "No code in the answer.");
-            return Err(AccountError::Protocol(
-                "the redirect carried no code".into(),
-            ));
-        };
-        respond(
-            &conn,
-            "200 OK",
-            "Signed in to emotune. You can close this tab.",
-        );
-        return Ok(code);
     }
 }
 
@@ -499,29 +378,39 @@ async fn token_request(
         429 => return Err(AccountError::RateLimited(retry_after(&resp))),
         s => return Err(AccountError::Status(s, "sign in")),
     }
-    let a: TokenAnswer = resp
-        .json()
-        .await
-        .map_err(|e| AccountError::Protocol(format!("token answer: {e}")))?;
-    Ok(Token {
-        access_token: a.access_token,
-        refresh_token: a.refresh_token,
-        expires_at: crate::clock::unix_now().as_secs() + a.expires_in,
-        scope: a.scope,
-    })
+    let body = resp.bytes().await.map_err(|e| unreachable(&e))?;
+    Token::from_answer(&body, crate::clock::unix_now().as_secs())
 }
 
 fn retry_after(resp: &reqwest::Response) -> u64 {
-    resp.headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(1)
+    retry_secs(
+        resp.headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()),
+    )
+}
+
+/// A `Retry-After` header's seconds (1 when it is missing or not a number of seconds).
+pub(crate) fn retry_secs(header: Option<&str>) -> u64 {
+    header.and_then(|v| v.trim().parse().ok()).unwrap_or(1)
+}
+
+/// What one API call's answer means: its JSON (Null for an empty body), or the error its
+/// status says (`retry`: seconds to wait after a 429). An error's body is never read.
+pub(crate) fn answer(call: Call, status: u16, retry: u64, body: &[u8]) -> Result<Value> {
+    if !(200..300).contains(&status) {
+        return Err(call.error(status, retry));
+    }
+    if body.is_empty() {
+        return Ok(Value::Null);
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| AccountError::Protocol(format!("{}: {e}", call.what())))
 }
 
 /// What a call is, for its error messages.
-#[derive(Clone, Copy)]
-enum Call {
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Call {
     Me,
     Playlists,
     Create,
@@ -565,7 +454,8 @@ impl Account {
         store: TokenStore,
         show_url: impl FnOnce(&str),
     ) -> Result<Account> {
-        let loopback = Loopback::parse(redirect)?;
+        let loopback = Loopback::parse(redirect)
+            .ok_or_else(|| AccountError::BadRedirect(redirect.to_string()))?;
         let listener = TcpListener::bind(("127.0.0.1", loopback.port)).map_err(|e| {
             AccountError::Io(format!(
                 "cannot listen on 127.0.0.1:{} for the sign-in ({e}); is another sign-in running?",
@@ -669,14 +559,10 @@ impl Account {
                 continue;
             }
             if !(200..300).contains(&status) {
-                return Err(call.error(status, retry_after(&resp)));
+                return answer(call, status, retry_after(&resp), &[]);
             }
             let bytes = resp.bytes().await.map_err(|e| unreachable(&e))?;
-            if bytes.is_empty() {
-                return Ok(Value::Null);
-            }
-            return serde_json::from_slice(&bytes)
-                .map_err(|e| AccountError::Protocol(format!("{}: {e}", call.what())));
+            return answer(call, status, 0, &bytes);
         }
     }
 
@@ -684,11 +570,7 @@ impl Account {
         let v = self
             .call(Call::Me, reqwest::Method::GET, "me", None)
             .await?;
-        let id = v["id"].as_str().unwrap_or_default().to_string();
-        Ok(User {
-            display_name: v["display_name"].as_str().unwrap_or(&id).to_string(),
-            id,
-        })
+        Ok(user_of(&v))
     }
 
     /// The user's playlists (up to 200).
@@ -699,15 +581,9 @@ impl Account {
             let v = self
                 .call(Call::Playlists, reqwest::Method::GET, &path, None)
                 .await?;
-            let items = v["items"].as_array().cloned().unwrap_or_default();
-            out.extend(items.iter().filter_map(|p| {
-                Some(UserPlaylist {
-                    id: p["id"].as_str()?.to_string(),
-                    name: p["name"].as_str().unwrap_or("").to_string(),
-                    uri: p["uri"].as_str().unwrap_or("").to_string(),
-                })
-            }));
-            if v["next"].is_null() || items.is_empty() {
+            let (page, more) = playlists_of(&v);
+            out.extend(page);
+            if !more {
                 break;
             }
         }
@@ -721,18 +597,7 @@ impl Account {
         let v = self
             .call(Call::ReadItems, reqwest::Method::GET, &path, None)
             .await?;
-        // 2026's /items answers each entry as `item`; older answers call it `track`.
-        let entry = |i: &'_ Value| -> Option<crate::music::Track> {
-            track_of(if i["item"].is_object() {
-                &i["item"]
-            } else {
-                &i["track"]
-            })
-        };
-        Ok(v["items"]
-            .as_array()
-            .map(|items| items.iter().filter_map(entry).collect())
-            .unwrap_or_default())
+        Ok(items_of(&v))
     }
 
     /// The mood's list from the playlist the user picked for it (shared by the window and
@@ -777,10 +642,7 @@ impl Account {
                 Some(&body),
             )
             .await?;
-        let id = v["id"]
-            .as_str()
-            .ok_or_else(|| AccountError::Protocol("the new playlist has no id".into()))?
-            .to_string();
+        let id = created_id(&v)?;
         for chunk in uris.chunks(100) {
             let path = format!("playlists/{id}/items");
             let body = json!({ "uris": chunk });
@@ -808,6 +670,55 @@ impl Account {
     }
 }
 
+/// Who `GET /me` says is signed in.
+pub(crate) fn user_of(v: &Value) -> User {
+    let id = v["id"].as_str().unwrap_or_default().to_string();
+    User {
+        display_name: v["display_name"].as_str().unwrap_or(&id).to_string(),
+        id,
+    }
+}
+
+/// One page of `GET /me/playlists` (those without an id left out), and whether more follow.
+pub(crate) fn playlists_of(v: &Value) -> (Vec<UserPlaylist>, bool) {
+    let items = v["items"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let page = items
+        .iter()
+        .filter_map(|p| {
+            Some(UserPlaylist {
+                id: p["id"].as_str()?.to_string(),
+                name: p["name"].as_str().unwrap_or("").to_string(),
+                uri: p["uri"].as_str().unwrap_or("").to_string(),
+            })
+        })
+        .collect();
+    (page, !v["next"].is_null() && !items.is_empty())
+}
+
+/// The playable tracks of `GET /playlists/{id}/items`.
+pub(crate) fn items_of(v: &Value) -> Vec<crate::music::Track> {
+    // 2026's /items answers each entry as `item`; older answers call it `track`.
+    let entry = |i: &'_ Value| -> Option<crate::music::Track> {
+        track_of(if i["item"].is_object() {
+            &i["item"]
+        } else {
+            &i["track"]
+        })
+    };
+    v["items"]
+        .as_array()
+        .map(|items| items.iter().filter_map(entry).collect())
+        .unwrap_or_default()
+}
+
+/// The id of the playlist `POST /me/playlists` created.
+pub(crate) fn created_id(v: &Value) -> Result<String> {
+    v["id"]
+        .as_str()
+        .map(String::from)
+        .ok_or_else(|| AccountError::Protocol("the new playlist has no id".into()))
+}
+
 /// A playable track from the Web API's JSON, or None (episodes, local files, removed tracks).
 fn track_of(t: &Value) -> Option<crate::music::Track> {
     let uri = t["uri"]
@@ -827,6 +738,7 @@ fn track_of(t: &Value) -> Option<crate::music::Track> {
         duration_ms: t["duration_ms"].as_u64(),
         url: t["external_urls"]["spotify"]
             .as_str()
+            .filter(|u| !u.is_empty())
             .map(String::from)
             .unwrap_or_else(|| format!("https://open.spotify.com/track/{id}")),
         uri: uri.to_string(),
@@ -870,40 +782,25 @@ mod tests {
         assert_ne!(p.state, Pkce::new().expect("pkce").state);
     }
 
+    /// Found by `fuzz::spotify_items`: an empty `external_urls.spotify` gave a track an empty
+    /// link; it gets the track's page instead.
     #[test]
-    fn redirects_must_be_loopback() {
-        assert_eq!(
-            Loopback::parse("http://127.0.0.1:8888/callback"),
-            Ok(Loopback {
-                port: 8888,
-                path: "/callback".into()
-            })
-        );
-        for bad in [
-            "https://example.com/cb",
-            "http://10.0.0.2:80/cb",
-            "http://127.0.0.1/cb",
-        ] {
-            assert!(Loopback::parse(bad).is_err(), "{bad}");
-        }
+    fn an_empty_spotify_link_falls_back_to_the_track_page() {
+        let v = json!({"items": [{"item": {"name": "S", "uri": "spotify:track:abc",
+                                           "external_urls": {"spotify": ""}}}]});
+        let tracks = items_of(&v);
+        assert_eq!(tracks[0].url, "https://open.spotify.com/track/abc");
     }
 
+    /// A token endpoint answering a lifetime beyond the end of time expires at the end of time
+    /// (it wrapped around to the past in a release build, and panicked in a debug one).
     #[test]
-    fn query_values_are_decoded_strictly() {
-        let pairs = query_pairs("code=a%2Fb+c&state=x&&e=S%C3%B3").expect("well formed");
-        assert_eq!(query_param(&pairs, "code").as_deref(), Some("a/b c"));
-        assert_eq!(query_param(&pairs, "e").as_deref(), Some("Só"));
-        assert_eq!(query_param(&pairs, "missing"), None);
-        for bad in [
-            "state=%€",
-            "state=%",
-            "state=%4",
-            "code=%ZZ&state=x",
-            "s=%FF",
-            "%=1",
-        ] {
-            assert_eq!(query_pairs(bad), None, "{bad}");
-        }
+    fn a_huge_token_lifetime_saturates() {
+        let body = br#"{"access_token":"a","expires_in":18446744073709551615}"#;
+        let t = Token::from_answer(body, 1_767_225_600).expect("a token");
+        assert_eq!(t.expires_at, u64::MAX);
+        assert!(!t.expired());
+        assert!(Token::from_answer(b"{\"access_token\":\"a\"}", 0).is_err());
     }
 
     #[test]

@@ -16,6 +16,16 @@ struct Stored {
     recommendation: Recommendation,
 }
 
+/// A cache file's recommendation and its age at `now` (Unix seconds).
+pub(crate) fn parse_entry(
+    bytes: &[u8],
+    now: u64,
+) -> serde_json::Result<(Recommendation, Duration)> {
+    let doc: Stored = serde_json::from_slice(bytes)?;
+    let age = Duration::from_secs(now.saturating_sub(doc.saved_at));
+    Ok((doc.recommendation, age))
+}
+
 pub struct Cache {
     dir: PathBuf,
     pub(crate) ttl: Duration,
@@ -65,7 +75,7 @@ impl Cache {
     ) -> Option<(Recommendation, Duration)> {
         let path = self.path(e, s);
         let bytes = std::fs::read(&path).ok()?;
-        let doc: Stored = match serde_json::from_slice(&bytes) {
+        let (rec, age) = match parse_entry(&bytes, now()) {
             Ok(d) => d,
             Err(err) => {
                 tracing::warn!(
@@ -76,7 +86,6 @@ impl Cache {
                 return None;
             }
         };
-        let age = Duration::from_secs(now().saturating_sub(doc.saved_at));
-        (!fresh_only || age <= self.ttl).then_some((doc.recommendation, age))
+        (!fresh_only || age <= self.ttl).then_some((rec, age))
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod cache;
+pub(crate) mod callback;
 pub(crate) mod catalog;
 pub mod mapping;
 pub mod service;

@@ -228,14 +228,24 @@ pub enum MusicEvent {
 
 /// Album-art images are small; anything bigger is not what we asked for.
 const MAX_ART_BYTES: usize = 2 << 20;
+/// What decoding one may allocate (a 640×640 cover takes 1.6 MiB): a header claiming more is
+/// refused before anything is allocated.
+const MAX_ART_DECODE: u64 = 64 << 20;
 
 async fn fetch_art(client: &reqwest::Client, url: &str) -> Option<image::RgbaImage> {
     let resp = client.get(url).send().await.ok()?.error_for_status().ok()?;
     let bytes = resp.bytes().await.ok()?;
+    decode_art(&bytes)
+}
+
+/// An album cover from the bytes a server sent (None for anything that is not a small image).
+pub(crate) fn decode_art(bytes: &[u8]) -> Option<image::RgbaImage> {
     if bytes.len() > MAX_ART_BYTES {
         return None;
     }
-    image::load_from_memory(&bytes).ok().map(|i| i.to_rgba8())
+    crate::capture::decode_image(bytes, MAX_ART_DECODE)
+        .ok()
+        .map(|i| i.to_rgba8())
 }
 
 /// Each album-art URL once, in list order (a set: shuffled lists repeat art out of order).

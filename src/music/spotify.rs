@@ -2,9 +2,13 @@
 //! answer 403/404 (Spotify-owned editorial playlists in development mode), read their items.
 //! The client secret and the token are never logged or put in an error message.
 
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use rspotify::model::{PlayableItem, PlaylistId, SearchResult, SearchType};
+use rspotify::model::{Page, PlayableItem, PlaylistId, PlaylistItem, SearchResult, SearchType};
 use rspotify::prelude::*;
 use rspotify::{ClientCredsSpotify, ClientError, Config, Credentials};
 
@@ -73,6 +77,27 @@ fn to_error(f: Failure) -> SpotifyError {
     }
 }
 
+/// A future whose panic, while it is polled, becomes an error. rspotify 0.16 panics on some
+/// answers it cannot read (a playlist without `items` or `tracks`: "missing items/tracks"), and
+/// a bad answer must cost the request, not the music thread.
+pub(crate) struct CatchPanic<F>(pub(crate) Pin<Box<F>>);
+
+impl<F: Future> Future for CatchPanic<F> {
+    type Output = Result<F::Output, SpotifyError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let inner = &mut self.get_mut().0;
+        match std::panic::catch_unwind(AssertUnwindSafe(|| inner.as_mut().poll(cx))) {
+            Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(p) => Poll::Ready(Err(SpotifyError::Protocol(format!(
+                "the answer could not be read ({})",
+                crate::panic_message(p.as_ref())
+            )))),
+        }
+    }
+}
+
 pub struct SpotifySource {
     client: ClientCredsSpotify,
     timeout: Duration,
@@ -119,9 +144,9 @@ impl SpotifySource {
         Fut: std::future::Future<Output = Result<T, ClientError>>,
     {
         for attempt in 0..2 {
-            let r = tokio::time::timeout(self.timeout, f())
+            let r = tokio::time::timeout(self.timeout, CatchPanic(Box::pin(f())))
                 .await
-                .map_err(|_| SpotifyError::Timeout(self.timeout))?;
+                .map_err(|_| SpotifyError::Timeout(self.timeout))??;
             match r {
                 Ok(v) => return Ok(v),
                 Err(e) => match classify(e) {
@@ -162,32 +187,7 @@ impl SpotifySource {
                     .playlist_items_manual(id.as_ref(), None, None, Some(50), Some(0))
             })
             .await?;
-        Ok(page
-            .items
-            .into_iter()
-            .filter_map(|it| match it.item {
-                Some(PlayableItem::Track(t)) => {
-                    let id = t.id?;
-                    let uri = id.uri();
-                    Some(Track {
-                        url: t.external_urls.get("spotify").cloned().unwrap_or_else(|| {
-                            format!("https://open.spotify.com/track/{}", id.id())
-                        }),
-                        uri,
-                        title: t.name,
-                        artists: t.artists.into_iter().map(|a| a.name).collect(),
-                        duration_ms: u64::try_from(t.duration.num_milliseconds()).ok(),
-                        album_art: t
-                            .album
-                            .images
-                            .into_iter()
-                            .min_by_key(|i| i.width.unwrap_or(u32::MAX))
-                            .map(|i| i.url),
-                    })
-                }
-                _ => None,
-            })
-            .collect())
+        Ok(tracks_of(page))
     }
 
     /// Finds a playlist for the mapping entry and returns its tracks. Playlists listed in the
@@ -199,7 +199,7 @@ impl SpotifySource {
         seed: u64,
     ) -> Result<(PlaylistRef, Vec<Track>), SpotifyError> {
         self.ensure_token().await?;
-        let mut candidates: Vec<(PlaylistId<'static>, String, Option<String>)> = entry
+        let mut candidates: Vec<Candidate> = entry
             .playlists
             .iter()
             .filter_map(|p| parse_playlist_id(p).map(|id| (id, entry.label.clone(), None)))
@@ -218,18 +218,7 @@ impl SpotifySource {
                     )
                 })
                 .await?;
-            if let SearchResult::Playlists(page) = res {
-                let mut hits: Vec<_> = page
-                    .items
-                    .into_iter()
-                    .map(|p| (p.id, p.name, p.external_urls.get("spotify").cloned()))
-                    .collect();
-                if !hits.is_empty() {
-                    let k = (seed % hits.len() as u64) as usize;
-                    hits.rotate_left(k);
-                }
-                candidates.extend(hits);
-            }
+            candidates.extend(search_hits(res, seed));
             if candidates.len() > fixed {
                 break;
             }
@@ -253,6 +242,62 @@ impl SpotifySource {
         }
         Err(SpotifyError::NothingFound(entry.label.clone()))
     }
+}
+
+/// A playlist to try: its id, its name and its page on open.spotify.com.
+pub(crate) type Candidate = (PlaylistId<'static>, String, Option<String>);
+
+/// The playlists a search answered (`GET /search?type=playlist`), rotated by `seed`.
+pub(crate) fn search_hits(res: SearchResult, seed: u64) -> Vec<Candidate> {
+    let SearchResult::Playlists(page) = res else {
+        return Vec::new();
+    };
+    let mut hits: Vec<_> = page
+        .items
+        .into_iter()
+        .map(|p| {
+            let url = p.external_urls.get("spotify").filter(|u| !u.is_empty());
+            (p.id, p.name, url.cloned())
+        })
+        .collect();
+    if !hits.is_empty() {
+        let k = (seed % hits.len() as u64) as usize;
+        hits.rotate_left(k);
+    }
+    hits
+}
+
+/// The playable tracks of a page of playlist items (`GET /playlists/{id}/items`); episodes,
+/// local files and removed tracks are left out.
+pub(crate) fn tracks_of(page: Page<PlaylistItem>) -> Vec<Track> {
+    page.items
+        .into_iter()
+        .filter_map(|it| match it.item {
+            Some(PlayableItem::Track(t)) => {
+                let id = t.id?;
+                let uri = id.uri();
+                Some(Track {
+                    url: t
+                        .external_urls
+                        .get("spotify")
+                        .filter(|u| !u.is_empty())
+                        .cloned()
+                        .unwrap_or_else(|| format!("https://open.spotify.com/track/{}", id.id())),
+                    uri,
+                    title: t.name,
+                    artists: t.artists.into_iter().map(|a| a.name).collect(),
+                    duration_ms: u64::try_from(t.duration.num_milliseconds()).ok(),
+                    album_art: t
+                        .album
+                        .images
+                        .into_iter()
+                        .min_by_key(|i| i.width.unwrap_or(u32::MAX))
+                        .map(|i| i.url),
+                })
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 /// A playlist id from a bare id, a `spotify:playlist:` URI or an open.spotify.com URL.
@@ -288,5 +333,49 @@ mod tests {
             );
         }
         assert!(parse_playlist_id("not an id!").is_none());
+    }
+
+    /// Found by `fuzz::spotify_search`: rspotify 0.16 panics ("missing items/tracks") reading a
+    /// search hit that has neither `items` nor `tracks`. Every request runs in `CatchPanic`.
+    #[test]
+    fn a_search_hit_without_items_is_an_error_not_a_panic() {
+        let body = r#"{"playlists":{"href":"x","items":[{"collaborative":false,
+            "external_urls":{},"href":"x","id":"37i9dQZF1DXdPec7aLTmlC","images":[],"name":"H",
+            "owner":{"display_name":null,"external_urls":{},"href":"x","id":"o"},"public":true,
+            "snapshot_id":"s"}],"limit":10,"next":null,"offset":0,"previous":null,"total":1}}"#;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        let parse = async { serde_json::from_str::<SearchResult>(body) };
+        let r = rt.block_on(CatchPanic(Box::pin(parse)));
+        assert!(
+            matches!(&r, Err(SpotifyError::Protocol(m)) if m.contains("missing items")),
+            "{r:?}"
+        );
+        let with_items = body.replace(
+            r#""snapshot_id":"s""#,
+            r#""snapshot_id":"s","items":{"href":"x","total":1}"#,
+        );
+        let hits = search_hits(serde_json::from_str(&with_items).expect("a search page"), 0);
+        assert_eq!(hits.len(), 1);
+        assert_eq!(hits[0].2, None, "an empty link is no link");
+    }
+
+    /// Found by `fuzz::spotify_items` (in `account::items_of`; this reading had the same gap):
+    /// an empty `external_urls.spotify` gave a track an empty link; it gets the track's page.
+    #[test]
+    fn an_empty_spotify_link_falls_back_to_the_track_page() {
+        let body = r#"{"href":"x","items":[{"added_at":null,"added_by":null,"is_local":false,
+            "item":{"album":{"album_type":"album","artists":[],"external_urls":{},"href":null,
+            "id":null,"images":[],"name":"A"},"artists":[],"disc_number":1,"duration_ms":200003,
+            "explicit":false,"external_ids":{},"external_urls":{"spotify":""},"href":null,
+            "id":"4uLU6hMCjMI75M1A2tKU03","is_local":false,"name":"Song 3","preview_url":null,
+            "track_number":4,"type":"track"}}],"limit":50,"next":null,"offset":0,
+            "previous":null,"total":1}"#;
+        let tracks = tracks_of(serde_json::from_str(body).expect("a page of items"));
+        assert_eq!(
+            tracks[0].url,
+            "https://open.spotify.com/track/4uLU6hMCjMI75M1A2tKU03"
+        );
     }
 }
