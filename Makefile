@@ -6,7 +6,7 @@ PYTHON ?= $(CACHE)/torch-venv/bin/python
 DATA   ?=
 ARGS   ?=
 
-.PHONY: run test lint bench train setup install uninstall
+.PHONY: run test lint bench train fuzz setup install uninstall
 
 setup:
 	@scripts/bootstrap.sh test
@@ -39,8 +39,15 @@ bench:
 	@scripts/bootstrap.sh run
 	cargo bench
 
+# Every fuzz target (src/fuzz: parsers of outside input) for FUZZ_SECS seconds each, one at a
+# time; prints the exec counts. `make test` runs them for 2 s each.
+FUZZ_SECS ?= 600
+fuzz:
+	@scripts/bootstrap.sh test
+	EMOTUNE_FUZZ_SECS=$(FUZZ_SECS) cargo test --release --lib fuzz:: -- --nocapture --test-threads 1
+
 # The shipped model (models/MODEL_CARD.md): the FER-2013 model that shipped before it (v2, read
-# from git) fine-tuned on FER+'s ten votes per face, 14 epochs, ~4 min an epoch on two cores with
+# from git) fine-tuned on FER+'s ten votes per face, 10 epochs, ~4 min an epoch on two cores with
 # nothing else running; resumable (run it again after an interruption). Writes
 # $(TRAIN_RUN)/model.pt and its metrics.json; copy the model into models/ after `emotune eval`.
 SHIPPED_ARCH = s1w40
@@ -53,5 +60,5 @@ train:
 		&& $(PYTHON) -m training.recover --arch $(SHIPPED_ARCH) $(TRAIN_RUN)/v2.tmp $(TRAIN_RUN)/v2.pt \
 		$(if $(DATA),--data $(DATA)) && rm $(TRAIN_RUN)/v2.tmp; }
 	nice -n 10 $(PYTHON) -m training.train --arch $(SHIPPED_ARCH) --labels ferplus --init-from $(TRAIN_RUN)/v2.pt \
-		--freeze-bn --cutmix 0.5 --lr 0.03 --epochs 14 --seed 51 --bf16 auto --threads 0 \
+		--freeze-bn --cutmix 0.5 --lr 0.03 --epochs 10 --seed 51 --bf16 auto --threads 0 \
 		--run-dir $(TRAIN_RUN) --resume --out $(TRAIN_RUN)/model.pt $(if $(DATA),--data $(DATA)) $(ARGS)
