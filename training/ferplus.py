@@ -64,7 +64,6 @@ def read_votes(path: Path) -> dict[str, np.ndarray]:
 class Labels:
     """FER+ labels aligned to one split's files."""
 
-    votes: np.ndarray  # N x 10 raw counts (zeros where the file has no row)
     targets: np.ndarray  # N x 7 float32 vote shares over the seven emotions (rows sum to 1 where kept)
     keep: np.ndarray  # N bool: usable for training (has a row, plurality an emotion or contempt)
     plurality: np.ndarray  # N int64: FER-2013 class of the unique plurality; -1 where not scored
@@ -96,12 +95,7 @@ def labels_from_votes(raw: np.ndarray, has: np.ndarray | None = None) -> Labels:
     not_face = winners[:, sorted(NOT_AN_EMOTION)].any(1)
     keep = has & (top[:, 0] > 0) & ~not_face & (total[:, 0] > 0)
     plurality = np.where(has & unique & (COLUMN_CLASS[arg] >= 0), COLUMN_CLASS[arg], -1)
-    return Labels(raw, targets.astype(np.float32), keep, plurality.astype(np.int64))
-
-
-def vote_shares(labels: Labels) -> np.ndarray:
-    """The seven-emotion vote distribution (what calibration is measured against)."""
-    return labels.targets
+    return Labels(targets.astype(np.float32), keep, plurality.astype(np.int64))
 
 
 def fit_temperature(logits: np.ndarray, targets: np.ndarray) -> float:

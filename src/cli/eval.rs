@@ -117,10 +117,7 @@ fn eval_items(
     let mut items = eval::list_labelled(o.data, o.split)?;
     if let (Some(votes), true) = (votes, o.through_detector) {
         // Scored on the plurality label: the items carry it instead of the folder's.
-        items = eval::ferplus_items(&items, votes)
-            .into_iter()
-            .map(|(p, label, _)| (p, label))
-            .collect();
+        items = eval::ferplus_items(&items, votes);
     }
     if let Some(n) = o.limit.filter(|&n| n > 0 && n < items.len()) {
         // Spread over the sorted list, so every class keeps its share.

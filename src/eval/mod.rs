@@ -228,17 +228,14 @@ pub(crate) struct FerPlusReport {
     pub(crate) folder_n: u64,
 }
 
-/// The FER+ plurality label of each item that has one; the others are dropped.
+/// The items FER+ scores, each with its plurality label instead of the folder's.
 pub(crate) fn ferplus_items(
     items: &[(PathBuf, Emotion)],
     votes: &ferplus::VoteTable,
-) -> Vec<(PathBuf, Emotion, [f64; Emotion::COUNT])> {
+) -> Vec<(PathBuf, Emotion)> {
     items
         .iter()
-        .filter_map(|(p, _)| {
-            let v = votes.get(p)?;
-            Some((p.clone(), v.plurality()?, v.shares()?))
-        })
+        .filter_map(|(p, _)| Some((p.clone(), votes.get(p)?.plurality()?)))
         .collect()
 }
 
