@@ -8,6 +8,8 @@ pub(crate) mod catalog;
 pub mod mapping;
 pub mod service;
 pub mod spotify;
+pub(crate) mod token;
+pub(crate) mod user_api;
 
 use serde::{Deserialize, Serialize};
 

@@ -1,0 +1,166 @@
+//! The Spotify token: what the token endpoint answers, and the token file that keeps it
+//! (`~/.config/emotune/spotify-token.json`, mode 0600). Neither secret is ever logged or shown.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::account::AccountError;
+
+type Result<T> = std::result::Result<T, AccountError>;
+
+/// Refresh this long before the token expires.
+const EXPIRY_MARGIN: u64 = 60;
+
+/// An access token and how to renew it. `Debug` shows neither secret.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct Token {
+    pub access_token: String,
+    pub refresh_token: Option<String>,
+    /// Unix seconds.
+    pub expires_at: u64,
+    #[serde(default)]
+    pub scope: String,
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Token")
+            .field("access_token", &"<redacted>")
+            .field("refresh_token", &"<redacted>")
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+impl Token {
+    /// A token as the token file holds it (JSON).
+    pub(crate) fn parse(bytes: &[u8]) -> std::result::Result<Token, serde_json::Error> {
+        serde_json::from_slice(bytes)
+    }
+
+    /// The token endpoint's answer (JSON), its lifetime counted from `now` (Unix seconds).
+    pub(crate) fn from_answer(body: &[u8], now: u64) -> Result<Token> {
+        let a: TokenAnswer = serde_json::from_slice(body)
+            .map_err(|e| AccountError::Protocol(format!("token answer: {e}")))?;
+        Ok(Token {
+            access_token: a.access_token,
+            refresh_token: a.refresh_token,
+            expires_at: now.saturating_add(a.expires_in),
+            scope: a.scope,
+        })
+    }
+
+    pub(crate) fn expired(&self) -> bool {
+        crate::clock::unix_now().as_secs() + EXPIRY_MARGIN >= self.expires_at
+    }
+}
+
+/// The token file: `~/.config/emotune/spotify-token.json`, mode 0600.
+#[derive(Debug, Clone)]
+pub struct TokenStore {
+    pub path: PathBuf,
+}
+
+impl TokenStore {
+    pub fn default_path() -> Option<PathBuf> {
+        crate::config::config_dir().map(|d| d.join("spotify-token.json"))
+    }
+
+    pub fn load(&self) -> Result<Option<Token>> {
+        match std::fs::read(&self.path) {
+            Ok(bytes) => Token::parse(&bytes).map(Some).map_err(|e| {
+                AccountError::Io(format!(
+                    "{}: unreadable token ({e}); sign in again",
+                    self.path.display()
+                ))
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(AccountError::Io(format!("{}: {e}", self.path.display()))),
+        }
+    }
+
+    /// Written to a temp file created with mode 0600, then renamed over the old one.
+    pub fn save(&self, t: &Token) -> Result<()> {
+        let io = |e: std::io::Error| AccountError::Io(format!("{}: {e}", self.path.display()));
+        if let Some(dir) = self.path.parent() {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        let tmp = self.path.with_extension("json.tmp");
+        let _ = std::fs::remove_file(&tmp);
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+        let mut f = opts.open(&tmp).map_err(io)?;
+        let bytes = serde_json::to_vec(t).map_err(|e| AccountError::Io(e.to_string()))?;
+        f.write_all(&bytes).map_err(io)?;
+        f.sync_all().map_err(io)?;
+        std::fs::rename(&tmp, &self.path).map_err(io)
+    }
+
+    /// True when there was a token to forget.
+    pub fn delete(&self) -> Result<bool> {
+        match std::fs::remove_file(&self.path) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(AccountError::Io(format!("{}: {e}", self.path.display()))),
+        }
+    }
+}
+
+/// The token endpoint's answer.
+#[derive(Deserialize)]
+struct TokenAnswer {
+    access_token: String,
+    refresh_token: Option<String>,
+    expires_in: u64,
+    #[serde(default)]
+    scope: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A token endpoint answering a lifetime beyond the end of time expires at the end of time
+    /// (it wrapped around to the past in a release build, and panicked in a debug one).
+    #[test]
+    fn a_huge_token_lifetime_saturates() {
+        let body = br#"{"access_token":"a","expires_in":18446744073709551615}"#;
+        let t = Token::from_answer(body, 1_767_225_600).expect("a token");
+        assert_eq!(t.expires_at, u64::MAX);
+        assert!(!t.expired());
+        assert!(Token::from_answer(b"{\"access_token\":\"a\"}", 0).is_err());
+    }
+
+    #[test]
+    fn the_token_file_is_private_and_debug_hides_it() {
+        let dir = std::env::temp_dir().join(format!("emotune-token-{}", std::process::id()));
+        let store = TokenStore {
+            path: dir.join("spotify-token.json"),
+        };
+        let t = Token {
+            access_token: "at-secret".into(),
+            refresh_token: Some("rt-secret".into()),
+            expires_at: 1,
+            scope: String::new(),
+        };
+        store.save(&t).expect("save");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&store.path)
+                .expect("meta")
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        assert_eq!(store.load().expect("load"), Some(t.clone()));
+        assert!(!format!("{t:?}").contains("secret"));
+        assert!(store.delete().expect("delete"));
+        assert_eq!(store.load().expect("gone"), None);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
