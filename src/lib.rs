@@ -17,6 +17,7 @@ pub mod music;
 pub mod pipeline;
 pub(crate) mod platform;
 pub mod plot;
+pub mod profile;
 pub mod soak;
 pub mod ui;
 pub mod vision;

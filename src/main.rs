@@ -51,6 +51,13 @@ enum Command {
         /// Treat the whole image as one face (pre-cropped datasets such as FER-2013).
         #[arg(long)]
         assume_face: bool,
+        /// Adjust the scores to this person's profile (`emotune profile`).
+        #[arg(long, value_name = "NAME", conflicts_with = "neutral_ref")]
+        profile: Option<String>,
+        /// A picture of the same person with a relaxed face (one face, found by the detector);
+        /// repeat it for several. Calibrates this run only, nothing is stored.
+        #[arg(long = "neutral-ref", value_name = "IMG")]
+        neutral_ref: Vec<PathBuf>,
         #[arg(required = true, value_name = "IMAGE")]
         images: Vec<PathBuf>,
     },
@@ -94,6 +101,14 @@ enum Command {
         /// Only the first N images of the split (quick checks).
         #[arg(long, value_name = "N")]
         limit: Option<usize>,
+        /// Apply this person's profile to every face.
+        #[arg(long, value_name = "NAME")]
+        profile: Option<String>,
+    },
+    /// People: neutral calibration, corrections and music language (stored as numbers only).
+    Profile {
+        #[command(subcommand)]
+        action: ProfileCommand,
     },
     /// Playlist and tracks for an emotion (Spotify, cache or the offline catalog).
     Recommend {
@@ -194,6 +209,127 @@ fn spotify(c: SpotifyCommand) -> anyhow::Result<i32> {
     }
 }
 
+#[derive(Subcommand)]
+enum ProfileCommand {
+    /// A new profile.
+    Create {
+        name: String,
+        /// Music language or region (any, hindi, telugu, spanish, k-pop, ...).
+        #[arg(long)]
+        language: Option<String>,
+        /// Spotify market, a two-letter country code (IN, ES, KR, ...).
+        #[arg(long)]
+        market: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every profile; the active one is marked *.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// A profile's calibration, corrections, music and adjustment (default: the active one).
+    Show {
+        name: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a profile's file.
+    Delete {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make a profile the one the window applies.
+    Use {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Store the person's neutral reference from pictures of their relaxed face.
+    Calibrate {
+        /// Default: the active profile (created if it does not exist).
+        name: Option<String>,
+        #[arg(long = "neutral", value_name = "IMG", required = true)]
+        neutral: Vec<PathBuf>,
+        /// The pictures are already cropped faces.
+        #[arg(long)]
+        assume_face: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Music language or market of a profile.
+    Set {
+        name: Option<String>,
+        #[arg(long)]
+        language: Option<String>,
+        #[arg(long)]
+        market: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Forget the calibration and/or the corrections (neither flag: both).
+    Reset {
+        name: Option<String>,
+        #[arg(long)]
+        calibration: bool,
+        #[arg(long)]
+        corrections: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write the profile's numbers (reference, corrections), no images, as JSON.
+    Export {
+        name: Option<String>,
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn profile(c: ProfileCommand, model: Option<&std::path::Path>) -> anyhow::Result<i32> {
+    use emotune::cli::profile as p;
+    match c {
+        ProfileCommand::Create {
+            name,
+            language,
+            market,
+            json,
+        } => p::create(&name, language.as_deref(), market.as_deref(), json),
+        ProfileCommand::List { json } => p::list(json),
+        ProfileCommand::Show { name, json } => p::show(name.as_deref(), model, json),
+        ProfileCommand::Delete { name, json } => p::delete(&name, json),
+        ProfileCommand::Use { name, json } => p::activate(&name, json),
+        ProfileCommand::Calibrate {
+            name,
+            neutral,
+            assume_face,
+            json,
+        } => p::calibrate(name.as_deref(), &neutral, model, assume_face, json),
+        ProfileCommand::Set {
+            name,
+            language,
+            market,
+            json,
+        } => p::set(
+            name.as_deref(),
+            language.as_deref(),
+            market.as_deref(),
+            json,
+        ),
+        ProfileCommand::Reset {
+            name,
+            calibration,
+            corrections,
+            json,
+        } => p::reset(name.as_deref(), calibration, corrections, json),
+        ProfileCommand::Export { name, out, json } => {
+            p::export(name.as_deref(), out.as_deref(), json)
+        }
+    }
+}
+
 #[derive(clap::Args)]
 struct BenchArgs {
     /// Frames per set (default: 300 for one image, each folder's own length).
@@ -278,8 +414,20 @@ fn main() -> ExitCode {
         Some(Command::Classify {
             json,
             assume_face,
+            profile,
+            neutral_ref,
             images,
-        }) => emotune::cli::classify(&images, cli.model.as_deref(), json, assume_face),
+        }) => emotune::cli::classify(
+            &images,
+            cli.model.as_deref(),
+            json,
+            assume_face,
+            emotune::cli::profile::Personal {
+                profile: profile.as_deref(),
+                neutral_refs: &neutral_ref,
+            },
+        ),
+        Some(Command::Profile { action }) => profile(action, cli.model.as_deref()),
         Some(Command::Eval {
             data,
             split,
@@ -292,6 +440,7 @@ fn main() -> ExitCode {
             neural_score,
             neural_saturation,
             limit,
+            profile,
         }) => emotune::cli::eval(&emotune::cli::EvalOptions {
             data: &data,
             split,
@@ -307,6 +456,10 @@ fn main() -> ExitCode {
                 saturation: neural_saturation,
             },
             limit,
+            personal: emotune::cli::profile::Personal {
+                profile: profile.as_deref(),
+                neutral_refs: &[],
+            },
         })
         .map(|()| 0),
         Some(Command::Bench(b)) => {

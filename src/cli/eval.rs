@@ -28,6 +28,8 @@ pub struct EvalOptions<'a> {
     /// BlazeFace's settings for `--through-detector` (None: the app's defaults).
     pub neural: NeuralOverrides,
     pub limit: Option<usize>,
+    /// A person's calibration applied to every face (`--profile`).
+    pub personal: super::profile::Personal<'a>,
 }
 
 /// BlazeFace's settings from the command line, to compare against the app's defaults.
@@ -71,7 +73,16 @@ pub fn eval(o: &EvalOptions) -> anyhow::Result<()> {
              add --split PublicTest"
         );
     }
-    let clf = load_classifier(o.model, all_cores())?;
+    let model = crate::vision::classifier::resolve_model_path(o.model)?;
+    let mut clf = load_classifier(Some(&model), all_cores())?;
+    if !o.personal.is_empty() {
+        let mut det = crate::vision::FaceDetector::new(super::photo_detector_settings())?;
+        let adj = super::profile::adjustment(o.personal, &model, &clf, &mut det, false)?;
+        if let Some((adj, what)) = adj {
+            eprintln!("note: every face's scores {what}");
+            clf.set_offset(Some(adj.offset()));
+        }
+    }
     let votes = match o.labels {
         LabelSet::Folder => None,
         LabelSet::FerPlus => Some(read_votes(o.data, o.votes)?),

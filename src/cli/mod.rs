@@ -23,6 +23,7 @@ pub(crate) fn load_classifier(
 }
 
 mod eval;
+pub mod profile;
 pub use eval::{EvalOptions, NeuralOverrides, eval, parse_unit_interval};
 
 fn all_cores() -> usize {
@@ -41,6 +42,9 @@ struct FaceJson {
     emotion: &'static str,
     confidence: f32,
     scores: EmotionScores,
+    /// The model's own scores, where a profile or neutral reference adjusted `scores`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unadjusted: Option<EmotionScores>,
 }
 
 #[derive(Serialize)]
@@ -91,6 +95,7 @@ fn classify_one(
                 emotion: e.name(),
                 confidence: p,
                 scores: s,
+                unadjusted: None,
             }
         })
         .collect())
@@ -102,15 +107,30 @@ pub fn classify(
     model: Option<&Path>,
     json: bool,
     assume_face: bool,
+    personal: profile::Personal<'_>,
 ) -> anyhow::Result<i32> {
-    let clf = load_classifier(model, all_cores())?;
+    let model = classifier::resolve_model_path(model)?;
+    let clf = load_classifier(Some(&model), all_cores())?;
     let mut det = FaceDetector::new(photo_detector_settings())?;
     let crop = PipelineSettings::default().crop;
+    let adjustment = profile::adjustment(personal, &model, &clf, &mut det, assume_face)?;
+    if let Some((_, what)) = &adjustment {
+        eprintln!("note: scores {what}");
+    }
     let mut failed = 0;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     for path in images {
-        let result = classify_one(path, &clf, &mut det, assume_face, &crop);
+        let mut result = classify_one(path, &clf, &mut det, assume_face, &crop);
+        if let (Ok(faces), Some((adj, _))) = (&mut result, &adjustment) {
+            for f in faces {
+                let s = adj.apply(&f.scores);
+                let (e, p) = s.dominant();
+                f.unadjusted = Some(std::mem::replace(&mut f.scores, s));
+                f.emotion = e.name();
+                f.confidence = p;
+            }
+        }
         let (faces, error) = match result {
             Ok(f) => (f, None),
             Err(e) => {

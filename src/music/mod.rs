@@ -5,6 +5,7 @@ pub mod account;
 pub mod cache;
 pub(crate) mod callback;
 pub(crate) mod catalog;
+pub mod language;
 pub mod mapping;
 pub mod service;
 pub mod spotify;

@@ -58,6 +58,9 @@ pub fn resolve_model_path(explicit: Option<&Path>) -> Result<PathBuf> {
 
 pub struct EmotionClassifier {
     module: CModule,
+    /// Subtracted from every face's log-probabilities (a person's calibration, applied to
+    /// every face by the command line); None: the model's own scores.
+    offset: Option<[f32; Emotion::COUNT]>,
 }
 
 impl EmotionClassifier {
@@ -110,7 +113,10 @@ impl EmotionClassifier {
         // A float export stores fp16 weights to keep the file small; inference runs in fp32.
         // The int8 layers of a quantized export hold packed integer weights this leaves alone.
         module.to(Device::Cpu, Kind::Float, false);
-        let clf = EmotionClassifier { module };
+        let clf = EmotionClassifier {
+            module,
+            offset: None,
+        };
         // Two test batches: TorchScript's executor profiles the graph on the first call and
         // optimises it on the second (46 and 14 ms for the shipped file, then ~2 ms), so the
         // first face the user shows is not the slow one.
@@ -151,9 +157,21 @@ impl EmotionClassifier {
             .map(|c| {
                 let mut a = [0.0; Emotion::COUNT];
                 a.copy_from_slice(c);
+                if let Some(off) = &self.offset {
+                    let max = a.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                    let lse = max + a.iter().map(|l| (l - max).exp()).sum::<f32>().ln();
+                    for (l, o) in a.iter_mut().zip(off) {
+                        *l = *l - lse - o;
+                    }
+                }
                 a
             })
             .collect())
+    }
+
+    /// From now on, `offset` is subtracted from each face's log-probabilities (None: off).
+    pub fn set_offset(&mut self, offset: Option<[f32; Emotion::COUNT]>) {
+        self.offset = offset;
     }
 
     /// Softmax probabilities per face.

@@ -1,0 +1,98 @@
+//! The language or region a person's music leans to: extra words for Spotify's playlist search,
+//! a market, and the offline catalog's regional lists.
+
+/// (id, what the window shows, words added to the playlist search).
+pub const LANGUAGES: &[(&str, &str, &str)] = &[
+    ("any", "Any language", ""),
+    ("english", "English", "english"),
+    ("hindi", "Hindi / Bollywood", "bollywood hindi"),
+    ("telugu", "Telugu", "telugu"),
+    ("tamil", "Tamil", "tamil"),
+    ("spanish", "Spanish / Latin", "latin spanish"),
+    ("portuguese", "Portuguese / Brazilian", "brasil"),
+    ("french", "French", "french"),
+    ("german", "German", "deutsch"),
+    ("k-pop", "K-pop", "k-pop"),
+    ("j-pop", "J-pop", "j-pop"),
+    ("arabic", "Arabic", "arabic"),
+];
+
+/// A language id from what a user typed ("Hindi", "kpop", "K-Pop"); the error lists the choices.
+pub fn parse(s: &str) -> Result<String, String> {
+    let key: String = s
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .collect();
+    LANGUAGES
+        .iter()
+        .find(|(id, label, _)| {
+            let norm = |t: &str| -> String {
+                t.to_lowercase()
+                    .chars()
+                    .filter(|c| c.is_alphanumeric())
+                    .collect()
+            };
+            norm(id) == key || norm(label) == key
+        })
+        .map(|(id, _, _)| (*id).to_string())
+        .ok_or_else(|| {
+            let ids: Vec<&str> = LANGUAGES.iter().map(|l| l.0).collect();
+            format!(
+                "unknown music language {s:?}: use one of {}",
+                ids.join(", ")
+            )
+        })
+}
+
+/// A Spotify market: two letters (ISO 3166-1 alpha-2), or "any"/"" for the account's own.
+pub fn parse_market(s: &str) -> Result<Option<String>, String> {
+    let t = s.trim();
+    if t.is_empty() || t.eq_ignore_ascii_case("any") {
+        return Ok(None);
+    }
+    if t.len() == 2 && t.chars().all(|c| c.is_ascii_alphabetic()) {
+        return Ok(Some(t.to_ascii_uppercase()));
+    }
+    Err(format!(
+        "market {s:?}: use a two-letter country code such as IN, ES, KR or US, or \"any\""
+    ))
+}
+
+/// The words a language adds to a playlist search ("" for any or an unknown id).
+pub fn search_terms(id: &str) -> &'static str {
+    LANGUAGES.iter().find(|l| l.0 == id).map_or("", |l| l.2)
+}
+
+/// A playlist search for `query` in the language `id`.
+pub fn localise_query(query: &str, id: &str) -> String {
+    match search_terms(id) {
+        "" => query.to_string(),
+        terms => format!("{terms} {query}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_parse_loosely_and_errors_list_the_choices() {
+        assert_eq!(parse("K-Pop").as_deref(), Ok("k-pop"));
+        assert_eq!(parse("kpop").as_deref(), Ok("k-pop"));
+        assert_eq!(parse(" Hindi ").as_deref(), Ok("hindi"));
+        assert_eq!(parse("Hindi / Bollywood").as_deref(), Ok("hindi"));
+        let e = parse("klingon").expect_err("unknown");
+        assert!(e.contains("telugu") && e.contains("klingon"), "{e}");
+        assert_eq!(parse_market("in"), Ok(Some("IN".into())));
+        assert_eq!(parse_market("any"), Ok(None));
+        assert!(parse_market("India").is_err());
+    }
+
+    #[test]
+    fn queries_gain_the_language_words() {
+        assert_eq!(localise_query("sad songs", "any"), "sad songs");
+        assert_eq!(localise_query("sad songs", "telugu"), "telugu sad songs");
+    }
+}
