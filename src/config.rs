@@ -80,12 +80,8 @@ pub(crate) struct Settings {
     pub(crate) own_playlists: std::collections::BTreeMap<String, OwnPlaylist>,
 }
 
-/// One of the user's playlists, as picked in the settings.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OwnPlaylist {
-    pub id: String,
-    pub name: String,
-}
+/// Defined with the profiles, which will hold them per person.
+pub use crate::profile::OwnPlaylist;
 
 /// The `own_playlists` key of a mood.
 pub(crate) fn own_key(e: crate::Emotion, s: crate::emotion::Strategy) -> String {

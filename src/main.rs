@@ -37,6 +37,9 @@ struct Cli {
     /// Open the Settings window at start.
     #[arg(long)]
     show_settings: bool,
+    /// Start a neutral calibration of the active profile at once (the window).
+    #[arg(long)]
+    calibrate: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -409,17 +412,35 @@ fn main() -> ExitCode {
             resolution: cli.resolution,
             show_settings: cli.show_settings,
             fps: cli.fps,
+            calibrate: cli.calibrate,
         })
         .map(|()| 0),
-        Some(Command::Classify {
+        Some(c) => dispatch(c, cli.model.as_deref(), cli.source.as_ref(), cli.fps),
+    };
+    match result {
+        Ok(0) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code as u8),
+        Err(e) => fail(e),
+    }
+}
+
+/// The subcommands; returns the exit code.
+fn dispatch(
+    c: Command,
+    model: Option<&std::path::Path>,
+    source: Option<&SourceSpec>,
+    fps: Option<f32>,
+) -> anyhow::Result<i32> {
+    match c {
+        Command::Classify {
             json,
             assume_face,
             profile,
             neutral_ref,
             images,
-        }) => emotune::cli::classify(
+        } => emotune::cli::classify(
             &images,
-            cli.model.as_deref(),
+            model,
             json,
             assume_face,
             emotune::cli::profile::Personal {
@@ -427,8 +448,8 @@ fn main() -> ExitCode {
                 neutral_refs: &neutral_ref,
             },
         ),
-        Some(Command::Profile { action }) => profile(action, cli.model.as_deref()),
-        Some(Command::Eval {
+        Command::Profile { action } => profile(action, model),
+        Command::Eval {
             data,
             split,
             labels,
@@ -441,12 +462,12 @@ fn main() -> ExitCode {
             neural_saturation,
             limit,
             profile,
-        }) => emotune::cli::eval(&emotune::cli::EvalOptions {
+        } => emotune::cli::eval(&emotune::cli::EvalOptions {
             data: &data,
             split,
             labels,
             votes: votes.as_deref(),
-            model: cli.model.as_deref(),
+            model,
             json,
             confusion: confusion.as_deref(),
             through_detector,
@@ -462,23 +483,16 @@ fn main() -> ExitCode {
             },
         })
         .map(|()| 0),
-        Some(Command::Bench(b)) => {
-            bench(cli.source.as_ref(), cli.model.as_deref(), cli.fps, b).map(|()| 0)
-        }
-        Some(Command::Recommend {
+        Command::Bench(b) => bench(source, model, fps, b).map(|()| 0),
+        Command::Recommend {
             emotion,
             strategy,
             music_source,
             refresh,
             json,
-        }) => emotune::cli::recommend(emotion, strategy, music_source, refresh, json),
-        Some(Command::Devices { json }) => emotune::cli::devices(json).map(|()| 0),
-        Some(Command::Spotify { action }) => spotify(action),
-    };
-    match result {
-        Ok(0) => ExitCode::SUCCESS,
-        Ok(code) => ExitCode::from(code as u8),
-        Err(e) => fail(e),
+        } => emotune::cli::recommend(emotion, strategy, music_source, refresh, json),
+        Command::Devices { json } => emotune::cli::devices(json).map(|()| 0),
+        Command::Spotify { action } => spotify(action),
     }
 }
 

@@ -16,6 +16,7 @@ use image::RgbImage;
 
 use crate::emotion::{Emotion, EmotionScores};
 use crate::error::Result;
+use crate::profile::Adjustment;
 use crate::vision::detector::suppress_overlaps;
 use crate::vision::preprocess::{FaceCrop, face_input, luma};
 use crate::vision::{BBox, Detection, DetectorSettings, EmotionClassifier, FaceDetector, Frame};
@@ -56,6 +57,11 @@ pub struct FaceResult {
     pub scores: EmotionScores,
     /// This frame alone.
     pub(crate) raw: EmotionScores,
+    /// This frame alone, before the profile's adjustment; None when the face was not
+    /// classified this frame.
+    pub(crate) unadjusted: Option<EmotionScores>,
+    /// The profile's adjustment applies to this face (the largest one).
+    pub(crate) personal: bool,
 }
 
 impl FaceResult {
@@ -134,6 +140,8 @@ pub struct Pipeline {
     cut: cut::CutDetector,
     /// A frame submitted whose faces are still with the classifier.
     in_flight: Option<InFlight>,
+    /// The active profile's adjustment, applied to the largest face.
+    adjustment: Option<Adjustment>,
 }
 
 /// A frame detected and tracked, waiting for its faces' scores.
@@ -159,7 +167,13 @@ impl Pipeline {
             force_scan: true,
             cut: cut::CutDetector::default(),
             in_flight: None,
+            adjustment: None,
         })
+    }
+
+    /// The profile's adjustment for the largest face from the next frame on (None: off).
+    pub fn set_adjustment(&mut self, a: Option<Adjustment>) {
+        self.adjustment = a.filter(|a| !a.is_identity());
     }
 
     pub(crate) fn set_settings(&mut self, s: PipelineSettings) {
@@ -334,7 +348,21 @@ impl Pipeline {
     /// Takes `f`'s scores from the classifier and makes its result.
     fn finish(&mut self, f: InFlight) -> Result<FrameResult> {
         let scored = self.inference.recv();
+        // No face recognition: the profile is the person in front, the largest face.
+        let personal = self.adjustment.and_then(|_| {
+            self.tracker
+                .visible()
+                .filter(|t| f.live.contains(&t.id))
+                .max_by(|a, b| a.bbox.area().total_cmp(&b.bbox.area()))
+                .map(|t| t.id)
+        });
+        let mut unadjusted = Vec::with_capacity(f.live.len());
         for (id, s) in f.live.iter().zip(scored.scores?) {
+            unadjusted.push((*id, s));
+            let s = match (&self.adjustment, personal == Some(*id)) {
+                (Some(a), true) => a.apply(&s),
+                _ => s,
+            };
             self.tracker.record(*id, s);
         }
         let faces: Vec<FaceResult> = self
@@ -347,6 +375,8 @@ impl Pipeline {
                     roll: t.roll,
                     scores: t.scores?,
                     raw: t.raw.or(t.scores)?,
+                    unadjusted: unadjusted.iter().find(|u| u.0 == t.id).map(|u| u.1),
+                    personal: personal == Some(t.id),
                 })
             })
             .collect();

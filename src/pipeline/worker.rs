@@ -19,6 +19,8 @@ pub(crate) enum Command {
     SetSource(SourceSpec),
     Pause(bool),
     Settings(PipelineSettings),
+    /// The active profile's adjustment (None: show the model's own scores).
+    Adjust(Option<crate::profile::Adjustment>),
     Shutdown,
 }
 
@@ -135,6 +137,7 @@ struct Session {
     spec: Option<SourceSpec>,
     paused: bool,
     settings: PipelineSettings,
+    adjustment: Option<crate::profile::Adjustment>,
 }
 
 /// Runs the worker loop, restarting it after a panic (model reloaded, source reopened).
@@ -144,6 +147,7 @@ fn supervise(cfg: &WorkerConfig, rx: &Receiver<Command>, events: &Events) {
         spec: None,
         paused: false,
         settings: cfg.settings,
+        adjustment: None,
     };
     crate::restart_on_panic(
         || Loop::start(cfg, events, &mut session).run(rx),
@@ -177,7 +181,10 @@ impl<'a> Loop<'a> {
             .and_then(|p| EmotionClassifier::load(&p))
             .and_then(|c| Pipeline::new(c, session.settings))
         {
-            Ok(p) => Some(p),
+            Ok(mut p) => {
+                p.set_adjustment(session.adjustment);
+                Some(p)
+            }
             Err(e) => {
                 events.send(Event::ModelError(e));
                 None
@@ -232,6 +239,12 @@ impl<'a> Loop<'a> {
                 self.session.settings = s;
                 if let Some(p) = self.pipeline.as_mut() {
                     p.set_settings(s);
+                }
+            }
+            Command::Adjust(a) => {
+                self.session.adjustment = a;
+                if let Some(p) = self.pipeline.as_mut() {
+                    p.set_adjustment(a);
                 }
             }
             Command::SetSource(spec) => self.open(spec),

@@ -7,6 +7,7 @@
 //! so, and the command line to every face it is given.
 
 pub mod adjust;
+pub mod calibrate;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -15,12 +16,18 @@ use serde::{Deserialize, Serialize};
 
 pub use adjust::{Adjustment, Correction, NeutralAnchor, Reference};
 
-use crate::config::OwnPlaylist;
 use crate::error::{Error, Result};
 
 /// The profile in use when none was picked.
 pub const DEFAULT_NAME: &str = "default";
 const VERSION: u32 = 1;
+
+/// One of the user's playlists, as picked for a mood.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwnPlaylist {
+    pub id: String,
+    pub name: String,
+}
 
 /// Music preferences: the language or region searches and the offline catalog lean to.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]

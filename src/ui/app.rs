@@ -10,6 +10,7 @@ use super::autoquit::AutoQuit;
 use super::command::{self, Command};
 use super::dialogs::{DialogKind, Dialogs};
 use super::music::MusicPanel;
+use super::profile::{ProfileCmd, ProfilePanel};
 use super::sources::SourceChooser;
 use super::timeline::Timeline;
 use super::{ERROR_COLOR, emotions, settings, video};
@@ -80,6 +81,10 @@ pub(crate) struct Startup {
     pub(crate) autoquit: Option<AutoQuit>,
     /// Open the settings window at start (`--show-settings`).
     pub(crate) show_settings: bool,
+    /// The active person's profile.
+    pub(crate) profile: ProfilePanel,
+    /// Start a calibration at once (`--calibrate`).
+    pub(crate) calibrate: bool,
 }
 
 /// Something the status line reports; turned into text only when drawn.
@@ -172,6 +177,7 @@ pub(crate) struct EmotuneApp {
     timeline: Timeline,
     chooser: SourceChooser,
     autoquit: Option<AutoQuit>,
+    profile: ProfilePanel,
 }
 
 impl EmotuneApp {
@@ -179,6 +185,14 @@ impl EmotuneApp {
         let source_asked = start.source.is_some();
         if let Some(s) = start.source {
             handles.worker.send(WorkerCommand::SetSource(s));
+        }
+        let mut profile = start.profile;
+        if start.calibrate {
+            profile.handle(ProfileCmd::Calibrate, None);
+        }
+        // The worker starts without one.
+        if let Some(a) = profile.adjustment() {
+            handles.worker.send(WorkerCommand::Adjust(Some(a)));
         }
         EmotuneApp {
             handles,
@@ -214,6 +228,7 @@ impl EmotuneApp {
             timeline: Timeline::default(),
             chooser: SourceChooser::default(),
             autoquit: start.autoquit,
+            profile,
         }
     }
 
@@ -303,6 +318,11 @@ impl EmotuneApp {
             Command::OwnPlaylistsEdited => {
                 self.saved.dirty = true;
                 self.request_music(false);
+            }
+            Command::Profile(c) => {
+                if self.profile.handle(c, self.rt.last.as_ref()) {
+                    worker.send(WorkerCommand::Adjust(self.profile.adjustment()));
+                }
             }
         }
     }
@@ -443,6 +463,10 @@ impl EmotuneApp {
                 }
                 let settled = r.mood.changed && r.mood.stable.is_some();
                 self.rt.timings.push(r.timings);
+                if self.profile.on_frame(&r) {
+                    let adjust = WorkerCommand::Adjust(self.profile.adjustment());
+                    self.handles.worker.send(adjust);
+                }
                 self.rt.last = Some(*r);
                 // Debounce: new music only when the *stable* mood changes (and not pinned).
                 if settled && !self.panel.pinned {

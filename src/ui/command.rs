@@ -38,6 +38,8 @@ pub enum Command {
     LoadPlaylists,
     /// A picked own playlist for a mood changed (saved; the current list follows).
     OwnPlaylistsEdited,
+    /// Calibration and corrections of the active profile.
+    Profile(super::profile::ProfileCmd),
 }
 
 /// Key bindings, ignored while a text field has the keyboard.

@@ -44,10 +44,16 @@ pub(crate) fn show(ui: &mut egui::Ui, last: Option<&FrameResult>) {
             .iter()
             .max_by(|a, b| a.bbox.area().total_cmp(&b.bbox.area()))
     });
-    ui.heading(match (main, last.map(|r| r.faces.len()).unwrap_or(0)) {
-        (Some(f), n) if n > 1 => format!("Face #{} (of {n})", f.track_id),
-        (Some(f), _) => format!("Face #{}", f.track_id),
-        (None, _) => "No face".to_string(),
+    ui.horizontal(|ui| {
+        ui.heading(match (main, last.map(|r| r.faces.len()).unwrap_or(0)) {
+            (Some(f), n) if n > 1 => format!("Face #{} (of {n})", f.track_id),
+            (Some(f), _) => format!("Face #{}", f.track_id),
+            (None, _) => "No face".to_string(),
+        });
+        if main.is_some_and(|f| f.personal) {
+            ui.label(RichText::new("calibrated").color(Color32::from_rgb(90, 170, 90)))
+                .on_hover_text("Scores adjusted to the active profile (the largest face)");
+        }
     });
     for e in Emotion::ALL {
         let p = main.map(|f| f.scores.get(e)).unwrap_or(0.0);

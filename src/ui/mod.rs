@@ -7,6 +7,7 @@ pub mod command;
 mod dialogs;
 mod emotions;
 pub mod music;
+pub(crate) mod profile;
 pub(crate) mod settings;
 pub mod sources;
 pub(crate) mod timeline;
@@ -56,6 +57,8 @@ pub struct AppOptions {
     /// Open the settings window at start.
     pub show_settings: bool,
     pub fps: Option<f32>,
+    /// Start a neutral calibration at once (`--calibrate`).
+    pub calibrate: bool,
 }
 
 /// Whether a window can be opened; lives in `platform` so the layers below can ask it too.
@@ -103,6 +106,10 @@ pub fn run(opts: AppOptions) -> anyhow::Result<()> {
 fn start(opts: AppOptions, repaint: &Arc<dyn Fn() + Send + Sync>) -> (Startup, Handles) {
     let settings_path = Settings::default_path();
     let (settings, settings_warning) = Settings::load_user();
+    let (profile, profile_warnings) = profile::ProfilePanel::load(
+        crate::profile::Store::default_dir().map(crate::profile::Store::new),
+        opts.model.as_deref(),
+    );
     let worker = Worker::spawn(
         WorkerConfig {
             model: opts.model,
@@ -131,6 +138,7 @@ fn start(opts: AppOptions, repaint: &Arc<dyn Fn() + Send + Sync>) -> (Startup, H
     let mut warnings = opts.warnings;
     warnings.extend(settings_warning);
     warnings.extend(music_warnings);
+    warnings.extend(profile_warnings);
     let start = Startup {
         settings,
         settings_path,
@@ -140,6 +148,8 @@ fn start(opts: AppOptions, repaint: &Arc<dyn Fn() + Send + Sync>) -> (Startup, H
         mapping_info,
         autoquit: AutoQuit::new(opts.quit_after, opts.screenshot),
         show_settings: opts.show_settings,
+        profile,
+        calibrate: opts.calibrate,
     };
     let account = AccountHandle::spawn(repaint.clone());
     // A stored sign-in: ask who it is, off the UI thread.

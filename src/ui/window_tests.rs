@@ -56,6 +56,8 @@ fn window(source: Option<SourceSpec>) -> (EmotuneApp, Fakes) {
         mapping_info: "built-in".into(),
         autoquit: None,
         show_settings: false,
+        profile: super::super::profile::ProfilePanel::load(None, None).0,
+        calibrate: false,
     };
     let handles = Handles {
         worker: Worker::from_channels(cmd_tx, ev_rx),
@@ -545,3 +547,6 @@ fn track(title: &str, id: &str) -> crate::music::Track {
         album_art: None,
     }
 }
+
+#[path = "profile_window_tests.rs"]
+mod profile_window;

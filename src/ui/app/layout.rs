@@ -105,13 +105,16 @@ impl EmotuneApp {
                     ui.separator();
                 }
                 emotions::show(ui, self.rt.last.as_ref());
+                ui.separator();
+                let profile_cmds = self.profile.show(ui, self.rt.last.as_ref());
+                cmds.extend(profile_cmds);
                 let minute = (self.rt.started.elapsed().as_secs() / 60) as usize;
                 let mood = self.rt.last.as_ref().and_then(|r| r.mood.stable);
                 if let Some(fact) = mood.and_then(|m| crate::ui::fun_fact(m, minute)) {
                     ui.label(RichText::new(fact).italics().small());
                 }
                 ui.separator();
-                cmds = self.panel.show(ui);
+                cmds.extend(self.panel.show(ui));
             });
         cmds
     }
