@@ -78,7 +78,8 @@ fetch_libtorch() { # DEST
     --only-binary=:all: --implementation cp --python-version 3.11 --abi cp311 --abi none \
     --platform manylinux_2_28_x86_64 --platform manylinux_2_25_x86_64 \
     --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
-    -r "$root/scripts/libtorch.txt" -d "$tmp/wheels" >&2
+    -r "$root/scripts/libtorch.txt" -d "$tmp/wheels" >&2 ||
+    { say "pip download failed (above); nothing kept. Without PyPI: set LIBTORCH"; exit 1; }
   say "downloaded $(du -cb "$tmp/wheels"/*.whl | tail -n1 | cut -f1) bytes (hashes checked)"
   # torch/lib: libtorch.so only for the linker (-ltorch); no libtorch_cuda*.so, so torch-sys links
   # the CPU library alone. libtorch_cpu.so's rpath has $ORIGIN, so the CUDA runtime stubs it is
