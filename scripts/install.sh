@@ -62,7 +62,10 @@ install)
   put "$bin" "$destdir$prefix/bin/emotune" 755
   # The build's rpath points into the build machine's cache; the copy looks beside itself only.
   patchelf --set-rpath "\$ORIGIN/../lib/emotune" "$destdir$prefix/bin/emotune"
-  put "$root/models/emotion_resnet18_cbam.pt" "$share/emotune/models/emotion_resnet18_cbam.pt" 644
+  # The model and the files the app reads beside it (<model>.neutral.json, the profile anchor).
+  for f in "$root"/models/emotion_resnet18_cbam.*; do
+    put "$f" "$share/emotune/models/$(basename "$f")" 644
+  done
   for size in 48 64 128 256; do
     put "$root/assets/icons/hicolor/${size}x${size}/emotune.png" \
       "$share/icons/hicolor/${size}x${size}/apps/emotune.png" 644

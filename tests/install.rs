@@ -196,6 +196,17 @@ fn install_launch_and_uninstall_leave_nothing_behind() {
     ] {
         assert!(local.join(f).is_file(), "{f} not installed");
     }
+    // The model's companions (`<model>.neutral.json`) go with it.
+    for e in std::fs::read_dir(repo().join("models"))
+        .expect("models/")
+        .flatten()
+    {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with("emotion_resnet18_cbam.") {
+            let to = local.join("share/emotune/models").join(&name);
+            assert!(to.is_file(), "{name} not installed");
+        }
+    }
     let exec = checked_entry(&local.join("share/applications/emotune.desktop"));
     assert_eq!(Path::new(&exec), local.join("bin/emotune"));
     let installed = local.join("bin/emotune");
