@@ -6,7 +6,7 @@ PYTHON ?= $(CACHE)/torch-venv/bin/python
 DATA   ?=
 ARGS   ?=
 
-.PHONY: run test lint bench train fuzz setup install uninstall
+.PHONY: run test lint bench train fuzz setup install uninstall deb
 
 setup:
 	@scripts/bootstrap.sh test
@@ -26,7 +26,8 @@ lint:
 	@scripts/bootstrap.sh run
 	cargo clippy --release --all-targets -- -D warnings
 
-# The app for your desktop: binary in ~/.local/bin, menu entry, icons (PREFIX=... to move it).
+# The app for your desktop: binary in ~/.local/bin, libtorch's libraries in ~/.local/lib/emotune,
+# model, menu entry, icons (PREFIX=... to move it); needs nothing from the cache afterwards.
 install:
 	@scripts/bootstrap.sh run
 	cargo build --release
@@ -34,6 +35,13 @@ install:
 
 uninstall:
 	@scripts/install.sh uninstall
+
+# target/debian/emotune_<version>_amd64.deb: the same tree as `make install` under /usr.
+# `sudo scripts/deb-test.sh` installs it with apt, runs it and removes it again.
+deb:
+	@scripts/bootstrap.sh run
+	cargo build --release
+	@scripts/deb.sh
 
 bench:
 	@scripts/bootstrap.sh run

@@ -1,6 +1,7 @@
-//! `make install` into a temporary HOME: the entry validates, its Exec line opens the window
-//! under Xvfb (screenshot), the installed binary finds libtorch and the installed model, and
-//! `make uninstall` leaves the HOME as it found it.
+//! `make install` into a temporary HOME from a build whose libtorch cache is then deleted: the
+//! installed binary loads its own copies of the libraries (rpath `$ORIGIN/../lib/emotune`) and
+//! the installed model, the entry validates, its Exec line opens the window under Xvfb
+//! (screenshot), and `make uninstall` leaves the HOME as it found it.
 
 mod common;
 
@@ -25,14 +26,66 @@ fn tree(root: &Path) -> BTreeSet<PathBuf> {
     out
 }
 
-fn script(home: &Path, mode: &str) -> std::process::Output {
+fn script(home: &Path, mode: &str, bin: &Path) -> std::process::Output {
     Command::new(repo().join("scripts/install.sh"))
         .arg(mode)
         .env("HOME", home)
         .env_remove("PREFIX")
-        .env("EMOTUNE_BIN", env!("CARGO_BIN_EXE_emotune"))
+        .env_remove("DESTDIR")
+        .env("EMOTUNE_BIN", bin)
         .output()
         .expect("install.sh")
+}
+
+/// The libraries `bin` loads from outside the system's folders, as ldd resolves them.
+fn private_libs(bin: &Path) -> Vec<PathBuf> {
+    let o = Command::new("ldd").arg(bin).output().expect("ldd");
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(o.status.success() && !out.contains("not found"), "{out}");
+    out.lines()
+        .filter_map(|l| l.split_once(" => ")?.1.split(" (").next())
+        .map(|p| PathBuf::from(p.trim()))
+        .filter(|p| {
+            p.is_absolute()
+                && !["/lib", "/lib64", "/usr/lib", "/usr/lib64"]
+                    .iter()
+                    .any(|d| p.parent().is_some_and(|parent| parent.starts_with(d)))
+        })
+        .collect()
+}
+
+fn patchelf(args: &[&std::ffi::OsStr]) -> String {
+    let o = Command::new("patchelf")
+        .args(args)
+        .output()
+        .expect("patchelf (apt install patchelf; scripts/bootstrap.sh does)");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
+/// A build as `make run` leaves it on a fresh machine, but in `dir`: libtorch in a cache of its
+/// own (the test binary's libraries, hard-linked or copied) and a copy of the binary whose rpath
+/// points there, so that deleting `dir` deletes the only libtorch that copy was built against.
+fn build_with_own_cache(dir: &Path) -> PathBuf {
+    let exe = Path::new(env!("CARGO_BIN_EXE_emotune"));
+    let cache = dir.join("cache/emotune/libtorch/lib");
+    std::fs::create_dir_all(&cache).expect("cache dir");
+    let libs = private_libs(exe);
+    assert!(
+        libs.iter().any(|l| l.ends_with("libtorch_cpu.so")),
+        "{libs:?}"
+    );
+    for lib in libs {
+        let to = cache.join(lib.file_name().expect("file name"));
+        if std::fs::hard_link(&lib, &to).is_err() {
+            std::fs::copy(&lib, &to).expect("copy library");
+        }
+    }
+    let bin = dir.join("build/emotune");
+    std::fs::create_dir_all(bin.parent().expect("parent")).expect("build dir");
+    std::fs::copy(exe, &bin).expect("copy binary");
+    patchelf(&["--set-rpath".as_ref(), cache.as_os_str(), bin.as_os_str()]);
+    bin
 }
 
 fn which(tool: &str) -> bool {
@@ -119,16 +172,22 @@ fn launched(home: &Path, exec: &str, photo: &Path) {
 #[test]
 fn install_launch_and_uninstall_leave_nothing_behind() {
     let home = temp_dir("install");
+    let build = temp_dir("install-build");
+    let bin = build_with_own_cache(&build);
     let before = tree(&home);
-    let out = script(&home, "install");
+    let out = script(&home, "install", &bin);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // `rm -rf ~/.cache/emotune`: the installed app must not need the build's libtorch.
+    std::fs::remove_dir_all(&build).expect("rm build cache");
     let local = home.join(".local");
     for f in [
         "bin/emotune",
+        "lib/emotune/libtorch_cpu.so",
+        "lib/emotune/libc10.so",
         "share/emotune/models/emotion_resnet18_cbam.pt",
         "share/applications/emotune.desktop",
         "share/icons/hicolor/48x48/apps/emotune.png",
@@ -137,10 +196,36 @@ fn install_launch_and_uninstall_leave_nothing_behind() {
     ] {
         assert!(local.join(f).is_file(), "{f} not installed");
     }
+    // The model's companions (`<model>.neutral.json`) go with it.
+    for e in std::fs::read_dir(repo().join("models"))
+        .expect("models/")
+        .flatten()
+    {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with("emotion_resnet18_cbam.") {
+            let to = local.join("share/emotune/models").join(&name);
+            assert!(to.is_file(), "{name} not installed");
+        }
+    }
     let exec = checked_entry(&local.join("share/applications/emotune.desktop"));
     assert_eq!(Path::new(&exec), local.join("bin/emotune"));
+    let installed = local.join("bin/emotune");
+    assert_eq!(
+        patchelf(&["--print-rpath".as_ref(), installed.as_os_str()]),
+        "$ORIGIN/../lib/emotune"
+    );
+    // ldd writes them as found, through bin/../lib/emotune.
+    let own = local.join("lib/emotune").canonicalize().expect("lib dir");
+    let libs = private_libs(&installed);
+    assert!(
+        !libs.is_empty()
+            && libs
+                .iter()
+                .all(|l| l.canonicalize().is_ok_and(|l| l.starts_with(&own))),
+        "{libs:?}"
+    );
 
-    // The copy outside the source tree still finds libtorch (rpath) and the installed model.
+    // The copy outside the source tree finds its libtorch (rpath) and the installed model.
     let photo = home.join("me.png");
     std::fs::copy(astronaut(), &photo).expect("copy");
     let (o, stdout, stderr) = run(isolate(
@@ -153,7 +238,7 @@ fn install_launch_and_uninstall_leave_nothing_behind() {
     launched(&home, &exec, &photo);
     std::fs::remove_file(&photo).expect("rm photo");
 
-    let out = script(&home, "uninstall");
+    let out = script(&home, "uninstall", &bin);
     assert!(
         out.status.success(),
         "{}",
