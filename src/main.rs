@@ -281,6 +281,13 @@ enum ProfileCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Calibration's worth on pictures of known people, leave-one-out:
+    /// DIR/<person>/<emotion>/<image>; raw vs baseline subtraction vs emotune's calibration.
+    Evaluate {
+        dir: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
     /// Write the profile's numbers (reference, corrections), no images, as JSON.
     Export {
         name: Option<String>,
@@ -327,6 +334,7 @@ fn profile(c: ProfileCommand, model: Option<&std::path::Path>) -> anyhow::Result
             corrections,
             json,
         } => p::reset(name.as_deref(), calibration, corrections, json),
+        ProfileCommand::Evaluate { dir, json } => emotune::cli::people::evaluate(&dir, model, json),
         ProfileCommand::Export { name, out, json } => {
             p::export(name.as_deref(), out.as_deref(), json)
         }

@@ -113,7 +113,8 @@ pub fn isolate<'a>(cmd: &'a mut Command, home: &Path) -> &'a mut Command {
     cmd.current_dir(home)
         .env("HOME", home)
         .env("XDG_CONFIG_HOME", home.join("config"))
-        .env("XDG_CACHE_HOME", home.join("cache"));
+        .env("XDG_CACHE_HOME", home.join("cache"))
+        .env("XDG_DATA_HOME", home.join("data"));
     for v in [
         "RSPOTIFY_CLIENT_ID",
         "RSPOTIFY_CLIENT_SECRET",
