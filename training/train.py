@@ -481,6 +481,10 @@ def main(argv: list[str] | None = None) -> int:
             votes = ferplus.read_votes(args.ferplus or ferplus.shared_csv())
             rep = ferplus_report(test_logits, test.labels, ferplus.align(votes, test.paths))
             rep["temperature"] = temperature
+            # The anchor of the app's neutral calibration, beside the model.
+            from . import neutral
+
+            neutral.write(args.out, exported, root, args.ferplus or ferplus.shared_csv())
         else:
             rep = report(test.labels, test_logits)
         rep["best_val_acc"] = best_acc
