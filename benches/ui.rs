@@ -49,6 +49,7 @@ fn bench(c: &mut Criterion) {
         emotion: Emotion::Sad,
         strategy: Strategy::Match,
         refresh: true,
+        taste: Default::default(),
     });
     let mut panel = MusicPanel {
         loading: true,

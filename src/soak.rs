@@ -141,6 +141,7 @@ pub(crate) fn soak(
                 emotion: crate::Emotion::ALL[(frames % 7) as usize],
                 strategy: crate::music::Strategy::Match,
                 refresh: false,
+                taste: Default::default(),
             });
         }
         let due = samples.last().map_or(0.0, |s| s.secs) + o.every.as_secs_f64();

@@ -259,6 +259,35 @@ fn tracks_come_from_the_first_readable_playlist() {
 }
 
 #[test]
+fn a_profile_language_and_market_reach_the_search() {
+    let fake = FakeSpotify::start(Script {
+        token_status: 200,
+        ..Default::default()
+    });
+    let m = music(&fake, Duration::from_secs(3), None);
+    let taste = emotune::music::language::Taste {
+        language: "telugu".into(),
+        market: Some("IN".into()),
+    };
+    let o = block(m.recommend_for(
+        Emotion::Sad,
+        Strategy::Match,
+        SourcePreference::Spotify,
+        true,
+        &taste,
+    ))
+    .expect("spotify");
+    assert_eq!(o.recommendation.source, SourceKind::Spotify);
+    let reqs = fake.requests();
+    let search = reqs
+        .iter()
+        .find(|p| p.starts_with("/v1/search"))
+        .expect("a search");
+    assert!(search.contains("market=IN"), "{search}");
+    assert!(search.contains("q=telugu"), "{search}");
+}
+
+#[test]
 fn playlists_answering_403_or_404_are_skipped() {
     for status in [403, 404] {
         let mut script = Script {
@@ -273,8 +302,8 @@ fn playlists_answering_403_or_404_are_skipped() {
         let entry = Mapping::builtin()
             .entry(Emotion::Sad, Strategy::Match)
             .clone();
-        let (playlist, tracks) =
-            block(fake.source(Duration::from_secs(3)).fetch(&entry, 0)).expect("second playlist");
+        let (playlist, tracks) = block(fake.source(Duration::from_secs(3)).fetch(&entry, 0, None))
+            .expect("second playlist");
         assert_eq!(playlist.name, "Mood list 2");
         assert!(
             tracks
@@ -591,6 +620,7 @@ fn the_music_thread_delivers_the_list_then_its_album_art() {
         emotion: Emotion::Happy,
         strategy: Strategy::Match,
         refresh: true,
+        taste: Default::default(),
     });
     let (mut ready, mut art) = (false, None);
     let deadline = Instant::now() + Duration::from_secs(20);

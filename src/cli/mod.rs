@@ -235,7 +235,8 @@ pub fn recommend(
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let outcome = match rt.block_on(music.recommend(emotion, strategy, pref, refresh)) {
+    let taste = profile::active_taste();
+    let outcome = match rt.block_on(music.recommend_for(emotion, strategy, pref, refresh, &taste)) {
         Ok(o) => o,
         Err(e) => {
             eprintln!("error: {e}");
@@ -440,7 +441,8 @@ fn list_for(
             .map_err(|e| e.to_string());
     }
     let pref = crate::music::SourcePreference::Auto;
-    rt.block_on(music.recommend(emotion, strategy, pref, false))
+    let taste = profile::active_taste();
+    rt.block_on(music.recommend_for(emotion, strategy, pref, false, &taste))
         .map(|o| o.recommendation)
         .map_err(|e| e.to_string())
 }

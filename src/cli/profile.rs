@@ -99,6 +99,25 @@ pub(crate) fn reference_from_images(
     Reference::from_scores(&scores).context("no neutral reference pictures given")
 }
 
+/// The active profile's music language and market (none when it cannot be read; a warning).
+pub(crate) fn active_taste() -> crate::music::language::Taste {
+    let read = || -> crate::Result<Option<Profile>> {
+        let store = Store::open_default()?;
+        store.load(&store.active()?)
+    };
+    match read() {
+        Ok(Some(p)) => crate::music::language::Taste {
+            language: p.music.language,
+            market: p.music.market,
+        },
+        Ok(None) => Default::default(),
+        Err(e) => {
+            eprintln!("warning: {e}");
+            Default::default()
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // the subcommands
 

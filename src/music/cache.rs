@@ -43,17 +43,18 @@ impl Cache {
         }
     }
 
-    fn path(&self, e: Emotion, s: Strategy) -> PathBuf {
-        self.dir.join(format!("{}-{}.json", e.name(), s.name()))
+    fn path(&self, e: Emotion, s: Strategy, tag: &str) -> PathBuf {
+        self.dir
+            .join(format!("{}-{}{tag}.json", e.name(), s.name()))
     }
 
     /// Saves atomically; failures only cost the cache, never the music.
-    pub(crate) fn store(&self, rec: &Recommendation) {
+    pub(crate) fn store(&self, rec: &Recommendation, tag: &str) {
         let doc = Stored {
             saved_at: now(),
             recommendation: rec.clone(),
         };
-        let path = self.path(rec.emotion, rec.strategy);
+        let path = self.path(rec.emotion, rec.strategy, tag);
         let write = || -> std::io::Result<()> {
             std::fs::create_dir_all(&self.dir)?;
             let tmp = path.with_extension("json.tmp");
@@ -71,9 +72,10 @@ impl Cache {
         &self,
         e: Emotion,
         s: Strategy,
+        tag: &str,
         fresh_only: bool,
     ) -> Option<(Recommendation, Duration)> {
-        let path = self.path(e, s);
+        let path = self.path(e, s, tag);
         let bytes = std::fs::read(&path).ok()?;
         let (rec, age) = match parse_entry(&bytes, now()) {
             Ok(d) => d,

@@ -17,6 +17,54 @@ pub const LANGUAGES: &[(&str, &str, &str)] = &[
     ("arabic", "Arabic", "arabic"),
 ];
 
+/// What a person's music leans to: a language id of `LANGUAGES` ("" or "any": none) and a
+/// Spotify market.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Taste {
+    pub language: String,
+    pub market: Option<String>,
+}
+
+impl Taste {
+    pub fn is_any(&self) -> bool {
+        self.language.is_empty() || self.language == "any"
+    }
+
+    /// A suffix for cache file names, so lists of one language are not served for another.
+    pub(crate) fn cache_tag(&self) -> String {
+        let mut t = String::new();
+        if !self.is_any() {
+            t.push('-');
+            t.push_str(&self.language);
+        }
+        if let Some(m) = &self.market {
+            t.push('-');
+            t.push_str(m);
+        }
+        t
+    }
+
+    /// The mapping entry for this taste: its searches in the language first, then as they are;
+    /// the entry's fixed playlists only without a language (they are in no particular one).
+    pub(crate) fn entry(
+        &self,
+        entry: &super::mapping::MappingEntry,
+    ) -> super::mapping::MappingEntry {
+        if self.is_any() {
+            return entry.clone();
+        }
+        let mut e = entry.clone();
+        e.queries = entry
+            .queries
+            .iter()
+            .map(|q| localise_query(q, &self.language))
+            .chain(entry.queries.iter().cloned())
+            .collect();
+        e.playlists.clear();
+        e
+    }
+}
+
 /// A language id from what a user typed ("Hindi", "kpop", "K-Pop"); the error lists the choices.
 pub fn parse(s: &str) -> Result<String, String> {
     let key: String = s

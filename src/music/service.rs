@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::cache::Cache;
 use super::catalog::Catalog;
+use super::language::Taste;
 use super::mapping::Mapping;
 use super::spotify::{SpotifyError, SpotifySource};
 use super::{Recommendation, SourceKind, SourcePreference, Strategy};
@@ -144,13 +145,29 @@ impl Music {
         pref: SourcePreference,
         refresh: bool,
     ) -> Result<Outcome, MusicError> {
-        let entry = self.mapping.entry(e, s);
+        self.recommend_for(e, s, pref, refresh, &Taste::default())
+            .await
+    }
+
+    /// `recommend` for a person's taste: searches in their language and market, their
+    /// language's catalog lists first.
+    pub async fn recommend_for(
+        &self,
+        e: Emotion,
+        s: Strategy,
+        pref: SourcePreference,
+        refresh: bool,
+        taste: &Taste,
+    ) -> Result<Outcome, MusicError> {
+        let entry = &taste.entry(self.mapping.entry(e, s));
+        let tag = taste.cache_tag();
+        let lang = taste.language.as_str();
         let seed = seed();
         let mut notes = Vec::new();
         if pref == SourcePreference::Offline {
             let rec = self
                 .catalog
-                .recommend(e, s, &entry.label, TRACKS_SHOWN, seed);
+                .recommend(e, s, &entry.label, TRACKS_SHOWN, seed, lang);
             return Ok(Outcome {
                 recommendation: rec,
                 notes,
@@ -158,7 +175,7 @@ impl Music {
         }
         if pref == SourcePreference::Auto
             && !refresh
-            && let Some((rec, _)) = self.cache.as_ref().and_then(|c| c.load(e, s, true))
+            && let Some((rec, _)) = self.cache.as_ref().and_then(|c| c.load(e, s, &tag, true))
         {
             return Ok(Outcome {
                 recommendation: sample(rec, SourceKind::Cache, seed),
@@ -166,7 +183,7 @@ impl Music {
             });
         }
         match &self.spotify {
-            Some(sp) => match sp.fetch(entry, seed).await {
+            Some(sp) => match sp.fetch(entry, seed, taste.market.as_deref()).await {
                 Ok((playlist, tracks)) => {
                     let full = Recommendation {
                         emotion: e,
@@ -176,7 +193,7 @@ impl Music {
                         tracks,
                     };
                     if let Some(c) = &self.cache {
-                        c.store(&full);
+                        c.store(&full, &tag);
                     }
                     return Ok(Outcome {
                         recommendation: sample(full, SourceKind::Spotify, seed),
@@ -191,7 +208,7 @@ impl Music {
             None if pref == SourcePreference::Spotify => return Err(MusicError::NoCredentials),
             None => notes.push(Note::NoCredentials),
         }
-        if let Some((rec, age)) = self.cache.as_ref().and_then(|c| c.load(e, s, false)) {
+        if let Some((rec, age)) = self.cache.as_ref().and_then(|c| c.load(e, s, &tag, false)) {
             notes.push(Note::Cached {
                 minutes: age.as_secs() / 60,
             });
@@ -202,7 +219,7 @@ impl Music {
         }
         let rec = self
             .catalog
-            .recommend(e, s, &entry.label, TRACKS_SHOWN, seed);
+            .recommend(e, s, &entry.label, TRACKS_SHOWN, seed, lang);
         Ok(Outcome {
             recommendation: rec,
             notes,
@@ -214,6 +231,8 @@ pub struct MusicRequest {
     pub emotion: Emotion,
     pub strategy: Strategy,
     pub refresh: bool,
+    /// The active profile's language and market.
+    pub taste: Taste,
 }
 
 pub enum MusicEvent {
@@ -290,11 +309,12 @@ impl Served {
                 req = newer;
             }
             let ev = match music
-                .recommend(
+                .recommend_for(
                     req.emotion,
                     req.strategy,
                     SourcePreference::Auto,
                     req.refresh,
+                    &req.taste,
                 )
                 .await
             {

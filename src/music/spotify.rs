@@ -197,7 +197,12 @@ impl SpotifySource {
         &self,
         entry: &MappingEntry,
         seed: u64,
+        market: Option<&str>,
     ) -> Result<(PlaylistRef, Vec<Track>), SpotifyError> {
+        // An unknown code is left out rather than failing the music.
+        let market = market
+            .and_then(|m| serde_json::from_value::<rspotify::model::Country>(m.into()).ok())
+            .map(rspotify::model::Market::Country);
         self.ensure_token().await?;
         let mut candidates: Vec<Candidate> = entry
             .playlists
@@ -211,7 +216,7 @@ impl SpotifySource {
                     self.client.search(
                         q,
                         SearchType::Playlist,
-                        None,
+                        market,
                         None,
                         Some(SEARCH_LIMIT),
                         None,

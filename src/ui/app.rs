@@ -385,6 +385,7 @@ impl EmotuneApp {
                         emotion,
                         strategy,
                         refresh: false,
+                        taste: self.profile.taste(),
                     });
                 }
             }
@@ -426,6 +427,7 @@ impl EmotuneApp {
             emotion,
             strategy,
             refresh,
+            taste: self.profile.taste(),
         });
     }
 

@@ -77,6 +77,14 @@ impl ProfilePanel {
         (panel, warnings)
     }
 
+    /// The profile's music language and market.
+    pub(crate) fn taste(&self) -> crate::music::language::Taste {
+        crate::music::language::Taste {
+            language: self.profile.music.language.clone(),
+            market: self.profile.music.market.clone(),
+        }
+    }
+
     /// What the worker applies to the largest face; None: the model's own scores.
     pub(crate) fn adjustment(&self) -> Option<Adjustment> {
         self.enabled
