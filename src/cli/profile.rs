@@ -165,6 +165,19 @@ fn print_summary(s: &Summary<'_>) {
     );
 }
 
+/// Saves `p` and prints its summary.
+fn save_and_show(store: &Store, p: &Profile, json: bool) -> anyhow::Result<i32> {
+    store.save(p)?;
+    let active = store.active()?;
+    let s = summary(p, &active, None);
+    if json {
+        println!("{}", serde_json::to_string(&s)?);
+    } else {
+        print_summary(&s);
+    }
+    Ok(0)
+}
+
 fn store() -> anyhow::Result<Store> {
     Ok(Store::open_default()?)
 }
@@ -229,15 +242,7 @@ pub fn set(
     let name = name_or_active(&store, name)?;
     let mut p = store.load_or_new(&name)?;
     set_music(&mut p, language, market)?;
-    store.save(&p)?;
-    let active = store.active()?;
-    let s = summary(&p, &active, None);
-    if json {
-        println!("{}", serde_json::to_string(&s)?);
-    } else {
-        print_summary(&s);
-    }
-    Ok(0)
+    save_and_show(&store, &p, json)
 }
 
 pub fn list(json: bool) -> anyhow::Result<i32> {
@@ -394,15 +399,7 @@ pub fn reset(
     if corrections || both {
         p.corrections.clear();
     }
-    store.save(&p)?;
-    let active = store.active()?;
-    let s = summary(&p, &active, None);
-    if json {
-        println!("{}", serde_json::to_string(&s)?);
-    } else {
-        print_summary(&s);
-    }
-    Ok(0)
+    save_and_show(&store, &p, json)
 }
 
 /// `profile export [NAME] [--out FILE]`: the profile's numbers (reference, corrections with the

@@ -332,7 +332,7 @@ impl<'a> Loop<'a> {
 }
 
 /// A frame shown without analysis (no model loaded).
-fn bare_result(frame: Arc<image::RgbImage>, at: Duration) -> FrameResult {
+pub(crate) fn bare_result(frame: Arc<image::RgbImage>, at: Duration) -> FrameResult {
     FrameResult {
         frame,
         at,

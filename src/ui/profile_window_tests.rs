@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use super::*;
 use crate::emotion::EmotionScores;
-use crate::pipeline::mood::MoodState;
-use crate::pipeline::{FaceResult, FrameResult, Timings};
+use crate::pipeline::FaceResult;
+use crate::pipeline::worker::bare_result;
 use crate::vision::BBox;
 
 const SADDISH: [f32; 7] = [0.05, 0.02, 0.03, 0.05, 0.25, 0.55, 0.05];
@@ -27,19 +27,12 @@ fn frame(ms: u64, scores: Option<[f32; 7]>) -> Event {
         })
         .into_iter()
         .collect();
-    Event::Frame(Box::new(FrameResult {
-        frame: Arc::new(image::RgbImage::new(64, 48)),
-        at: Duration::from_millis(ms),
-        faces,
-        group: None,
-        mood: MoodState {
-            stable: None,
-            candidate: None,
-            settled: 0.0,
-            changed: false,
-        },
-        timings: Timings::default(),
-    }))
+    let mut r = bare_result(
+        Arc::new(image::RgbImage::new(64, 48)),
+        Duration::from_millis(ms),
+    );
+    r.faces = faces;
+    Event::Frame(Box::new(r))
 }
 
 fn adjusted(sent: &[WorkerCommand]) -> Option<bool> {
@@ -49,8 +42,8 @@ fn adjusted(sent: &[WorkerCommand]) -> Option<bool> {
     })
 }
 
-#[test]
-fn calibrating_sends_the_adjustment_shows_it_and_undo_takes_it_back() {
+/// A window showing one face, with `Calibrate` clicked.
+fn calibrating() -> (Harness<'static, EmotuneApp>, Fakes) {
     let (app, fakes) = window(None);
     let mut h = harness(app);
     fakes
@@ -62,22 +55,30 @@ fn calibrating_sends_the_adjustment_shows_it_and_undo_takes_it_back() {
     h.get_by_label("Calibrate").click();
     h.run();
     h.get_by_label("Look at the camera with a relaxed face…");
-    for i in 1..=50 {
-        fakes
-            .worker_events
-            .send(frame(i * 33, Some(SADDISH)))
-            .expect("frame");
+    (h, fakes)
+}
+
+/// Frames `from..=to`, 33 ms apart, each with the face or without.
+fn feed(
+    h: &mut Harness<'static, EmotuneApp>,
+    fakes: &Fakes,
+    frames: std::ops::RangeInclusive<u64>,
+    face: bool,
+) {
+    for i in frames {
+        let f = frame(i * 33, face.then_some(SADDISH));
+        fakes.worker_events.send(f).expect("frame");
     }
     h.run();
+}
+
+#[test]
+fn calibrating_sends_the_adjustment_shows_it_and_undo_takes_it_back() {
+    let (mut h, fakes) = calibrating();
+    feed(&mut h, &fakes, 1..=50, true);
     h.get_by_label("Look at the camera with a relaxed face…");
     assert_eq!(adjusted(&fakes.sent()), None, "not before 3 s");
-    for i in 51..=100 {
-        fakes
-            .worker_events
-            .send(frame(i * 33, Some(SADDISH)))
-            .expect("frame");
-    }
-    h.run();
+    feed(&mut h, &fakes, 51..=100, true);
     assert_eq!(adjusted(&fakes.sent()), Some(true));
     h.get_by_label_contains("Calibrated on 9");
     h.get_by_label("calibrated");
@@ -89,22 +90,8 @@ fn calibrating_sends_the_adjustment_shows_it_and_undo_takes_it_back() {
 
 #[test]
 fn a_calibration_without_a_face_is_refused_and_changes_nothing() {
-    let (app, fakes) = window(None);
-    let mut h = harness(app);
-    fakes
-        .worker_events
-        .send(frame(0, Some(SADDISH)))
-        .expect("frame");
-    h.run();
-    h.get_by_label("Calibrate").click();
-    h.run();
-    for i in 1..=100 {
-        fakes
-            .worker_events
-            .send(frame(i * 33, None))
-            .expect("frame");
-    }
-    h.run();
+    let (mut h, fakes) = calibrating();
+    feed(&mut h, &fakes, 1..=100, false);
     h.get_by_label_contains("Calibration not saved: no face was seen");
     assert_eq!(adjusted(&fakes.sent()), None);
     h.get_by_label("not calibrated");
