@@ -198,6 +198,37 @@ pub fn bench(
     Ok(())
 }
 
+/// `bench --rate`: each set paced like a camera for `duration`; per set one report.
+pub fn bench_rate(
+    source: &Path,
+    model: Option<&Path>,
+    threads: usize,
+    rate: f32,
+    duration: Duration,
+    json: bool,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        duration >= Duration::from_millis(100),
+        "--duration {duration:?} is too short to pace frames: give at least 0.1s (e.g. 20s)"
+    );
+    let clf = load_classifier(model, threads)?;
+    let o = crate::bench::RateOptions {
+        rate: f64::from(rate),
+        duration,
+    };
+    let reports = crate::bench::bench_rate(source, clf, PipelineSettings::default(), o)?;
+    match (json, reports.as_slice()) {
+        (true, [one]) => println!("{}", serde_json::to_string(one)?),
+        (true, many) => println!("{}", serde_json::json!({ "sets": many })),
+        (false, many) => {
+            for r in many {
+                println!("{}", r.to_text());
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The soak: one progress line per sample on stderr, the report on stdout.
 pub fn soak(o: &crate::soak::SoakOptions<'_>, json: bool) -> anyhow::Result<()> {
     let report = crate::soak::soak(o, |s| {

@@ -79,6 +79,8 @@ pub struct Timings {
     pub full_scan: bool,
     /// Faces classified this frame (tracks not seen this frame keep their last scores).
     pub(crate) classified: usize,
+    /// The frame did not change from the last one analysed: its result was carried over.
+    pub(crate) reused: bool,
 }
 
 /// The last frames' timings, summarised by their median so a status line does not jump with
@@ -108,6 +110,7 @@ impl TimingWindow {
             total: med(|t| t.total),
             full_scan: false,
             classified: 0,
+            reused: false,
         });
     }
 
@@ -396,6 +399,7 @@ impl Pipeline {
                 total: f.started.elapsed(),
                 full_scan: f.full_scan,
                 classified: f.live.len(),
+                reused: false,
             },
         })
     }
@@ -510,6 +514,7 @@ mod tests {
             total: Duration::from_millis(detect + classify),
             full_scan: false,
             classified: 1,
+            reused: false,
         }
     }
 

@@ -53,20 +53,29 @@ fn adjusted(sent: &[WorkerCommand]) -> Option<bool> {
 fn calibrating_sends_the_adjustment_shows_it_and_undo_takes_it_back() {
     let (app, fakes) = window(None);
     let mut h = harness(app);
-    fakes.worker_events.send(frame(0, Some(SADDISH))).expect("frame");
+    fakes
+        .worker_events
+        .send(frame(0, Some(SADDISH)))
+        .expect("frame");
     h.run();
     h.get_by_label("not calibrated");
     h.get_by_label("Calibrate").click();
     h.run();
     h.get_by_label("Look at the camera with a relaxed face…");
     for i in 1..=50 {
-        fakes.worker_events.send(frame(i * 33, Some(SADDISH))).expect("frame");
+        fakes
+            .worker_events
+            .send(frame(i * 33, Some(SADDISH)))
+            .expect("frame");
     }
     h.run();
     h.get_by_label("Look at the camera with a relaxed face…");
     assert_eq!(adjusted(&fakes.sent()), None, "not before 3 s");
     for i in 51..=100 {
-        fakes.worker_events.send(frame(i * 33, Some(SADDISH))).expect("frame");
+        fakes
+            .worker_events
+            .send(frame(i * 33, Some(SADDISH)))
+            .expect("frame");
     }
     h.run();
     assert_eq!(adjusted(&fakes.sent()), Some(true));
@@ -82,12 +91,18 @@ fn calibrating_sends_the_adjustment_shows_it_and_undo_takes_it_back() {
 fn a_calibration_without_a_face_is_refused_and_changes_nothing() {
     let (app, fakes) = window(None);
     let mut h = harness(app);
-    fakes.worker_events.send(frame(0, Some(SADDISH))).expect("frame");
+    fakes
+        .worker_events
+        .send(frame(0, Some(SADDISH)))
+        .expect("frame");
     h.run();
     h.get_by_label("Calibrate").click();
     h.run();
     for i in 1..=100 {
-        fakes.worker_events.send(frame(i * 33, None)).expect("frame");
+        fakes
+            .worker_events
+            .send(frame(i * 33, None))
+            .expect("frame");
     }
     h.run();
     h.get_by_label_contains("Calibration not saved: no face was seen");
@@ -99,7 +114,10 @@ fn a_calibration_without_a_face_is_refused_and_changes_nothing() {
 fn a_correction_changes_the_adjustment_and_can_be_forgotten() {
     let (app, fakes) = window(None);
     let mut h = harness(app);
-    fakes.worker_events.send(frame(0, Some(SADDISH))).expect("frame");
+    fakes
+        .worker_events
+        .send(frame(0, Some(SADDISH)))
+        .expect("frame");
     h.run();
     h.get_by_label("That's not it…").click();
     h.run();
