@@ -6,7 +6,8 @@
 //!
 //! Sets: `move-{noise,stripes,tiles,clutter}` (one face, always in view, moving, tilting and
 //! turning a little, light dimming and coming back), `story` (a face enters, leaves, returns, a
-//! second face joins), `cold` (a new room and face position every frame). Same output every run.
+//! second face joins), `cold` (a new room and face position every frame), `empty` (the
+//! cluttered room with nobody in it, light drifting). Same output every run.
 
 use std::path::{Path, PathBuf};
 
@@ -66,10 +67,11 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let kinds = Texture::ALL
-        .map(SetKind::Move)
-        .into_iter()
-        .chain([SetKind::Story, SetKind::Cold]);
+    let kinds = Texture::ALL.map(SetKind::Move).into_iter().chain([
+        SetKind::Story,
+        SetKind::Cold,
+        SetKind::Empty,
+    ]);
     for (k, kind) in kinds.enumerate() {
         write_set(&out, kind, &portrait, frames, 1000 + k as u64);
     }

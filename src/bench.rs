@@ -16,6 +16,9 @@ use crate::pipeline::{FrameResult, Pipeline, PipelineSettings};
 use crate::vision::testset::hit;
 use crate::vision::{BBox, EmotionClassifier};
 
+mod rate;
+pub(crate) use rate::{RateOptions, RateReport};
+
 #[derive(Debug, Serialize, Clone, Copy)]
 pub(crate) struct Percentiles {
     pub(crate) p50: f64,
@@ -231,6 +234,20 @@ pub(crate) fn bench(
             let n = if frames == 0 { s.frames.len() } else { frames };
             run_set(&mut pipeline, s, n, threads)
         })
+        .collect()
+}
+
+/// `--rate`: each set paced like a camera (see `rate`), one after the other.
+pub(crate) fn bench_rate(
+    source: &Path,
+    clf: EmotionClassifier,
+    settings: PipelineSettings,
+    o: RateOptions,
+) -> anyhow::Result<Vec<RateReport>> {
+    let sets = load_sets(source)?;
+    let mut pipeline = Pipeline::new(clf, settings)?;
+    sets.iter()
+        .map(|s| rate::run_paced(&mut pipeline, s, o))
         .collect()
 }
 

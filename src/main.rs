@@ -349,8 +349,13 @@ struct BenchArgs {
     /// libtorch threads for the classifier.
     #[arg(long, default_value_t = 1)]
     threads: usize,
-    /// Soak instead: run the app's threads on the folder (replayed at --fps, default 30) for
-    /// this long (90s, 30m, 1h), sampling RSS, threads and open files.
+    /// Pace the frames like a camera at this many per second (dropping late ones) and report
+    /// CPU % of one core, latency, dropped frames and RSS; for --duration (default 20s).
+    #[arg(long, value_name = "FPS", value_parser = emotune::capture::parse_fps)]
+    rate: Option<f32>,
+    /// With --rate: how long frames are paced. Without: soak instead, running the app's threads
+    /// on the folder (replayed at --fps, default 30) for this long (90s, 30m, 1h), sampling
+    /// RSS, threads and open files.
     #[arg(long, value_name = "TIME", value_parser = emotune::soak::parse_duration)]
     duration: Option<std::time::Duration>,
     /// Soak sampling interval.
@@ -368,7 +373,7 @@ struct BenchArgs {
     neural_saturation: Option<f32>,
 }
 
-/// `bench`: speed per set, or with `--duration` the soak.
+/// `bench`: speed per set, with `--rate` paced like a camera, or with `--duration` the soak.
 fn bench(
     source: Option<&SourceSpec>,
     model: Option<&std::path::Path>,
@@ -378,6 +383,10 @@ fn bench(
     let Some(SourceSpec::Path(source)) = source else {
         anyhow::bail!("bench needs --source PATH (an image or a folder of frames)");
     };
+    if let Some(rate) = b.rate {
+        let duration = b.duration.unwrap_or(std::time::Duration::from_secs(20));
+        return emotune::cli::bench_rate(source, model, b.threads, rate, duration, b.json);
+    }
     match b.duration {
         Some(duration) => emotune::cli::soak(
             &emotune::soak::SoakOptions {

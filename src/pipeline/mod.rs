@@ -4,23 +4,28 @@
 //! `emotune bench` always does.
 
 mod cut;
+mod economy;
 mod inference;
 pub(crate) mod mood;
+mod timings;
 pub(crate) mod tracking;
 pub(crate) mod worker;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use image::RgbImage;
+use image::{GrayImage, RgbImage};
 
 use crate::emotion::{Emotion, EmotionScores};
 use crate::error::Result;
 use crate::profile::Adjustment;
 use crate::vision::detector::suppress_overlaps;
-use crate::vision::preprocess::{FaceCrop, face_input, luma};
+use crate::vision::preprocess::{FaceCrop, FaceInput, face_input, luma};
 use crate::vision::{BBox, Detection, DetectorSettings, EmotionClassifier, FaceDetector, Frame};
+pub(crate) use economy::EconomySettings;
 pub(crate) use mood::{MoodSettings, MoodStabilizer, MoodState};
+pub(crate) use timings::TimingWindow;
+pub use timings::Timings;
 pub(crate) use tracking::{Tracker, TrackerSettings};
 
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -33,6 +38,8 @@ pub struct PipelineSettings {
     pub(crate) rescan_every: u32,
     /// How a detector box is cropped for the classifier.
     pub(crate) crop: FaceCrop,
+    /// Work a steady scene skips.
+    pub(crate) economy: EconomySettings,
 }
 
 impl Default for PipelineSettings {
@@ -43,6 +50,7 @@ impl Default for PipelineSettings {
             mood: MoodSettings::default(),
             rescan_every: 10,
             crop: FaceCrop::default(),
+            economy: EconomySettings::default(),
         }
     }
 }
@@ -57,8 +65,8 @@ pub struct FaceResult {
     pub scores: EmotionScores,
     /// This frame alone.
     pub(crate) raw: EmotionScores,
-    /// This frame alone, before the profile's adjustment; None when the face was not
-    /// classified this frame.
+    /// The face's latest classification (this frame's, or the one a frame without one carries
+    /// over, see `economy`), before the profile's adjustment; None before the first.
     pub(crate) unadjusted: Option<EmotionScores>,
     /// The profile's adjustment applies to this face (the largest one).
     pub(crate) personal: bool,
@@ -67,53 +75,6 @@ pub struct FaceResult {
 impl FaceResult {
     pub(crate) fn emotion(&self) -> (Emotion, f32) {
         self.scores.dominant()
-    }
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Timings {
-    pub(crate) detect: Duration,
-    pub(crate) classify: Duration,
-    pub(crate) total: Duration,
-    /// Whether this frame ran a full-frame scan (else only windows around tracks).
-    pub full_scan: bool,
-    /// Faces classified this frame (tracks not seen this frame keep their last scores).
-    pub(crate) classified: usize,
-}
-
-/// The last frames' timings, summarised by their median so a status line does not jump with
-/// every periodic full scan. The median is worked out once per frame, not per repaint.
-#[derive(Debug, Default)]
-pub(crate) struct TimingWindow {
-    recent: std::collections::VecDeque<Timings>,
-    median: Option<Timings>,
-}
-
-impl TimingWindow {
-    pub(crate) const LEN: usize = 30;
-
-    pub(crate) fn push(&mut self, t: Timings) {
-        if self.recent.len() == Self::LEN {
-            self.recent.pop_front();
-        }
-        self.recent.push_back(t);
-        let med = |f: fn(&Timings) -> Duration| {
-            let mut v: Vec<Duration> = self.recent.iter().map(f).collect();
-            v.sort_unstable();
-            v[v.len() / 2]
-        };
-        self.median = Some(Timings {
-            detect: med(|t| t.detect),
-            classify: med(|t| t.classify),
-            total: med(|t| t.total),
-            full_scan: false,
-            classified: 0,
-        });
-    }
-
-    /// Median detect, classify and total time (each on its own) over the window.
-    pub(crate) fn median(&self) -> Option<Timings> {
-        self.median
     }
 }
 
@@ -138,6 +99,7 @@ pub struct Pipeline {
     frames: u64,
     force_scan: bool,
     cut: cut::CutDetector,
+    economy: economy::Economy,
     /// A frame submitted whose faces are still with the classifier.
     in_flight: Option<InFlight>,
     /// The active profile's adjustment, applied to the largest face.
@@ -153,6 +115,8 @@ struct InFlight {
     started: Instant,
     detect: Duration,
     full_scan: bool,
+    /// Answered from the last analysed frame (nothing detected or classified).
+    reused: bool,
 }
 
 impl Pipeline {
@@ -166,6 +130,7 @@ impl Pipeline {
             frames: 0,
             force_scan: true,
             cut: cut::CutDetector::default(),
+            economy: economy::Economy::default(),
             in_flight: None,
             adjustment: None,
         })
@@ -182,6 +147,7 @@ impl Pipeline {
         self.mood.settings = s.mood;
         self.settings = s;
         self.force_scan = true;
+        self.economy.clear();
     }
 
     /// Forget tracks and mood (a new source started); a frame still in flight is dropped.
@@ -192,6 +158,7 @@ impl Pipeline {
         self.mood = MoodStabilizer::new(self.settings.mood);
         self.force_scan = true;
         self.cut.clear();
+        self.economy.clear();
     }
 
     /// One photo on its own: fresh tracks, every face shown at once, and the mood is the
@@ -262,9 +229,8 @@ impl Pipeline {
                 .collect();
             found.extend(news);
         }
-        let periodic = self
-            .frames
-            .is_multiple_of(self.settings.rescan_every.max(1) as u64);
+        let every = (self.economy).rescan_every(&self.settings.economy, self.settings.rescan_every);
+        let periodic = self.frames.is_multiple_of(every.max(1) as u64);
         // A confirmed face left its window (a jump, a new scene): look everywhere now, not a
         // frame later. Without a second thread the periodic scan runs here too.
         let scan_here = lost || (periodic && !self.detector.has_helper());
@@ -305,23 +271,70 @@ impl Pipeline {
         still: bool,
     ) -> Result<(Option<FrameResult>, InFlight)> {
         let started = Instant::now();
+        let tracks = !self.tracker.tracks().is_empty();
+        if !still && !(self.economy).analyse(&self.settings.economy, &frame, at, tracks) {
+            let earlier = self.flush()?;
+            return Ok((earlier, self.reuse(frame, at, started)));
+        }
         let gray = luma(&frame);
         let (observed, full_scan) = self.detect(Frame::with_color(&gray, &frame));
         let detect = started.elapsed();
         self.frames += 1;
         let earlier = self.flush()?;
         self.tracker.observe(&observed, still);
-        // Only faces seen this frame are classified; the others keep their last scores.
-        let (live, inputs): (Vec<u64>, Vec<_>) = self
-            .tracker
-            .visible()
-            .map(|t| {
-                (
-                    t.id,
-                    face_input(&gray, &t.bbox, t.roll, &self.settings.crop),
-                )
-            })
-            .unzip();
+        let (live, inputs) = self.faces_to_classify(&gray, at);
+        self.send(inputs);
+        let f = InFlight {
+            frame,
+            at,
+            live,
+            started,
+            detect,
+            full_scan,
+            reused: false,
+        };
+        Ok((earlier, f))
+    }
+
+    /// A frame that did not change (or an empty room between searches): nothing is detected or
+    /// classified; `finish` gives the tracks as they are, their scores held.
+    fn reuse(&mut self, frame: Arc<RgbImage>, at: Duration, started: Instant) -> InFlight {
+        self.send(Vec::new());
+        InFlight {
+            frame,
+            at,
+            live: Vec::new(),
+            started,
+            detect: Duration::ZERO,
+            full_scan: false,
+            reused: true,
+        }
+    }
+
+    /// The visible tracks to classify this frame and their inputs. Only faces seen this frame
+    /// are classified; the others keep their last scores. A settled mood needs no face
+    /// classified every frame (`Economy::classify`); one left out is classified next frame
+    /// whether it changed or not.
+    fn faces_to_classify(&mut self, gray: &GrayImage, at: Duration) -> (Vec<u64>, Vec<FaceInput>) {
+        let (s, crop) = (&self.settings.economy, &self.settings.crop);
+        let (mut live, mut inputs, mut pending) = (Vec::new(), Vec::new(), false);
+        for t in self.tracker.visible() {
+            if self.economy.classify(s, t, at) {
+                live.push(t.id);
+                inputs.push(face_input(gray, &t.bbox, t.roll, crop));
+            } else {
+                pending = true;
+            }
+        }
+        self.economy.pending = pending;
+        for id in &live {
+            self.tracker.mark_classified(*id, at);
+        }
+        (live, inputs)
+    }
+
+    /// Sends `inputs` to the classifier; `finish` takes the scores.
+    fn send(&mut self, inputs: Vec<FaceInput>) {
         // On the detector's second thread when it is free: the next frame's scan overlaps it.
         // An empty batch costs nothing here, not worth waking the helper for.
         let empty = inputs.is_empty();
@@ -334,15 +347,6 @@ impl Pipeline {
         if let Err(job) = refused {
             job();
         }
-        let f = InFlight {
-            frame,
-            at,
-            live,
-            started,
-            detect,
-            full_scan,
-        };
-        Ok((earlier, f))
     }
 
     /// Takes `f`'s scores from the classifier and makes its result.
@@ -356,14 +360,19 @@ impl Pipeline {
                 .max_by(|a, b| a.bbox.area().total_cmp(&b.bbox.area()))
                 .map(|t| t.id)
         });
-        let mut unadjusted = Vec::with_capacity(f.live.len());
         for (id, s) in f.live.iter().zip(scored.scores?) {
-            unadjusted.push((*id, s));
+            self.tracker.note_unadjusted(*id, s);
             let s = match (&self.adjustment, personal == Some(*id)) {
                 (Some(a), true) => a.apply(&s),
                 _ => s,
             };
             self.tracker.record(*id, s);
+        }
+        let held: Vec<u64> = (self.tracker.visible().map(|t| t.id))
+            .filter(|id| !f.live.contains(id))
+            .collect();
+        for id in held {
+            self.tracker.hold(id);
         }
         let faces: Vec<FaceResult> = self
             .tracker
@@ -375,13 +384,15 @@ impl Pipeline {
                     roll: t.roll,
                     scores: t.scores?,
                     raw: t.raw.or(t.scores)?,
-                    unadjusted: unadjusted.iter().find(|u| u.0 == t.id).map(|u| u.1),
+                    unadjusted: t.unadjusted,
                     personal: personal == Some(t.id),
                 })
             })
             .collect();
         let group = EmotionScores::mean(faces.iter().map(|f| &f.scores));
         let mood = self.mood.update(f.at, group.as_ref());
+        // No challenger: the state reports the stable mood as its own candidate.
+        self.economy.settled = mood.stable.is_some() && mood.candidate == mood.stable;
         Ok(FrameResult {
             frame: f.frame,
             at: f.at,
@@ -396,6 +407,7 @@ impl Pipeline {
                 total: f.started.elapsed(),
                 full_scan: f.full_scan,
                 classified: f.live.len(),
+                reused: f.reused,
             },
         })
     }
@@ -488,6 +500,45 @@ mod tests {
         );
     }
 
+    /// A still face (only sensor noise changes): the same faces and the same mood at the same
+    /// frame with the economy as without it, from far fewer classifications.
+    #[test]
+    fn the_economy_keeps_the_faces_and_the_moods_timing() {
+        let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/astronaut.png");
+        let portrait = image::open(fixture).expect("fixture").to_rgb8();
+        let kind = SetKind::Move(Texture::Clutter);
+        let room = set_room(kind, 3);
+        let run = |economy: EconomySettings| {
+            let clf =
+                EmotionClassifier::load(&crate::vision::resolve_model_path(None).expect("model"));
+            let settings = PipelineSettings {
+                economy,
+                ..Default::default()
+            };
+            let mut p = Pipeline::new(clf.expect("model loads"), settings).expect("pipeline");
+            (0..120u64)
+                .map(|i| {
+                    let f = set_frame(kind, &portrait, ASTRONAUT_FACE, &room, 10, i).frame;
+                    let r = p.process(Arc::new(f), at(i as usize)).expect("process");
+                    let face = r.faces.first().map(|f| (f.track_id, f.emotion().0));
+                    (face, r.mood.stable, r.timings.classified)
+                })
+                .collect::<Vec<_>>()
+        };
+        let (off, on) = (run(EconomySettings::off()), run(EconomySettings::default()));
+        for (i, (a, b)) in off.iter().zip(&on).enumerate() {
+            assert_eq!((a.0, a.1), (b.0, b.1), "frame {i}");
+        }
+        assert!(on.last().is_some_and(|r| r.1.is_some()), "a mood settled");
+        let count = |v: &[(_, _, usize)]| v.iter().map(|r| r.2).sum::<usize>();
+        assert!(
+            count(&on) * 2 < count(&off),
+            "{} of {}",
+            count(&on),
+            count(&off)
+        );
+    }
+
     #[test]
     fn a_reset_drops_the_frame_in_flight() {
         let seq = sequence();
@@ -501,39 +552,5 @@ mod tests {
         let r = p.flush().expect("flush").expect("the second");
         assert!(Arc::ptr_eq(&r.frame, &seq[7]));
         assert_eq!(r.faces.len(), 1, "seen twice since the reset: shown");
-    }
-
-    fn ms(detect: u64, classify: u64) -> Timings {
-        Timings {
-            detect: Duration::from_millis(detect),
-            classify: Duration::from_millis(classify),
-            total: Duration::from_millis(detect + classify),
-            full_scan: false,
-            classified: 1,
-        }
-    }
-
-    #[test]
-    fn timing_window_reports_the_median_of_the_last_frames() {
-        let mut w = TimingWindow::default();
-        assert_eq!(w.median(), None);
-        // Nine tracked frames and one full scan: the scan does not move the median.
-        for i in 0..10 {
-            w.push(if i == 9 { ms(30, 3) } else { ms(3, 2) });
-        }
-        let m = w.median().expect("frames");
-        assert_eq!(
-            (m.detect, m.classify),
-            (Duration::from_millis(3), Duration::from_millis(2))
-        );
-        // Only the last LEN frames count: after LEN slow frames the median is slow.
-        for _ in 0..TimingWindow::LEN {
-            w.push(ms(20, 8));
-        }
-        let m = w.median().expect("frames");
-        assert_eq!(
-            (m.detect, m.total),
-            (Duration::from_millis(20), Duration::from_millis(28))
-        );
     }
 }

@@ -23,7 +23,7 @@ impl Default for MoodSettings {
     }
 }
 
-mod secs {
+pub(super) mod secs {
     use std::time::Duration;
 
     pub(crate) fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {

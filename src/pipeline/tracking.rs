@@ -1,5 +1,7 @@
 //! Face tracks across frames: greedy IoU matching, per-track EMA of the emotion scores.
 
+use std::time::Duration;
+
 use crate::emotion::EmotionScores;
 use crate::vision::{BBox, Detection};
 
@@ -44,6 +46,12 @@ pub(crate) struct Track {
     pub(crate) misses: u32,
     /// Shown and classified only once confirmed (see `TrackerSettings::confirm_score`).
     pub(crate) confirmed: bool,
+    /// When and in which box the face was last sent to the classifier.
+    pub(crate) classified: Option<(Duration, BBox)>,
+    /// Its last classification, which frames without one count again (`Tracker::hold`).
+    pub(crate) held: Option<EmotionScores>,
+    /// The same before the profile's adjustment.
+    pub(crate) unadjusted: Option<EmotionScores>,
 }
 
 impl Track {
@@ -127,6 +135,9 @@ impl Tracker {
                     age: 1,
                     misses: 0,
                     confirmed: confirm_all || d.score >= self.settings.confirm_score,
+                    classified: None,
+                    held: None,
+                    unadjusted: None,
                 });
                 self.next_id += 1;
             }
@@ -142,6 +153,33 @@ impl Tracker {
                 None => s,
             });
             t.raw = Some(s);
+            t.held = Some(s);
+        }
+    }
+
+    /// A frame in which track `id` was seen but not classified: its scores move toward its last
+    /// classification as if this frame had given the same, so the smoothing keeps its pace in
+    /// frames whichever frames are classified.
+    pub(crate) fn hold(&mut self, id: u64) {
+        let alpha = self.settings.alpha;
+        if let Some(t) = self.tracks.iter_mut().find(|t| t.id == id)
+            && let (Some(old), Some(held)) = (t.scores, t.held)
+        {
+            t.scores = Some(old.blend(&held, alpha));
+        }
+    }
+
+    /// Track `id`'s last classification before the profile's adjustment.
+    pub(crate) fn note_unadjusted(&mut self, id: u64, s: EmotionScores) {
+        if let Some(t) = self.tracks.iter_mut().find(|t| t.id == id) {
+            t.unadjusted = Some(s);
+        }
+    }
+
+    /// Track `id` is sent to the classifier in the frame at `at`.
+    pub(crate) fn mark_classified(&mut self, id: u64, at: Duration) {
+        if let Some(t) = self.tracks.iter_mut().find(|t| t.id == id) {
+            t.classified = Some((at, t.bbox));
         }
     }
 
@@ -244,5 +282,38 @@ mod tests {
         assert_eq!(t.tracks()[0].raw, None, "not seen: not classified");
         t.observe(&[], false);
         assert!(t.tracks().is_empty());
+    }
+
+    #[test]
+    fn a_held_frame_counts_the_last_classification_again() {
+        let s = TrackerSettings {
+            alpha: 0.5,
+            ..Default::default()
+        };
+        let (mut every, mut some) = (Tracker::new(s), Tracker::new(s));
+        for t in [&mut every, &mut some] {
+            t.observe(&[obs(0.0, 20.0)], false);
+            t.record(t.tracks()[0].id, one_hot(Emotion::Angry));
+        }
+        // Classified happy every frame, or once and then held for two frames: the same scores.
+        for i in 0..3 {
+            every.observe(&[obs(0.0, 20.0)], false);
+            every.record(every.tracks()[0].id, one_hot(Emotion::Happy));
+            some.observe(&[obs(0.0, 20.0)], false);
+            let id = some.tracks()[0].id;
+            if i == 0 {
+                some.record(id, one_hot(Emotion::Happy));
+            } else {
+                some.hold(id);
+            }
+        }
+        let (a, b) = (every.tracks()[0].scores, some.tracks()[0].scores);
+        assert_eq!(a, b);
+        assert!((b.expect("scores").get(Emotion::Happy) - 0.875).abs() < 1e-6);
+        // Never classified: nothing to hold.
+        let mut fresh = Tracker::new(s);
+        fresh.observe(&[obs(0.0, 20.0)], false);
+        fresh.hold(fresh.tracks()[0].id);
+        assert_eq!(fresh.tracks()[0].scores, None);
     }
 }

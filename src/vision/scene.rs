@@ -403,6 +403,9 @@ pub enum SetKind {
     Story,
     /// A new scene every frame (someone walks in, a camera switch): nothing to track.
     Cold,
+    /// The cluttered room with nobody in it, the light drifting as in `Move`: what the camera
+    /// sees most of the day.
+    Empty,
 }
 
 impl SetKind {
@@ -411,6 +414,7 @@ impl SetKind {
             SetKind::Move(t) => format!("move-{}", format!("{t:?}").to_lowercase()),
             SetKind::Story => "story".into(),
             SetKind::Cold => "cold".into(),
+            SetKind::Empty => "empty".into(),
         }
     }
 }
@@ -433,6 +437,7 @@ pub fn set_frame(
     let t = i as f32;
     let mut faces = Vec::new();
     let (mut frame, gain) = match kind {
+        SetKind::Empty => (room.clone(), 1.0 + 0.1 * wave(t, 240.0, 0.0)),
         SetKind::Move(_) => {
             let mut f = room.clone();
             let p = Placement {
@@ -517,7 +522,9 @@ pub fn set_room(kind: SetKind, seed: u64) -> RgbImage {
     let mut rng = Rng::new(seed);
     match kind {
         SetKind::Move(t) => background_of(t, FRAME_W, FRAME_H, &mut rng),
-        SetKind::Story => background_of(Texture::Clutter, FRAME_W, FRAME_H, &mut rng),
+        SetKind::Story | SetKind::Empty => {
+            background_of(Texture::Clutter, FRAME_W, FRAME_H, &mut rng)
+        }
         SetKind::Cold => RgbImage::new(1, 1),
     }
 }

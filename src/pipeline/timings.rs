@@ -1,0 +1,93 @@
+//! Per-frame stage timings and the window the status line summarises them over.
+
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Timings {
+    pub(crate) detect: Duration,
+    pub(crate) classify: Duration,
+    pub(crate) total: Duration,
+    /// Whether this frame ran a full-frame scan (else only windows around tracks).
+    pub full_scan: bool,
+    /// Faces classified this frame (tracks not seen this frame keep their last scores).
+    pub(crate) classified: usize,
+    /// The frame did not change from the last one analysed: its result was carried over.
+    pub(crate) reused: bool,
+}
+
+/// The last frames' timings, summarised by their median so a status line does not jump with
+/// every periodic full scan. The median is worked out once per frame, not per repaint.
+#[derive(Debug, Default)]
+pub(crate) struct TimingWindow {
+    recent: std::collections::VecDeque<Timings>,
+    median: Option<Timings>,
+}
+
+impl TimingWindow {
+    pub(crate) const LEN: usize = 30;
+
+    pub(crate) fn push(&mut self, t: Timings) {
+        if self.recent.len() == Self::LEN {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(t);
+        let med = |f: fn(&Timings) -> Duration| {
+            let mut v: Vec<Duration> = self.recent.iter().map(f).collect();
+            v.sort_unstable();
+            v[v.len() / 2]
+        };
+        self.median = Some(Timings {
+            detect: med(|t| t.detect),
+            classify: med(|t| t.classify),
+            total: med(|t| t.total),
+            full_scan: false,
+            classified: 0,
+            reused: false,
+        });
+    }
+
+    /// Median detect, classify and total time (each on its own) over the window.
+    pub(crate) fn median(&self) -> Option<Timings> {
+        self.median
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(detect: u64, classify: u64) -> Timings {
+        Timings {
+            detect: Duration::from_millis(detect),
+            classify: Duration::from_millis(classify),
+            total: Duration::from_millis(detect + classify),
+            full_scan: false,
+            classified: 1,
+            reused: false,
+        }
+    }
+
+    #[test]
+    fn timing_window_reports_the_median_of_the_last_frames() {
+        let mut w = TimingWindow::default();
+        assert_eq!(w.median(), None);
+        // Nine tracked frames and one full scan: the scan does not move the median.
+        for i in 0..10 {
+            w.push(if i == 9 { ms(30, 3) } else { ms(3, 2) });
+        }
+        let m = w.median().expect("frames");
+        assert_eq!(
+            (m.detect, m.classify),
+            (Duration::from_millis(3), Duration::from_millis(2))
+        );
+        // Only the last LEN frames count: after LEN slow frames the median is slow.
+        for _ in 0..TimingWindow::LEN {
+            w.push(ms(20, 8));
+        }
+        let m = w.median().expect("frames");
+        assert_eq!(
+            (m.detect, m.total),
+            (Duration::from_millis(20), Duration::from_millis(28))
+        );
+    }
+}
