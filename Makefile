@@ -20,6 +20,7 @@ test:
 	cargo fmt --all -- --check
 	cargo clippy --release --all-targets -- -D warnings
 	cargo test --release --all-targets
+	RUSTDOCFLAGS="-D warnings" cargo doc --release --no-deps
 	$(PYTHON) -m pytest -q training/tests
 
 lint:

@@ -1,6 +1,6 @@
 //! `emotune profile evaluate DIR`: what calibration is worth on pictures of known people.
 //!
-//! DIR/<person>/<emotion>/*.{jpg,png,...}. Every picture of a person is classified once (its
+//! `DIR/<person>/<emotion>/*.{jpg,png,...}`. Every picture of a person is classified once (its
 //! largest face, through the app's detector). Then, leave-one-out: each picture is scored
 //!   - raw: the model alone;
 //!   - baseline: minus the mean centred log-probabilities of the person's *other* neutral
