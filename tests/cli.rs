@@ -249,7 +249,7 @@ fn eval_on_private_test_agrees_with_the_python_evaluation() {
 #[test]
 fn bench_reports_the_contract_fields_and_refuses_a_missing_source() {
     // Behaviour only: the shape of the report and that every frame of a still photo has its face.
-    // Speed itself is measured with `emotune bench` by hand (README), not asserted here.
+    // Speed itself is measured with `emotune bench` by hand (docs/performance.md), not asserted here.
     let (out, stdout, stderr) = run(emotune()
         .args(["bench", "--json", "--frames", "12", "--source"])
         .arg(astronaut()));
@@ -393,7 +393,7 @@ fn eval_through_the_detector_finds_the_faces_and_keeps_the_accuracy() {
     let v: serde_json::Value = serde_json::from_str(stdout.trim()).expect("JSON");
     let d = &v["through_detector"];
     assert_eq!(d["frames"], 400, "{v}");
-    // rustface finds ~85 % of FER-2013's faces (README: the rest score below its threshold).
+    // rustface finds ~85 % of FER-2013's faces (docs/detection.md: the rest score below its threshold).
     assert!(d["detection_rate"].as_f64() >= Some(0.8), "{d}");
     assert!(d["false_positives"].as_u64() <= Some(8), "{d}");
     // The tuned crop keeps what the classifier sees close to the dataset's own framing.

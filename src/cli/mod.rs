@@ -192,16 +192,7 @@ pub fn bench(
     };
     neural.apply(&mut settings.detector);
     let reports = crate::bench::bench(source, frames, clf, threads, settings)?;
-    match (json, reports.as_slice()) {
-        (true, [one]) => println!("{}", serde_json::to_string(one)?),
-        (true, many) => println!("{}", serde_json::json!({ "sets": many })),
-        (false, many) => {
-            for r in many {
-                println!("{}", r.to_text());
-            }
-        }
-    }
-    Ok(())
+    print_reports(&reports, json, |r| r.to_text())
 }
 
 /// `bench --rate`: each set paced like a camera for `duration`; per set one report.
@@ -223,12 +214,21 @@ pub fn bench_rate(
         duration,
     };
     let reports = crate::bench::bench_rate(source, clf, PipelineSettings::default(), o)?;
-    match (json, reports.as_slice()) {
+    print_reports(&reports, json, |r| r.to_text())
+}
+
+/// One report as JSON, several as `{"sets": [...]}`, or each as text.
+fn print_reports<R: Serialize>(
+    reports: &[R],
+    json: bool,
+    text: impl Fn(&R) -> String,
+) -> anyhow::Result<()> {
+    match (json, reports) {
         (true, [one]) => println!("{}", serde_json::to_string(one)?),
         (true, many) => println!("{}", serde_json::json!({ "sets": many })),
         (false, many) => {
             for r in many {
-                println!("{}", r.to_text());
+                println!("{}", text(r));
             }
         }
     }

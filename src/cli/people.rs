@@ -129,7 +129,6 @@ pub fn evaluate(dir: &Path, model: Option<&Path>, json: bool) -> anyhow::Result<
     let model = crate::vision::classifier::resolve_model_path(model)?;
     let clf = super::load_classifier(Some(&model), 1)?;
     let mut det = crate::vision::FaceDetector::new(super::photo_detector_settings())?;
-    let crop = crate::pipeline::PipelineSettings::default().crop;
     let (anchor, warning) = NeutralAnchor::for_model(&model);
     if let Some(w) = warning {
         eprintln!("warning: {w}");
@@ -138,16 +137,10 @@ pub fn evaluate(dir: &Path, model: Option<&Path>, json: bool) -> anyhow::Result<
     let mut no_face = Vec::new();
     for (person, truth, path) in &pics {
         let rgb = crate::capture::load_rgb(path)?;
-        let gray = crate::vision::preprocess::luma(&rgb);
-        let found = det.detect(crate::vision::Frame::with_color(&gray, &rgb));
-        let Some(face) = found
-            .iter()
-            .max_by(|a, b| a.bbox.area().total_cmp(&b.bbox.area()))
-        else {
+        let Some(input) = super::profile::largest_face(&rgb, &mut det).0 else {
             no_face.push(path.display().to_string());
             continue;
         };
-        let input = crate::vision::preprocess::face_input(&gray, &face.bbox, face.roll, &crop);
         let s = clf.classify(&[input])?;
         let s = s
             .first()

@@ -10,7 +10,7 @@ use crate::capture::load_rgb;
 use crate::emotion::EmotionScores;
 use crate::pipeline::PipelineSettings;
 use crate::profile::{Adjustment, NeutralAnchor, Profile, Reference, Store};
-use crate::vision::preprocess::{face_input, luma, whole_image_input};
+use crate::vision::preprocess::{FaceInput, face_input, luma, whole_image_input};
 use crate::vision::{EmotionClassifier, FaceDetector, Frame};
 
 /// Whose face it is, for `classify` and `eval`.
@@ -68,32 +68,28 @@ pub(crate) fn reference_from_images(
     det: &mut FaceDetector,
     assume_face: bool,
 ) -> anyhow::Result<Reference> {
-    let crop = PipelineSettings::default().crop;
     let mut inputs = Vec::with_capacity(images.len());
     for path in images {
         let rgb = load_rgb(path).with_context(|| "a neutral reference picture".to_string())?;
-        let gray = luma(&rgb);
         if assume_face {
-            inputs.push(whole_image_input(&gray));
+            inputs.push(whole_image_input(&luma(&rgb)));
             continue;
         }
-        let mut found = det.detect(Frame::with_color(&gray, &rgb));
-        found.sort_by(|a, b| b.bbox.area().total_cmp(&a.bbox.area()));
-        let Some(face) = found.first() else {
+        let (face, n) = largest_face(&rgb, det);
+        let Some(face) = face else {
             anyhow::bail!(
                 "{}: no face found in this neutral reference picture; use a picture of the same \
                  person with a relaxed face, looking at the camera",
                 path.display()
             );
         };
-        if found.len() > 1 {
+        if n > 1 {
             eprintln!(
-                "warning: {}: {} faces; the largest is taken as the neutral reference",
-                path.display(),
-                found.len()
+                "warning: {}: {n} faces; the largest is taken as the neutral reference",
+                path.display()
             );
         }
-        inputs.push(face_input(&gray, &face.bbox, face.roll, &crop));
+        inputs.push(face);
     }
     let scores: Vec<EmotionScores> = clf.classify(&inputs)?;
     Reference::from_scores(&scores).context("no neutral reference pictures given")
@@ -106,16 +102,29 @@ pub(crate) fn active_taste() -> crate::music::language::Taste {
         store.load(&store.active()?)
     };
     match read() {
-        Ok(Some(p)) => crate::music::language::Taste {
-            language: p.music.language,
-            market: p.music.market,
-        },
+        Ok(Some(p)) => (&p.music).into(),
         Ok(None) => Default::default(),
         Err(e) => {
             eprintln!("warning: {e}");
             Default::default()
         }
     }
+}
+
+/// The largest face's classifier input (the app's detector and crop), and how many faces the
+/// picture holds.
+pub(crate) fn largest_face(
+    rgb: &image::RgbImage,
+    det: &mut FaceDetector,
+) -> (Option<FaceInput>, usize) {
+    let gray = luma(rgb);
+    let found = det.detect(Frame::with_color(&gray, rgb));
+    let crop = PipelineSettings::default().crop;
+    let face = found
+        .iter()
+        .max_by(|a, b| a.bbox.area().total_cmp(&b.bbox.area()))
+        .map(|f| face_input(&gray, &f.bbox, f.roll, &crop));
+    (face, found.len())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -349,8 +358,7 @@ pub fn calibrate(
     if let Some(w) = warning {
         eprintln!("warning: {w}");
     }
-    let before = r.log_probs.map(|l| l.exp());
-    let read_before = EmotionScores(normalised(before)).dominant();
+    let read_before = EmotionScores::from_logits(&r.log_probs).dominant();
     p.calibrate(r);
     let path = store.save(&p)?;
     let active = store.active()?;
@@ -369,16 +377,6 @@ pub fn calibrate(
         );
     }
     Ok(0)
-}
-
-fn normalised(mut p: [f32; crate::Emotion::COUNT]) -> [f32; crate::Emotion::COUNT] {
-    let s: f32 = p.iter().sum();
-    if s > 0.0 {
-        for v in &mut p {
-            *v /= s;
-        }
-    }
-    p
 }
 
 /// `profile reset [NAME] [--calibration] [--corrections]` (neither flag: both).

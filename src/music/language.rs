@@ -25,6 +25,15 @@ pub struct Taste {
     pub market: Option<String>,
 }
 
+impl From<&crate::profile::MusicPrefs> for Taste {
+    fn from(m: &crate::profile::MusicPrefs) -> Self {
+        Taste {
+            language: m.language.clone(),
+            market: m.market.clone(),
+        }
+    }
+}
+
 impl Taste {
     pub fn is_any(&self) -> bool {
         self.language.is_empty() || self.language == "any"

@@ -90,6 +90,15 @@ pub struct FrameResult {
     pub timings: Timings,
 }
 
+impl FrameResult {
+    /// The face the panels and the profile are about: the largest one.
+    pub(crate) fn main_face(&self) -> Option<&FaceResult> {
+        self.faces
+            .iter()
+            .max_by(|a, b| a.bbox.area().total_cmp(&b.bbox.area()))
+    }
+}
+
 pub struct Pipeline {
     detector: FaceDetector,
     inference: inference::Inference,

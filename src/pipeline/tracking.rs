@@ -17,7 +17,7 @@ pub(crate) struct TrackerSettings {
     pub(crate) alpha: f32,
     /// A new track is shown at once when its detection scores at least this; weaker ones wait
     /// for a second sighting (texture rarely fools the cascade twice in the same place). In
-    /// the benchmark rooms true faces scored well above 4 and texture below 2 (README).
+    /// the benchmark rooms true faces scored well above 4 and texture below 2 (docs/detection.md).
     pub(crate) confirm_score: f64,
 }
 

@@ -30,7 +30,7 @@ pub struct OwnPlaylist {
 }
 
 /// Music preferences: the language or region searches and the offline catalog lean to.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MusicPrefs {
     /// "any", or one of `music::LANGUAGES` (e.g. "hindi", "k-pop").
     #[serde(default = "any")]
@@ -42,6 +42,15 @@ pub struct MusicPrefs {
 
 fn any() -> String {
     "any".into()
+}
+
+impl Default for MusicPrefs {
+    fn default() -> Self {
+        MusicPrefs {
+            language: any(),
+            market: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -75,10 +84,7 @@ impl Profile {
             previous_neutral: None,
             calibrated_at: None,
             corrections: Vec::new(),
-            music: MusicPrefs {
-                language: any(),
-                market: None,
-            },
+            music: MusicPrefs::default(),
             own_playlists: BTreeMap::new(),
         }
     }

@@ -39,11 +39,7 @@ pub(crate) fn show(ui: &mut egui::Ui, last: Option<&FrameResult>) {
     }
     ui.separator();
     // The main face is the largest one in view.
-    let main = last.and_then(|r| {
-        r.faces
-            .iter()
-            .max_by(|a, b| a.bbox.area().total_cmp(&b.bbox.area()))
-    });
+    let main = last.and_then(FrameResult::main_face);
     ui.horizontal(|ui| {
         ui.heading(match (main, last.map(|r| r.faces.len()).unwrap_or(0)) {
             (Some(f), n) if n > 1 => format!("Face #{} (of {n})", f.track_id),

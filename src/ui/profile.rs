@@ -8,7 +8,7 @@ use egui::{Color32, RichText};
 use super::command::Command;
 use super::{ERROR_COLOR, emotion_color};
 use crate::emotion::Emotion;
-use crate::pipeline::{FaceResult, FrameResult};
+use crate::pipeline::FrameResult;
 use crate::profile::calibrate::{Calibration, FaceSample};
 use crate::profile::{Adjustment, Correction, NeutralAnchor, Profile, Store};
 
@@ -79,10 +79,7 @@ impl ProfilePanel {
 
     /// The profile's music language and market.
     pub(crate) fn taste(&self) -> crate::music::language::Taste {
-        crate::music::language::Taste {
-            language: self.profile.music.language.clone(),
-            market: self.profile.music.market.clone(),
-        }
+        (&self.profile.music).into()
     }
 
     /// What the worker applies to the largest face; None: the model's own scores.
@@ -98,7 +95,7 @@ impl ProfilePanel {
         let Some(cal) = &mut self.calibrating else {
             return false;
         };
-        let sample = main_face(r).and_then(|f| {
+        let sample = r.main_face().and_then(|f| {
             Some(FaceSample {
                 track: f.track_id,
                 center: f.bbox.center(),
@@ -155,7 +152,7 @@ impl ProfilePanel {
             }
             ProfileCmd::Correct(to) => {
                 self.correcting = false;
-                let Some(face) = last.and_then(main_face) else {
+                let Some(face) = last.and_then(FrameResult::main_face) else {
                     self.note = Some(("No face to correct".into(), true));
                     return false;
                 };
@@ -208,7 +205,11 @@ impl ProfilePanel {
                 }
             });
         } else {
-            self.buttons(ui, last.and_then(main_face).is_some(), &mut cmds);
+            self.buttons(
+                ui,
+                last.and_then(FrameResult::main_face).is_some(),
+                &mut cmds,
+            );
         }
         if self.correcting {
             ui.horizontal_wrapped(|ui| {
@@ -285,11 +286,4 @@ impl ProfilePanel {
             }
         });
     }
-}
-
-/// The face the profile is for: the largest one.
-pub(crate) fn main_face(r: &FrameResult) -> Option<&FaceResult> {
-    r.faces
-        .iter()
-        .max_by(|a, b| a.bbox.area().total_cmp(&b.bbox.area()))
 }

@@ -154,7 +154,7 @@ impl FaceDetector {
     /// Scans the whole frame (scaled by `DetectorSettings::scan_scale`), on two threads when
     /// it can. Where rustface finds no one, BlazeFace looks: a second opinion for the heads a
     /// frontal cascade misses, asked only then because it also sees faces in helmets and
-    /// patterns that rustface rightly ignores (the README's "Turned and covered faces").
+    /// patterns that rustface rightly ignores (docs/detection.md).
     pub fn detect<'a>(&mut self, frame: impl Into<Frame<'a>>) -> Vec<Detection> {
         let frame = frame.into();
         let gray = frame.gray;

@@ -150,7 +150,7 @@ fn span(a: f32, b: f32) -> (i64, i64) {
 
 /// How a detector box becomes the classifier's crop: widened, shifted and stretched, because
 /// FER-2013's faces were framed by another detector. The default was tuned through the
-/// detector on PublicTest frames (`emotune eval --through-detector --tune-crop`, README).
+/// detector on PublicTest frames (`emotune eval --through-detector --tune-crop`, docs/detection.md).
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct FaceCrop {
@@ -164,7 +164,7 @@ pub struct FaceCrop {
 
 impl Default for FaceCrop {
     fn default() -> Self {
-        // Tuned through the detector on all 3,589 PublicTest frames (README): rustface's own
+        // Tuned through the detector on all 3,589 PublicTest frames (docs/detection.md): rustface's own
         // square box, no margin, was best (63.65 % against 63.0 at +10 %, 62.5 at +20 %,
         // 62.1 when 15 % taller); the previous default added 15 %.
         FaceCrop {

@@ -4,7 +4,7 @@
 use super::cascade::WINDOW;
 use super::neural::SATURATION;
 
-/// Detector settings; the defaults were chosen by the sweeps described in the README.
+/// Detector settings; the defaults were chosen by the sweeps described in docs/detection.md.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct DetectorSettings {
@@ -30,7 +30,7 @@ pub struct DetectorSettings {
     /// set showed 3 boxes on texture in 240 frames; at 2.0 none (93.4 % of FER faces found).
     pub roll_score_thresh: f64,
     /// Sliding-window step of a full scan's rolled passes: 6 instead of 4 cut their cost by a
-    /// fifth for 0.4 points of FER faces (93.0 %, README). Window searches keep `window_step`.
+    /// fifth for 0.4 points of FER faces (93.0 %, docs/detection.md). Window searches keep `window_step`.
     pub roll_window_step: u32,
     /// BlazeFace (`neural.rs`) looks at a full scan's frame when rustface found no one there,
     /// and for a tracked face rustface loses in its window; its faces count from this
