@@ -7,6 +7,7 @@ pub mod bench;
 pub mod capture;
 pub mod cli;
 pub mod config;
+pub mod diary;
 pub mod emotion;
 pub mod error;
 pub mod eval;
