@@ -78,6 +78,26 @@ pub(crate) struct Settings {
     /// The signed-in user's own playlists chosen per mood ("happy/match" → playlist); a mood
     /// without one uses the mapping's searches.
     pub(crate) own_playlists: std::collections::BTreeMap<String, OwnPlaylist>,
+    pub(crate) diary: DiarySettings,
+}
+
+/// The mood diary (`crate::diary`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub(crate) struct DiarySettings {
+    /// Keep a history of sessions, moods and music on this computer.
+    pub(crate) enabled: bool,
+    /// Days of history kept, applied at start; 0 keeps everything.
+    pub(crate) keep_days: u32,
+}
+
+impl Default for DiarySettings {
+    fn default() -> Self {
+        DiarySettings {
+            enabled: true,
+            keep_days: 0,
+        }
+    }
 }
 
 /// Defined with the profiles, which will hold them per person.
@@ -96,6 +116,7 @@ impl Default for Settings {
             inference_threads: 1,
             music_cache_hours: 24.0,
             own_playlists: std::collections::BTreeMap::new(),
+            diary: DiarySettings::default(),
         }
     }
 }
