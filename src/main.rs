@@ -140,6 +140,8 @@ enum Command {
         #[command(subcommand)]
         action: SpotifyCommand,
     },
+    /// Your mood history, kept on this computer only: summary, export, forget.
+    History(emotune::cli::history::HistoryArgs),
     /// Cameras that can be opened.
     Devices {
         #[arg(long)]
@@ -510,6 +512,7 @@ fn dispatch(
         } => emotune::cli::recommend(emotion, strategy, music_source, refresh, json),
         Command::Devices { json } => emotune::cli::devices(json).map(|()| 0),
         Command::Spotify { action } => spotify(action),
+        Command::History(args) => emotune::cli::history::run(args),
     }
 }
 

@@ -23,6 +23,7 @@ pub(crate) fn load_classifier(
 }
 
 mod eval;
+pub mod history;
 pub mod people;
 pub mod profile;
 pub use eval::{EvalOptions, NeuralOverrides, eval, parse_unit_interval};

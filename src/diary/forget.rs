@@ -48,7 +48,7 @@ impl Diary {
                     .query_row("SELECT count(*) FROM samples", [], |r| r.get(0))
                     .map_err(err)?;
                 tx.execute_batch(
-                    "DELETE FROM samples; DELETE FROM moods; DELETE FROM hours;
+                    "DELETE FROM samples; DELETE FROM moods; DELETE FROM hours; DELETE FROM minutes;
                      DELETE FROM recommendations; DELETE FROM plays; DELETE FROM corrections;
                      DELETE FROM sessions;",
                 )
@@ -73,6 +73,10 @@ fn before(tx: &rusqlite::Transaction<'_>, day: &str, cutoff: i64) -> rusqlite::R
     for table in ["moods", "recommendations", "plays", "corrections"] {
         tx.execute(&format!("DELETE FROM {table} WHERE t < ?1"), [cutoff])?;
     }
+    tx.execute(
+        "DELETE FROM minutes WHERE minute < ?1",
+        [cutoff.div_euclid(60_000)],
+    )?;
     tx.execute("DELETE FROM sessions WHERE ended < ?1", [cutoff])?;
     // A session that ran across the cutoff keeps its later part.
     tx.execute(

@@ -113,9 +113,6 @@ pub fn valence(p: &[f32; Emotion::COUNT]) -> f32 {
     i(Happy) + i(Surprise) - i(Angry) - i(Disgust) - i(Fear) - i(Sad)
 }
 
-/// The same in SQL over the per-mille columns of `samples`.
-pub(crate) const VALENCE_SQL: &str = "(happy + surprise - angry - disgust - fear - sad) / 1000.0";
-
 /// An open diary. One per thread: the writer owns one, the command line another.
 pub struct Diary {
     pub(crate) conn: Connection,
@@ -143,6 +140,15 @@ impl Diary {
             conn,
             path: path.to_path_buf(),
         };
+        schema::prepare(&mut diary)?;
+        Ok(diary)
+    }
+
+    /// An empty diary in memory: what a summary says before anything was recorded.
+    pub fn in_memory() -> Result<Diary> {
+        let path = PathBuf::from(":memory:");
+        let conn = Connection::open_in_memory().map_err(|e| DiaryError::from_sqlite(&path, &e))?;
+        let mut diary = Diary { conn, path };
         schema::prepare(&mut diary)?;
         Ok(diary)
     }

@@ -4,7 +4,7 @@
 use rusqlite::params;
 use serde::{Serialize, Serializer};
 
-use super::{Diary, Result, VALENCE_SQL, local_day_before, local_midnight_ms};
+use super::{Diary, Result, local_day_before, local_midnight_ms};
 use crate::emotion::Emotion;
 
 /// Seconds per mood, in FER-2013 order; serialised as `{"angry": …, …}`.
@@ -103,11 +103,12 @@ pub struct TimelinePoint {
     pub mood: Option<Emotion>,
 }
 
-/// Before a list: this long. After: from `AFTER.0` to `AFTER.1`.
-const BEFORE_MS: i64 = 2 * 60_000;
-const AFTER_MS: (i64, i64) = (8 * 60_000, 12 * 60_000);
-/// After a track: this window, and the rise in valence that counts.
-const TRACK_AFTER_MS: (i64, i64) = (60_000, 5 * 60_000);
+/// In whole minutes from the minute a list was shown or a track opened (m0): before is
+/// m0-2..=m0-1; after a list m0+8..=m0+11; after a track m0+1..=m0+4.
+const BEFORE: (i64, i64) = (-2, -1);
+const AFTER_LIST: (i64, i64) = (8, 11);
+const AFTER_TRACK: (i64, i64) = (1, 4);
+/// The rise in valence after a track that counts as "rose".
 const ROSE_BY: f64 = 0.1;
 
 fn mood_of(i: i64) -> Option<Emotion> {
@@ -234,13 +235,18 @@ impl Diary {
         rows.collect::<rusqlite::Result<_>>().map_err(e)
     }
 
-    /// Mean valence of a session's samples between two times, if it has any there.
-    fn valence_between(&self, session: i64, from: i64, to: i64) -> Result<Option<f64>> {
-        let sql = format!(
-            "SELECT AVG({VALENCE_SQL}) FROM samples WHERE session = ?1 AND t BETWEEN ?2 AND ?3"
-        );
-        let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| self.err(e))?;
-        stmt.query_row(params![session, from, to], |r| r.get(0))
+    /// Mean valence of a session's seconds in the minutes `window` around Unix ms `t`, if it
+    /// has any there.
+    fn valence_near(&self, session: i64, t: i64, window: (i64, i64)) -> Result<Option<f64>> {
+        let m0 = t.div_euclid(60_000);
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT SUM(valence) / SUM(seconds) FROM minutes
+                 WHERE session = ?1 AND minute BETWEEN ?2 AND ?3",
+            )
+            .map_err(|e| self.err(e))?;
+        stmt.query_row(params![session, m0 + window.0, m0 + window.1], |r| r.get(0))
             .map_err(|e| self.err(e))
     }
 
@@ -264,8 +270,8 @@ impl Diary {
         };
         let (mut before, mut after) = (0.0, 0.0);
         for (s, t) in lists {
-            let b = self.valence_between(s, t - BEFORE_MS, t)?;
-            let a = self.valence_between(s, t + AFTER_MS.0, t + AFTER_MS.1)?;
+            let b = self.valence_near(s, t, BEFORE)?;
+            let a = self.valence_near(s, t, AFTER_LIST)?;
             if let (Some(b), Some(a)) = (b, a) {
                 h.measured += 1;
                 before += b;
@@ -298,8 +304,8 @@ impl Diary {
             .map_err(e)?;
         let mut rose: std::collections::BTreeMap<(String, String), u32> = Default::default();
         for (s, t, title, artists) in plays {
-            let b = self.valence_between(s, t - BEFORE_MS, t)?;
-            let a = self.valence_between(s, t + TRACK_AFTER_MS.0, t + TRACK_AFTER_MS.1)?;
+            let b = self.valence_near(s, t, BEFORE)?;
+            let a = self.valence_near(s, t, AFTER_TRACK)?;
             if let (Some(b), Some(a)) = (b, a)
                 && a - b >= ROSE_BY
             {

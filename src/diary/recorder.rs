@@ -120,6 +120,16 @@ impl Recorder {
         self.send(Entry::Timeline { session });
     }
 
+    /// Deletes history on the writer thread; the answer comes back through `poll`.
+    pub fn forget(&self, what: super::Forget) {
+        self.send(Entry::Forget(what));
+    }
+
+    /// The diary file, when history is on.
+    pub fn path(&self) -> Option<&std::path::Path> {
+        self.handle.as_ref().map(|h| h.path.as_path())
+    }
+
     /// The writer's answers; a failure turns history off and is kept for the window to show.
     pub fn poll(&mut self) -> Vec<DiaryEvent> {
         let Some(h) = &self.handle else {

@@ -42,6 +42,15 @@ const MIGRATIONS: &[&str] = &[
         valence  REAL NOT NULL,
         PRIMARY KEY (day, hour, mood)
     ) WITHOUT ROWID;
+    -- Per session and minute (Unix ms / 60000): seconds with a face and their valence sum, so
+    -- what helped compares minutes instead of scanning samples.
+    CREATE TABLE minutes (
+        session  INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+        minute   INTEGER NOT NULL,
+        seconds  INTEGER NOT NULL,
+        valence  REAL NOT NULL,
+        PRIMARY KEY (session, minute)
+    ) WITHOUT ROWID;
     CREATE TABLE recommendations (
         id       INTEGER PRIMARY KEY,
         session  INTEGER REFERENCES sessions(id) ON DELETE CASCADE,
@@ -95,7 +104,7 @@ pub(super) fn prepare(d: &mut Diary) -> Result<()> {
         .conn
         .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
         .map_err(|e| d.err(e))?;
-    if !mode.eq_ignore_ascii_case("wal") {
+    if !mode.eq_ignore_ascii_case("wal") && mode != "memory" {
         tracing::warn!("diary {}: journal mode {mode}, not WAL", d.path().display());
     }
     // Safe against a killed process in WAL mode; only a power cut can lose the last commits.

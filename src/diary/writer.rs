@@ -88,6 +88,8 @@ pub enum Entry {
     Timeline {
         session: i64,
     },
+    /// Delete history (the window's Forget buttons); answered with `Forgotten`.
+    Forget(super::Forget),
 }
 
 /// What the writer tells the window.
@@ -97,11 +99,14 @@ pub enum DiaryEvent {
     Off(DiaryError),
     Summary(Box<Result<Summary>>),
     Timeline(i64, Result<Vec<TimelinePoint>>),
+    /// Samples deleted.
+    Forgotten(Result<u64>),
 }
 
 /// The window's end of the writer thread. Dropping it commits what is pending and ends the
 /// session.
 pub struct DiaryHandle {
+    pub(super) path: PathBuf,
     tx: Option<Sender<Entry>>,
     events: Receiver<DiaryEvent>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -117,6 +122,7 @@ impl DiaryHandle {
     ) -> DiaryHandle {
         let (tx, rx) = std::sync::mpsc::channel();
         let (etx, events) = std::sync::mpsc::channel();
+        let file = path.clone();
         let thread = std::thread::Builder::new()
             .name("diary".into())
             .spawn(move || {
@@ -144,6 +150,7 @@ impl DiaryHandle {
             }
         };
         DiaryHandle {
+            path: file,
             tx: Some(tx),
             events,
             thread,
@@ -211,6 +218,11 @@ impl Writer {
                 Ok(Entry::Timeline { session }) => {
                     let t = self.flush().and_then(|()| self.diary.timeline(session));
                     report(DiaryEvent::Timeline(session, t));
+                    false
+                }
+                Ok(Entry::Forget(what)) => {
+                    let n = self.flush().and_then(|()| self.diary.forget(&what));
+                    report(DiaryEvent::Forgotten(n));
                     false
                 }
                 Ok(e) => {
@@ -291,8 +303,71 @@ pub(crate) fn hour_mood(p: &[f32; Emotion::COUNT], stable: Option<Emotion>) -> u
     })
 }
 
-/// The hourly totals a batch adds: (day, hour, mood) → (seconds, valence sum).
-type HourTotals = HashMap<(String, u32, usize), (i64, f64)>;
+/// What a batch adds up as it goes, written once at its end.
+#[derive(Default)]
+struct Totals {
+    /// Per session: samples added and the latest time seen.
+    sessions: HashMap<i64, (i64, i64)>,
+    /// (local day, hour, mood) → (seconds, valence sum).
+    hours: HashMap<(String, u32, usize), (i64, f64)>,
+    /// (session, minute) → (seconds, valence sum).
+    minutes: HashMap<(i64, i64), (i64, f64)>,
+}
+
+impl Totals {
+    fn seen(&mut self, session: i64, t: i64, samples: i64) {
+        let e = self.sessions.entry(session).or_insert((0, t));
+        e.0 += samples;
+        e.1 = e.1.max(t);
+    }
+
+    fn sample(
+        &mut self,
+        session: i64,
+        t: i64,
+        probs: &[f32; Emotion::COUNT],
+        mood: Option<Emotion>,
+    ) {
+        let v = f64::from(valence(probs));
+        let (day, hour) = local_day_hour(t);
+        let h = self
+            .hours
+            .entry((day, hour, hour_mood(probs, mood)))
+            .or_default();
+        h.0 += 1;
+        h.1 += v;
+        let m = self
+            .minutes
+            .entry((session, t.div_euclid(60_000)))
+            .or_default();
+        m.0 += 1;
+        m.1 += v;
+    }
+
+    fn write(self, tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
+        for (s, (added, last)) in self.sessions {
+            tx.execute(
+                "UPDATE sessions SET samples = samples + ?2, ended = max(ended, ?3) WHERE id = ?1",
+                params![s, added, last],
+            )?;
+        }
+        let mut hour = tx.prepare_cached(
+            "INSERT INTO hours VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (day, hour, mood)
+             DO UPDATE SET seconds = seconds + excluded.seconds, valence = valence + excluded.valence",
+        )?;
+        for ((day, h, mood), (seconds, val)) in self.hours {
+            hour.execute(params![day, h, mood as i64, seconds, val])?;
+        }
+        let mut minute = tx.prepare_cached(
+            "INSERT INTO minutes VALUES (?1, ?2, ?3, ?4) ON CONFLICT (session, minute)
+             DO UPDATE SET seconds = seconds + excluded.seconds, valence = valence + excluded.valence",
+        )?;
+        for ((s, m), (seconds, val)) in self.minutes {
+            minute.execute(params![s, m, seconds, val])?;
+        }
+        Ok(())
+    }
+}
 
 /// Applies `entries` inside a transaction; returns the session open afterwards.
 fn apply(
@@ -300,28 +375,40 @@ fn apply(
     mut session: Option<i64>,
     entries: &[Entry],
 ) -> rusqlite::Result<Option<i64>> {
-    let mut hours: HourTotals = HashMap::new();
-    // Per session: samples added and the latest time seen.
-    let mut touched: HashMap<i64, (i64, i64)> = HashMap::new();
-    let mut sample = tx.prepare_cached(
-        "INSERT OR REPLACE INTO samples VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-    )?;
+    let mut totals = Totals::default();
     for e in entries {
-        match e {
-            Entry::Start { t, source, profile } => {
-                if let Some(s) = session {
-                    touched.entry(s).or_insert((0, *t)).1 = *t;
-                }
-                tx.execute(
-                    "INSERT INTO sessions (started, ended, source, profile) VALUES (?1, ?1, ?2, ?3)",
-                    params![t, source, profile],
-                )?;
-                session = Some(tx.last_insert_rowid());
+        session = apply_one(tx, session, e, &mut totals)?;
+    }
+    totals.write(tx)?;
+    Ok(session)
+}
+
+/// One entry; returns the session open after it.
+fn apply_one(
+    tx: &rusqlite::Transaction<'_>,
+    session: Option<i64>,
+    e: &Entry,
+    totals: &mut Totals,
+) -> rusqlite::Result<Option<i64>> {
+    match e {
+        Entry::Start { t, source, profile } => {
+            if let Some(s) = session {
+                totals.seen(s, *t, 0);
             }
-            Entry::Sample { t, probs, mood } => {
-                let Some(s) = session else { continue };
-                let m = per_mille(probs);
-                let n = sample.execute(params![
+            tx.execute(
+                "INSERT INTO sessions (started, ended, source, profile) VALUES (?1, ?1, ?2, ?3)",
+                params![t, source, profile],
+            )?;
+            return Ok(Some(tx.last_insert_rowid()));
+        }
+        Entry::Sample { t, probs, mood } => {
+            let Some(s) = session else { return Ok(None) };
+            let m = per_mille(probs);
+            let n = tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO samples VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                )?
+                .execute(params![
                     s,
                     t,
                     m[0],
@@ -333,64 +420,44 @@ fn apply(
                     m[6],
                     mood.map(|m| m.index() as i64)
                 ])?;
-                let entry = touched.entry(s).or_insert((0, *t));
-                entry.0 += n as i64;
-                entry.1 = entry.1.max(*t);
-                let (day, hour) = local_day_hour(*t);
-                let h = hours
-                    .entry((day, hour, hour_mood(probs, *mood)))
-                    .or_insert((0, 0.0));
-                h.0 += 1;
-                h.1 += f64::from(valence(probs));
-            }
-            Entry::Mood { t, mood } => {
-                let Some(s) = session else { continue };
+            totals.seen(s, *t, n as i64);
+            totals.sample(s, *t, probs, *mood);
+        }
+        Entry::Mood { t, mood } => {
+            if let Some(s) = session {
                 tx.execute(
                     "INSERT OR REPLACE INTO moods VALUES (?1, ?2, ?3)",
                     params![s, t, mood.index() as i64],
                 )?;
             }
-            Entry::Shown { t, shown } => {
-                let tracks = serde_json::to_string(&shown.tracks).unwrap_or_default();
-                tx.execute(
-                    "INSERT INTO recommendations (session, t, emotion, strategy, source, playlist, url, tracks)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                    params![session, t, shown.emotion, shown.strategy, shown.source, shown.playlist, shown.url, tracks],
-                )?;
-            }
-            Entry::Play { t, play } => {
-                tx.execute(
-                    "INSERT INTO plays (session, t, action, title, artists, uri) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    params![session, t, play.action, play.title, play.artists, play.uri],
-                )?;
-            }
-            Entry::Correction { t, said, meant } => {
-                tx.execute(
-                    "INSERT INTO corrections (session, t, said, meant) VALUES (?1, ?2, ?3, ?4)",
-                    params![session, t, said.name(), meant.name()],
-                )?;
-            }
-            Entry::End { t } => {
-                if let Some(s) = session.take() {
-                    touched.entry(s).or_insert((0, *t)).1 = *t;
-                }
-            }
-            Entry::Summary { .. } | Entry::Timeline { .. } => {}
         }
-    }
-    drop(sample);
-    for (s, (added, last)) in touched {
-        tx.execute(
-            "UPDATE sessions SET samples = samples + ?2, ended = max(ended, ?3) WHERE id = ?1",
-            params![s, added, last],
-        )?;
-    }
-    let mut hour = tx.prepare_cached(
-        "INSERT INTO hours VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (day, hour, mood)
-         DO UPDATE SET seconds = seconds + excluded.seconds, valence = valence + excluded.valence",
-    )?;
-    for ((day, h, mood), (seconds, val)) in hours {
-        hour.execute(params![day, h, mood as i64, seconds, val])?;
+        Entry::Shown { t, shown } => {
+            let tracks = serde_json::to_string(&shown.tracks).unwrap_or_default();
+            tx.execute(
+                "INSERT INTO recommendations (session, t, emotion, strategy, source, playlist, url, tracks)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![session, t, shown.emotion, shown.strategy, shown.source, shown.playlist, shown.url, tracks],
+            )?;
+        }
+        Entry::Play { t, play } => {
+            tx.execute(
+                "INSERT INTO plays (session, t, action, title, artists, uri) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![session, t, play.action, play.title, play.artists, play.uri],
+            )?;
+        }
+        Entry::Correction { t, said, meant } => {
+            tx.execute(
+                "INSERT INTO corrections (session, t, said, meant) VALUES (?1, ?2, ?3, ?4)",
+                params![session, t, said.name(), meant.name()],
+            )?;
+        }
+        Entry::End { t } => {
+            if let Some(s) = session {
+                totals.seen(s, *t, 0);
+            }
+            return Ok(None);
+        }
+        Entry::Summary { .. } | Entry::Timeline { .. } | Entry::Forget(_) => {}
     }
     Ok(session)
 }

@@ -2,7 +2,6 @@
 //! it takes from the worker and music threads, the commands it handles, and the panels.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::mpsc::Receiver;
 use std::time::Instant;
 
@@ -31,41 +30,8 @@ pub(crate) struct Handles {
     pub(crate) account: AccountHandle,
     pub(crate) dialogs: Dialogs,
     pub(crate) probe: Receiver<Probe>,
-}
-
-/// Facts about the machine that take a while to find (cameras, the Spotify app), found on a
-/// thread of their own so the window opens at once.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Probe {
-    pub(crate) cameras: Vec<String>,
-    pub(crate) spotify_app: bool,
-}
-
-impl Probe {
-    pub(crate) fn spawn(notify: Arc<dyn Fn() + Send + Sync>) -> Receiver<Probe> {
-        let (tx, rx) = std::sync::mpsc::channel();
-        let spawned = std::thread::Builder::new()
-            .name("probe".into())
-            .spawn(move || {
-                let cameras = crate::capture::list_cameras()
-                    .map(|c| {
-                        c.into_iter()
-                            .map(|c| format!("{} ({})", c.name, c.index))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                let spotify_app = crate::music::spotify_app_registered();
-                let _ = tx.send(Probe {
-                    cameras,
-                    spotify_app,
-                });
-                notify();
-            });
-        if let Err(e) = spawned {
-            tracing::warn!("cannot probe for cameras: {e}");
-        }
-        rx
-    }
+    /// The mood diary's writer (history off: a recorder without one).
+    pub(crate) diary: crate::diary::Recorder,
 }
 
 /// What the window starts from.
@@ -110,32 +76,6 @@ struct Persisted {
     dirty: bool,
 }
 
-/// Frames per second over the last two seconds.
-#[derive(Default)]
-struct FrameRate(std::collections::VecDeque<Instant>);
-
-impl FrameRate {
-    fn tick(&mut self, now: Instant) {
-        self.0.push_back(now);
-        while self
-            .0
-            .front()
-            .is_some_and(|t| now.duration_since(*t).as_secs_f32() > 2.0)
-        {
-            self.0.pop_front();
-        }
-    }
-
-    fn fps(&self) -> f32 {
-        match (self.0.front(), self.0.back()) {
-            (Some(a), Some(b)) if self.0.len() > 1 => {
-                (self.0.len() - 1) as f32 / b.duration_since(*a).as_secs_f32().max(1e-3)
-            }
-            _ => 0.0,
-        }
-    }
-}
-
 /// What exists only while the window runs.
 struct Runtime {
     last: Option<FrameResult>,
@@ -165,6 +105,8 @@ struct View {
     chooser: bool,
     settings: bool,
     feed_only: bool,
+    /// The History tab instead of the live view.
+    history: bool,
 }
 
 pub(crate) struct EmotuneApp {
@@ -178,6 +120,7 @@ pub(crate) struct EmotuneApp {
     chooser: SourceChooser,
     autoquit: Option<AutoQuit>,
     profile: ProfilePanel,
+    history: super::history::HistoryView,
 }
 
 impl EmotuneApp {
@@ -229,6 +172,7 @@ impl EmotuneApp {
             chooser: SourceChooser::default(),
             autoquit: start.autoquit,
             profile,
+            history: super::history::HistoryView::default(),
         }
     }
 
@@ -243,7 +187,7 @@ impl EmotuneApp {
         cmds.extend(command::from_drop(&ctx));
         cmds.extend(self.toolbar(ui));
         egui::Panel::bottom("status").show(ui, |ui| self.status_bar(ui));
-        if !self.view.feed_only {
+        if !self.view.feed_only && !self.view.history {
             cmds.extend(self.timeline_panel(ui));
             cmds.extend(self.side_panel(ui));
         }
@@ -281,7 +225,10 @@ impl EmotuneApp {
                 self.panel.strategy = self.panel.strategy.toggled();
                 self.request_music(false);
             }
-            Command::OpenTrack(t) => super::open_track(ctx, &t, self.rt.spotify_app),
+            Command::OpenTrack(t) => {
+                self.record_play("open", &t.title, &t.artists.join(", "), &t.uri);
+                super::open_track(ctx, &t, self.rt.spotify_app);
+            }
             Command::ExportTimeline => {
                 let suggested = suggested_csv();
                 if !self
@@ -319,7 +266,16 @@ impl EmotuneApp {
                 self.saved.dirty = true;
                 self.request_music(false);
             }
+            Command::ShowHistory(on) => {
+                self.view.history = on;
+                if on {
+                    let ask = self.history.opened();
+                    self.on_history(ask);
+                }
+            }
+            Command::History(c) => self.on_history(c),
             Command::Profile(c) => {
+                self.record_correction(c);
                 if self.profile.handle(c, self.rt.last.as_ref()) {
                     worker.send(WorkerCommand::Adjust(self.profile.adjustment()));
                 }
@@ -332,6 +288,13 @@ impl EmotuneApp {
         let Some(o) = &self.panel.current else { return };
         let rec = &o.recommendation;
         let uris = crate::music::account::track_uris(rec);
+        let action = if save { "save" } else { "play" };
+        self.record_play(
+            action,
+            &rec.playlist.name,
+            "",
+            rec.playlist.url.as_deref().unwrap_or(""),
+        );
         let job = if save {
             let date = crate::clock::today();
             let name = crate::music::account::playlist_name(rec.emotion, rec.strategy, &date);
@@ -365,10 +328,13 @@ impl EmotuneApp {
                     note(format!("playing {tracks} tracks on Spotify"), false);
             }
             AccountEvent::Playlists(v) => self.rt.user_playlists = Some(v),
-            AccountEvent::Tracks(rec) => self.panel.show_list(Outcome {
-                recommendation: *rec,
-                notes: Vec::new(),
-            }),
+            AccountEvent::Tracks(rec) => {
+                self.record_shown(&rec);
+                self.panel.show_list(Outcome {
+                    recommendation: *rec,
+                    notes: Vec::new(),
+                });
+            }
             AccountEvent::TracksFailed {
                 emotion,
                 strategy,
@@ -453,6 +419,11 @@ impl EmotuneApp {
         if let Ok(p) = self.handles.probe.try_recv() {
             self.on_probe(p);
         }
+        for ev in self.handles.diary.poll() {
+            if let Some(ask) = self.history.on_event(ev) {
+                self.on_history(ask);
+            }
+        }
     }
 
     fn on_worker(&mut self, ctx: &egui::Context, ev: Event) {
@@ -465,6 +436,7 @@ impl EmotuneApp {
                 }
                 let settled = r.mood.changed && r.mood.stable.is_some();
                 self.rt.timings.push(r.timings);
+                self.record_frame(&r);
                 if self.profile.on_frame(&r) {
                     let adjust = WorkerCommand::Adjust(self.profile.adjustment());
                     self.handles.worker.send(adjust);
@@ -476,6 +448,7 @@ impl EmotuneApp {
                 }
             }
             Event::SourceOpened(name) => {
+                self.record_session(&name);
                 self.rt.source_name = Some(name);
                 self.view.chooser = false;
                 if matches!(self.rt.notice, Some(Notice::Worker(_))) {
@@ -505,6 +478,7 @@ impl EmotuneApp {
                 } else if o.recommendation.source == SourceKind::Spotify {
                     self.rt.creds = CredentialStatus::Present;
                 }
+                self.record_shown(&o.recommendation);
                 self.panel.show_list(o);
             }
             MusicEvent::Failed(e) => {
@@ -575,7 +549,11 @@ impl Drop for EmotuneApp {
     }
 }
 
+mod diary;
 mod layout;
+mod parts;
+use parts::FrameRate;
+pub(crate) use parts::Probe;
 
 #[cfg(test)]
 #[path = "window_tests.rs"]

@@ -40,6 +40,9 @@ pub enum Command {
     OwnPlaylistsEdited,
     /// Calibration and corrections of the active profile.
     Profile(super::profile::ProfileCmd),
+    /// The Live or the History tab.
+    ShowHistory(bool),
+    History(super::history::HistoryCmd),
 }
 
 /// Key bindings, ignored while a text field has the keyboard.

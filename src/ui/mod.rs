@@ -6,6 +6,7 @@ mod autoquit;
 pub mod command;
 mod dialogs;
 mod emotions;
+pub(crate) mod history;
 pub mod music;
 pub(crate) mod profile;
 pub(crate) mod settings;
@@ -106,6 +107,7 @@ pub fn run(opts: AppOptions) -> anyhow::Result<()> {
 fn start(opts: AppOptions, repaint: &Arc<dyn Fn() + Send + Sync>) -> (Startup, Handles) {
     let settings_path = Settings::default_path();
     let (settings, settings_warning) = Settings::load_user();
+    let settings_diary = settings.diary;
     let (profile, profile_warnings) = profile::ProfilePanel::load(
         crate::profile::Store::default_dir().map(crate::profile::Store::new),
         opts.model.as_deref(),
@@ -156,7 +158,14 @@ fn start(opts: AppOptions, repaint: &Arc<dyn Fn() + Send + Sync>) -> (Startup, H
     if crate::music::account::TokenStore::default_path().is_some_and(|p| p.is_file()) {
         account.send(AccountJob::Status);
     }
+    let diary = match (settings_diary.enabled, crate::diary::Diary::default_path()) {
+        (true, Some(path)) => {
+            crate::diary::Recorder::spawn(path, settings_diary.keep_days, repaint.clone())
+        }
+        _ => crate::diary::Recorder::new(None),
+    };
     let handles = Handles {
+        diary,
         worker,
         account,
         dialogs: dialogs::Dialogs::new(dialogs::service_available(), repaint.clone()),

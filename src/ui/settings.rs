@@ -103,11 +103,35 @@ pub(crate) fn show(ui: &mut egui::Ui, settings: &mut Settings, shown: &Shown<'_>
         });
         ui.end_row();
         cmds.extend(account_row(ui, account));
+        cmds.extend(history_row(ui, &mut settings.diary));
     });
     if matches!(account, AccountView::SignedIn(_)) {
         cmds.extend(own_playlist_rows(ui, settings, playlists));
     }
     cmds
+}
+
+/// Whether the mood diary is kept, and for how long.
+fn history_row(ui: &mut egui::Ui, d: &mut crate::config::DiarySettings) -> Option<Command> {
+    let mut changed = false;
+    ui.label("History");
+    ui.horizontal(|ui| {
+        changed |= ui
+            .checkbox(&mut d.enabled, "keep a mood diary on this computer")
+            .on_hover_text("numbers only, never pictures; applies at the next start")
+            .changed();
+        ui.label("keep");
+        changed |= ui
+            .add(
+                egui::DragValue::new(&mut d.keep_days)
+                    .range(0..=3650)
+                    .suffix(" days"),
+            )
+            .on_hover_text("0 keeps everything; older days are deleted at start")
+            .changed();
+    });
+    ui.end_row();
+    changed.then_some(Command::SettingsEdited)
 }
 
 /// Per mood, one of the user's own playlists instead of the mapping's searches.

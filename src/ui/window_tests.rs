@@ -40,6 +40,11 @@ impl Fakes {
 }
 
 fn window(source: Option<SourceSpec>) -> (EmotuneApp, Fakes) {
+    window_with(source, crate::diary::Recorder::new(None))
+}
+
+/// The window with this diary recorder.
+fn window_with(source: Option<SourceSpec>, diary: crate::diary::Recorder) -> (EmotuneApp, Fakes) {
     let (cmd_tx, worker_cmds) = channel();
     let (worker_events, ev_rx) = channel();
     let (req_tx, music_requests) = tokio::sync::mpsc::unbounded_channel();
@@ -65,6 +70,7 @@ fn window(source: Option<SourceSpec>) -> (EmotuneApp, Fakes) {
         account: AccountHandle::from_channels(account_tx, account_rx),
         dialogs: super::Dialogs::new(false, Arc::new(|| {})),
         probe: probe_rx,
+        diary,
     };
     let fakes = Fakes {
         account_jobs,
@@ -550,3 +556,6 @@ fn track(title: &str, id: &str) -> crate::music::Track {
 
 #[path = "profile_window_tests.rs"]
 mod profile_window;
+
+#[path = "history_window_tests.rs"]
+mod history_window;

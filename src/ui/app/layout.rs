@@ -11,6 +11,17 @@ impl EmotuneApp {
         egui::Panel::top("toolbar").show(ui, |ui| {
             ui.horizontal(|ui| {
                 ui.label(RichText::new("emotune").strong());
+                if ui.selectable_label(!self.view.history, "Live").clicked() {
+                    cmds.push(Command::ShowHistory(false));
+                }
+                if ui
+                    .selectable_label(self.view.history, "History")
+                    .on_hover_text("your mood over days and weeks, kept on this computer")
+                    .clicked()
+                {
+                    cmds.push(Command::ShowHistory(true));
+                }
+                ui.separator();
                 if ui.button("Source…").clicked() {
                     cmds.push(Command::ToggleChooser);
                 }
@@ -66,6 +77,11 @@ impl EmotuneApp {
             if self.rt.paused {
                 ui.separator();
                 ui.label(RichText::new("paused (Space)").strong());
+            }
+            if let Some(why) = self.handles.diary.off_reason() {
+                ui.separator();
+                ui.colored_label(ERROR_COLOR, "history off")
+                    .on_hover_text(why.to_string());
             }
             if let Some(i) = &self.rt.info {
                 ui.separator();
@@ -143,7 +159,11 @@ impl EmotuneApp {
     pub(super) fn central(&mut self, ui: &mut egui::Ui) -> Vec<Command> {
         let mut cmds = Vec::new();
         egui::CentralPanel::default().show(ui, |ui| {
-            if self.view.chooser || self.rt.source_name.is_none() {
+            if self.view.history {
+                let status = self.diary_status();
+                let asked = self.history.show(ui, &status);
+                cmds.extend(asked.into_iter().map(Command::History));
+            } else if self.view.chooser || self.rt.source_name.is_none() {
                 cmds.extend(self.chooser.show(ui, self.rt.cameras.as_deref()));
                 if let Some(n) = &self.rt.notice {
                     ui.colored_label(ERROR_COLOR, n.to_string());

@@ -1,0 +1,66 @@
+//! Small parts of the window's state: the machine probe and the frame rate.
+
+use std::sync::Arc;
+use std::sync::mpsc::Receiver;
+use std::time::Instant;
+
+/// Facts about the machine that take a while to find (cameras, the Spotify app), found on a
+/// thread of their own so the window opens at once.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Probe {
+    pub(crate) cameras: Vec<String>,
+    pub(crate) spotify_app: bool,
+}
+
+impl Probe {
+    pub(crate) fn spawn(notify: Arc<dyn Fn() + Send + Sync>) -> Receiver<Probe> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let spawned = std::thread::Builder::new()
+            .name("probe".into())
+            .spawn(move || {
+                let cameras = crate::capture::list_cameras()
+                    .map(|c| {
+                        c.into_iter()
+                            .map(|c| format!("{} ({})", c.name, c.index))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let spotify_app = crate::music::spotify_app_registered();
+                let _ = tx.send(Probe {
+                    cameras,
+                    spotify_app,
+                });
+                notify();
+            });
+        if let Err(e) = spawned {
+            tracing::warn!("cannot probe for cameras: {e}");
+        }
+        rx
+    }
+}
+
+/// Frames per second over the last two seconds.
+#[derive(Default)]
+pub(super) struct FrameRate(std::collections::VecDeque<Instant>);
+
+impl FrameRate {
+    pub(super) fn tick(&mut self, now: Instant) {
+        self.0.push_back(now);
+        while self
+            .0
+            .front()
+            .is_some_and(|t| now.duration_since(*t).as_secs_f32() > 2.0)
+        {
+            self.0.pop_front();
+        }
+    }
+
+    pub(super) fn fps(&self) -> f32 {
+        match (self.0.front(), self.0.back()) {
+            (Some(a), Some(b)) if self.0.len() > 1 => {
+                (self.0.len() - 1) as f32 / b.duration_since(*a).as_secs_f32().max(1e-3)
+            }
+            _ => 0.0,
+        }
+    }
+}
