@@ -8,7 +8,7 @@
 //! ```
 //!
 //! The generated days: sessions from 9:00 for `--hours` hours, a sample a second whose mood
-//! drifts through the day, a mood change now and then, an Uplift list every 30 minutes with
+//! drifts through the day (brighter at weekends, a dip after lunch), a mood change now and then, an Uplift list every 30 minutes with
 //! one track opened.
 
 use std::path::PathBuf;
@@ -27,6 +27,26 @@ impl Rng {
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
         (self.0 >> 40) as f32 / (1u64 << 24) as f32
+    }
+}
+
+/// The next ten minutes' mood: brighter at weekends, a dip after lunch.
+fn pick(rng: &mut Rng, weekday: i64, hour: i64) -> Emotion {
+    let happy = if weekday >= 5 { 0.45 } else { 0.2 };
+    let low = if (13..16).contains(&hour) { 0.35 } else { 0.15 };
+    let r = rng.next();
+    if r < happy {
+        Emotion::Happy
+    } else if r < happy + low {
+        if rng.next() < 0.6 {
+            Emotion::Sad
+        } else {
+            Emotion::Angry
+        }
+    } else if r < happy + low + 0.05 {
+        Emotion::Surprise
+    } else {
+        Emotion::Neutral
     }
 }
 
@@ -100,13 +120,6 @@ fn fill(path: PathBuf, days: i64, hours: i64) -> anyhow::Result<()> {
     let day_ms = 86_400_000;
     let today = now - now.rem_euclid(day_ms);
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-    let moods = [
-        Emotion::Neutral,
-        Emotion::Happy,
-        Emotion::Sad,
-        Emotion::Neutral,
-        Emotion::Angry,
-    ];
     let started = Instant::now();
     let mut n = 0u64;
     for d in (0..days).rev() {
@@ -120,7 +133,8 @@ fn fill(path: PathBuf, days: i64, hours: i64) -> anyhow::Result<()> {
         for s in 0..hours * 3600 {
             let t = t0 + s * 1000;
             if s % 600 == 0 {
-                let next = moods[(rng.next() * moods.len() as f32) as usize % moods.len()];
+                let weekday = (t.div_euclid(day_ms) + 3).rem_euclid(7);
+                let next = pick(&mut rng, weekday, 9 + s / 3600);
                 if next != mood {
                     mood = next;
                     handle.send(Entry::Mood { t, mood });

@@ -21,9 +21,11 @@ say() { printf 'bootstrap: %s\n' "$*" >&2; }
 # libclang-dev: bindgen for nokhwa's v4l bindings. The rest: what the GUI needs at run time
 # (OpenGL/EGL via Mesa, xkbcommon for winit), Xvfb for the screenshot tests and
 # desktop-file-validate for the install test. unzip: libtorch from its wheels; patchelf: the
-# installed binary's rpath (scripts/install.sh).
+# installed binary's rpath (scripts/install.sh). sqlite3 (tests only): the diary test reads the
+# file with SQLite's own CLI.
 pkgs=(libclang-dev pkg-config libgl1-mesa-dri libegl1 libxkbcommon-x11-0 xvfb xauth desktop-file-utils
   unzip patchelf)
+[ "$mode" = test ] && pkgs+=(sqlite3)
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then
   for p in "${pkgs[@]}"; do

@@ -37,6 +37,9 @@ struct Cli {
     /// Open the Settings window at start.
     #[arg(long)]
     show_settings: bool,
+    /// Open the History tab at start.
+    #[arg(long)]
+    show_history: bool,
     /// Start a neutral calibration of the active profile at once (the window).
     #[arg(long)]
     calibrate: bool,
@@ -430,6 +433,7 @@ fn main() -> ExitCode {
             quit_after: cli.quit_after,
             resolution: cli.resolution,
             show_settings: cli.show_settings,
+            show_history: cli.show_history,
             fps: cli.fps,
             calibrate: cli.calibrate,
         })

@@ -78,6 +78,9 @@ impl DiaryError {
                 DiaryError::Locked { path }
             }
             Some(ErrorCode::DiskFull) => DiaryError::Full { path },
+            // A write that failed for want of space can surface as a plain I/O error (the
+            // shared-memory or WAL file); the folder's free space tells which.
+            Some(ErrorCode::SystemIoFailure) if nearly_full(&path) => DiaryError::Full { path },
             Some(ErrorCode::ReadOnly | ErrorCode::CannotOpen | ErrorCode::PermissionDenied) => {
                 DiaryError::ReadOnly { path, message }
             }
@@ -104,6 +107,21 @@ impl DiaryError {
 }
 
 pub type Result<T> = std::result::Result<T, DiaryError>;
+
+/// Less than 256 KiB free where the diary lives.
+fn nearly_full(path: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: statvfs writes only into the struct it is given; `c` is a valid C string.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+        return false;
+    }
+    (st.f_bavail as u64).saturating_mul(st.f_frsize as u64) < 256 * 1024
+}
 
 /// Valence of a face, as the history uses it: happy and surprise count positive; angry,
 /// disgust, fear and sad negative; neutral zero. In [-1, 1].

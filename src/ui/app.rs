@@ -47,6 +47,8 @@ pub(crate) struct Startup {
     pub(crate) autoquit: Option<AutoQuit>,
     /// Open the settings window at start (`--show-settings`).
     pub(crate) show_settings: bool,
+    /// Open the History tab at start (`--show-history`).
+    pub(crate) show_history: bool,
     /// The active person's profile.
     pub(crate) profile: ProfilePanel,
     /// Start a calibration at once (`--calibrate`).
@@ -129,6 +131,12 @@ impl EmotuneApp {
         if let Some(s) = start.source {
             handles.worker.send(WorkerCommand::SetSource(s));
         }
+        let mut history = super::history::HistoryView::default();
+        if start.show_history
+            && let super::history::HistoryCmd::Ask(days) = history.opened()
+        {
+            handles.diary.ask_summary(days);
+        }
         let mut profile = start.profile;
         if start.calibrate {
             profile.handle(ProfileCmd::Calibrate, None);
@@ -164,6 +172,7 @@ impl EmotuneApp {
             },
             view: View {
                 settings: start.show_settings,
+                history: start.show_history,
                 ..View::default()
             },
             panel: MusicPanel::default(),
@@ -172,7 +181,7 @@ impl EmotuneApp {
             chooser: SourceChooser::default(),
             autoquit: start.autoquit,
             profile,
-            history: super::history::HistoryView::default(),
+            history,
         }
     }
 

@@ -225,7 +225,9 @@ fn local(t: i64) -> String {
 
 fn minutes(seconds: i64) -> String {
     let m = seconds.max(0) / 60;
-    if m >= 60 {
+    if m == 0 {
+        format!("{} s", seconds.max(0))
+    } else if m >= 60 {
         format!("{} h {:02} min", m / 60, m % 60)
     } else {
         format!("{m} min")
@@ -240,7 +242,9 @@ fn stacked(ui: &mut egui::Ui, id: &str, xs: &[(f64, MoodSeconds)], labels: Vec<S
             .iter()
             .map(|(x, s)| {
                 let share = s.0[e.index()] as f64 / s.total().max(1) as f64;
-                Bar::new(*x, share).width(0.8)
+                Bar::new(*x, share)
+                    .width(0.8)
+                    .fill(emotion_color(e).gamma_multiply(0.8))
             })
             .collect();
         let refs: Vec<&BarChart> = charts.iter().collect();

@@ -57,6 +57,8 @@ pub struct AppOptions {
     pub resolution: Option<(u32, u32)>,
     /// Open the settings window at start.
     pub show_settings: bool,
+    /// Open the History tab at start.
+    pub show_history: bool,
     pub fps: Option<f32>,
     /// Start a neutral calibration at once (`--calibrate`).
     pub calibrate: bool,
@@ -150,6 +152,7 @@ fn start(opts: AppOptions, repaint: &Arc<dyn Fn() + Send + Sync>) -> (Startup, H
         mapping_info,
         autoquit: AutoQuit::new(opts.quit_after, opts.screenshot),
         show_settings: opts.show_settings,
+        show_history: opts.show_history,
         profile,
         calibrate: opts.calibrate,
     };

@@ -61,6 +61,7 @@ fn window_with(source: Option<SourceSpec>, diary: crate::diary::Recorder) -> (Em
         mapping_info: "built-in".into(),
         autoquit: None,
         show_settings: false,
+        show_history: false,
         profile: super::super::profile::ProfilePanel::load(None, None).0,
         calibrate: false,
     };
