@@ -500,13 +500,20 @@ impl EmotuneApp {
         }
     }
 
+    /// Cameras found (at start, and whenever they change): with nothing open yet the first
+    /// one opens; with another source open a new camera is offered.
     fn on_probe(&mut self, p: Probe) {
         self.rt.spotify_app = p.spotify_app;
-        if !self.rt.source_asked && !p.cameras.is_empty() {
+        let had = self.rt.cameras.as_ref().map_or(0, Vec::len);
+        let idle = !self.rt.source_asked && self.rt.source_name.is_none();
+        if idle && !p.cameras.is_empty() {
             self.rt.source_asked = true;
             self.handles
                 .worker
                 .send(WorkerCommand::SetSource(SourceSpec::Camera(0)));
+        } else if self.rt.cameras.is_some() && p.cameras.len() > had {
+            let name = p.cameras.last().cloned().unwrap_or_default();
+            self.rt.info = Some(format!("camera connected: {name} (Source… to use it)"));
         }
         self.rt.cameras = Some(p.cameras);
     }

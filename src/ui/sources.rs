@@ -28,8 +28,8 @@ impl SourceChooser {
             Some([]) => {
                 ui.heading("No camera found");
                 ui.label(
-                    "Connect a webcam and restart, or analyse a photo or a folder of photos \
-                     instead.",
+                    "Connect a webcam: it is noticed within a few seconds and opens by \
+                     itself. Or analyse a photo or a folder of photos instead.",
                 );
             }
             Some(_) => {

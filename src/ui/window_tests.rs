@@ -560,3 +560,6 @@ mod profile_window;
 
 #[path = "history_window_tests.rs"]
 mod history_window;
+
+#[path = "hotplug_window_tests.rs"]
+mod hotplug_window;

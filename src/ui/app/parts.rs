@@ -4,8 +4,12 @@ use std::sync::Arc;
 use std::sync::mpsc::Receiver;
 use std::time::Instant;
 
+/// How often the probe looks for cameras again: one plugged in later is noticed.
+const PROBE_EVERY: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// Facts about the machine that take a while to find (cameras, the Spotify app), found on a
-/// thread of their own so the window opens at once.
+/// thread of their own so the window opens at once; cameras are listed again every few
+/// seconds and a change is sent on.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Probe {
     pub(crate) cameras: Vec<String>,
@@ -18,19 +22,30 @@ impl Probe {
         let spawned = std::thread::Builder::new()
             .name("probe".into())
             .spawn(move || {
-                let cameras = crate::capture::list_cameras()
-                    .map(|c| {
-                        c.into_iter()
-                            .map(|c| format!("{} ({})", c.name, c.index))
-                            .collect()
-                    })
-                    .unwrap_or_default();
                 let spotify_app = crate::music::spotify_app_registered();
-                let _ = tx.send(Probe {
-                    cameras,
-                    spotify_app,
-                });
-                notify();
+                let mut last: Option<Vec<String>> = None;
+                loop {
+                    let cameras: Vec<String> = crate::capture::list_cameras()
+                        .map(|c| {
+                            c.into_iter()
+                                .map(|c| format!("{} ({})", c.name, c.index))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    if last.as_ref() != Some(&cameras) {
+                        let probe = Probe {
+                            cameras: cameras.clone(),
+                            spotify_app,
+                        };
+                        // The window is gone: so is the probe.
+                        if tx.send(probe).is_err() {
+                            return;
+                        }
+                        notify();
+                        last = Some(cameras);
+                    }
+                    std::thread::sleep(PROBE_EVERY);
+                }
             });
         if let Err(e) = spawned {
             tracing::warn!("cannot probe for cameras: {e}");
