@@ -153,6 +153,11 @@ fn the_browser_walks_into_folders_and_picks_an_image_or_the_folder() {
                     *picked = Some(s);
                 }
             }
+            // The window lists folders on its file thread; here, at once.
+            if let Some(dir) = chooser.take_request() {
+                let listing = emotune::ui::sources::read_listing(&dir);
+                chooser.listed(&dir, listing);
+            }
         },
         (chooser, None::<SourceSpec>),
     );

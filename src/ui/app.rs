@@ -32,6 +32,8 @@ pub(crate) struct Handles {
     pub(crate) probe: Receiver<Probe>,
     /// The mood diary's writer (history off: a recorder without one).
     pub(crate) diary: crate::diary::Recorder,
+    /// Saves, exports and folder listings, off the UI thread.
+    pub(crate) files: super::files::FileWorker,
 }
 
 /// What the window starts from.
@@ -207,6 +209,7 @@ impl EmotuneApp {
         for c in cmds {
             self.handle(&ctx, c);
         }
+        self.file_requests();
     }
 
     /// The one place commands are carried out.
@@ -428,6 +431,9 @@ impl EmotuneApp {
         if let Ok(p) = self.handles.probe.try_recv() {
             self.on_probe(p);
         }
+        for done in self.handles.files.poll() {
+            self.on_file_done(done);
+        }
         for ev in self.handles.diary.poll() {
             if let Some(ask) = self.history.on_event(ev) {
                 self.on_history(ask);
@@ -517,25 +523,6 @@ impl EmotuneApp {
         }
         self.rt.cameras = Some(p.cameras);
     }
-
-    fn export_timeline(&mut self, path: PathBuf) {
-        match self.timeline.export(&path) {
-            Ok(()) => self.rt.info = Some(format!("timeline saved to {}", path.display())),
-            Err(error) => self.rt.notice = Some(Notice::Export { path, error }),
-        }
-    }
-
-    fn save_settings(&mut self) {
-        if !self.saved.dirty {
-            return;
-        }
-        if let Some(p) = &self.saved.path
-            && let Err(e) = self.saved.settings.save(p)
-        {
-            self.rt.notice = Some(Notice::Settings(e));
-        }
-        self.saved.dirty = false;
-    }
 }
 
 /// Where the timeline goes without a dialog, and the name a dialog suggests: Documents (else
@@ -566,6 +553,7 @@ impl Drop for EmotuneApp {
 }
 
 mod diary;
+mod io;
 mod layout;
 mod parts;
 use parts::FrameRate;

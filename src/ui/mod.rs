@@ -6,6 +6,7 @@ mod autoquit;
 pub mod command;
 mod dialogs;
 mod emotions;
+pub(crate) mod files;
 pub(crate) mod history;
 pub mod music;
 pub(crate) mod profile;
@@ -168,6 +169,7 @@ fn start(opts: AppOptions, repaint: &Arc<dyn Fn() + Send + Sync>) -> (Startup, H
         _ => crate::diary::Recorder::new(None),
     };
     let handles = Handles {
+        files: files::FileWorker::spawn(repaint.clone()),
         diary,
         worker,
         account,

@@ -37,6 +37,8 @@ pub(crate) struct ProfilePanel {
     correcting: bool,
     /// The last thing that happened (text, is an error).
     pub(crate) note: Option<(String, bool)>,
+    /// What was done to the profile since it was last handed out for saving.
+    unsaved: Option<String>,
 }
 
 impl ProfilePanel {
@@ -73,6 +75,7 @@ impl ProfilePanel {
             now: std::time::Duration::ZERO,
             correcting: false,
             note: None,
+            unsaved: None,
         };
         (panel, warnings)
     }
@@ -177,12 +180,26 @@ impl ProfilePanel {
         }
     }
 
+    /// Queues the profile for saving (the window writes it off the UI thread: `take_save`);
+    /// profiles kept in memory only are done at once.
     fn save(&mut self, done: String) {
-        let saved = match &self.store {
-            Some(s) => s.save(&self.profile).map(|_| ()),
-            None => Ok(()),
-        };
-        self.note = Some(match saved {
+        if self.store.is_some() {
+            self.note = Some((format!("{done}…"), false));
+            self.unsaved = Some(done);
+        } else {
+            self.saved(done, Ok(()));
+        }
+    }
+
+    /// The save to run: where, what, and what to say once it is done.
+    pub(crate) fn take_save(&mut self) -> Option<(Store, Profile, String)> {
+        let what = self.unsaved.take()?;
+        let store = self.store.clone()?;
+        Some((store, self.profile.clone(), what))
+    }
+
+    pub(crate) fn saved(&mut self, done: String, result: crate::Result<()>) {
+        self.note = Some(match result {
             Ok(()) => (done, false),
             Err(e) => (format!("{done}, but it could not be saved: {e}"), true),
         });

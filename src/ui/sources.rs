@@ -81,6 +81,18 @@ impl SourceChooser {
     pub(crate) fn open_browser(&mut self) {
         self.browser = Some(Browser::open(start_dir(self.path.trim())));
     }
+
+    /// A folder the browser wants listed; the window lists it off the UI thread
+    /// (`read_listing`) and hands the answer to `listed`.
+    pub fn take_request(&mut self) -> Option<PathBuf> {
+        self.browser.as_mut().and_then(|b| b.request.take())
+    }
+
+    pub fn listed(&mut self, dir: &Path, listing: Result<Listing, String>) {
+        if let Some(b) = self.browser.as_mut().filter(|b| b.dir == dir) {
+            b.listing = Some(listing);
+        }
+    }
 }
 
 /// Where browsing starts: the typed folder (or the typed file's folder), else Pictures, else home.
@@ -109,11 +121,14 @@ fn start_dir(typed: &str) -> PathBuf {
 /// folder to replay. Built in egui so it works on any desktop (and under Xvfb in tests).
 struct Browser {
     dir: PathBuf,
-    listing: Result<Listing, String>,
+    /// None while it is being read.
+    listing: Option<Result<Listing, String>>,
+    /// The folder to list, until the window takes the request.
+    request: Option<PathBuf>,
 }
 
-#[derive(Default)]
-struct Listing {
+#[derive(Debug, Default)]
+pub struct Listing {
     dirs: Vec<PathBuf>,
     images: Vec<PathBuf>,
     left_out: usize,
@@ -121,8 +136,11 @@ struct Listing {
 
 impl Browser {
     fn open(dir: PathBuf) -> Self {
-        let listing = read_listing(&dir);
-        Browser { dir, listing }
+        Browser {
+            request: Some(dir.clone()),
+            dir,
+            listing: None,
+        }
     }
 
     fn show(&mut self, ui: &mut egui::Ui) -> Option<PathBuf> {
@@ -138,10 +156,13 @@ impl Browser {
                 ui.monospace(self.dir.display().to_string());
             });
             match &self.listing {
-                Err(message) => {
+                None => {
+                    ui.spinner();
+                }
+                Some(Err(message)) => {
                     ui.colored_label(super::ERROR_COLOR, message);
                 }
-                Ok(listing) => {
+                Some(Ok(listing)) => {
                     if !listing.images.is_empty() {
                         let label =
                             format!("Replay this folder ({})", image_count(listing.images.len()));
@@ -187,7 +208,7 @@ fn file_name(p: &Path) -> String {
 }
 
 /// Sub-folders and image files of `dir`, hidden entries skipped, each sorted by name.
-fn read_listing(dir: &Path) -> Result<Listing, String> {
+pub fn read_listing(dir: &Path) -> Result<Listing, String> {
     let entries =
         std::fs::read_dir(dir).map_err(|e| format!("cannot open {}: {e}", dir.display()))?;
     let mut listing = Listing::default();

@@ -1,7 +1,6 @@
 //! The session's mood timeline (egui_plot), exportable as CSV.
 
 use std::io::Write;
-use std::path::Path;
 
 use egui_plot::{Legend, Line, Plot, PlotPoints};
 
@@ -72,12 +71,6 @@ impl Timeline {
             writeln!(out, ",{}", m.map(|m| m.name()).unwrap_or(""))?;
         }
         Ok(())
-    }
-
-    pub(crate) fn export(&self, path: &Path) -> std::io::Result<()> {
-        let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
-        self.write_csv(&mut f)?;
-        f.flush()
     }
 }
 

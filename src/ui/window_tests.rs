@@ -72,6 +72,7 @@ fn window_with(source: Option<SourceSpec>, diary: crate::diary::Recorder) -> (Em
         dialogs: super::Dialogs::new(false, Arc::new(|| {})),
         probe: probe_rx,
         diary,
+        files: super::super::files::FileWorker::spawn(Arc::new(|| {})),
     };
     let fakes = Fakes {
         account_jobs,
@@ -561,5 +562,5 @@ mod profile_window;
 #[path = "history_window_tests.rs"]
 mod history_window;
 
-#[path = "hotplug_window_tests.rs"]
-mod hotplug_window;
+#[path = "sources_window_tests.rs"]
+mod sources_window;
