@@ -106,7 +106,7 @@ fn a_lock_held_elsewhere_keeps_the_entries_until_it_is_released() {
     let other = rusqlite::Connection::open(&path).expect("other");
     other.execute_batch("BEGIN EXCLUSIVE").expect("lock");
     session(&mut w, noon(), 5, Fear);
-    let e = w.flush().err().expect("busy");
+    let e = w.flush().expect_err("busy");
     assert!(e.is_busy(), "{e}");
     other.execute_batch("COMMIT").expect("unlock");
     w.flush().expect("written once the lock is gone");
@@ -144,7 +144,7 @@ fn a_full_disk_stops_the_writer_without_losing_what_was_written() {
         .execute_batch(&format!("PRAGMA max_page_count = {}", pages + 1))
         .expect("cap");
     session(&mut w, noon() + 3_600_000, 20_000, Sad);
-    let e = w.flush().err().expect("full");
+    let e = w.flush().expect_err("full");
     assert!(matches!(e, DiaryError::Full { .. }), "{e}");
     drop(w);
     let d = Diary::open(&path).expect("still opens");

@@ -350,25 +350,8 @@ fn apply(
                     params![s, t, mood.index() as i64],
                 )?;
             }
-            Entry::Shown { t, shown } => {
-                let tracks = serde_json::to_string(&shown.tracks).unwrap_or_default();
-                tx.execute(
-                    "INSERT INTO recommendations (session, t, emotion, strategy, source, playlist, url, tracks)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                    params![session, t, shown.emotion, shown.strategy, shown.source, shown.playlist, shown.url, tracks],
-                )?;
-            }
-            Entry::Play { t, play } => {
-                tx.execute(
-                    "INSERT INTO plays (session, t, action, title, artists, uri) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    params![session, t, play.action, play.title, play.artists, play.uri],
-                )?;
-            }
-            Entry::Correction { t, said, meant } => {
-                tx.execute(
-                    "INSERT INTO corrections (session, t, said, meant) VALUES (?1, ?2, ?3, ?4)",
-                    params![session, t, said.name(), meant.name()],
-                )?;
+            Entry::Shown { .. } | Entry::Play { .. } | Entry::Correction { .. } => {
+                note(tx, session, e)?;
             }
             Entry::End { t } => {
                 if let Some(s) = session.take() {
@@ -379,6 +362,44 @@ fn apply(
         }
     }
     drop(sample);
+    add_totals(tx, touched, hours)?;
+    Ok(session)
+}
+
+/// A list shown, a track played or a correction, in `session`.
+fn note(tx: &rusqlite::Transaction<'_>, session: Option<i64>, e: &Entry) -> rusqlite::Result<()> {
+    match e {
+        Entry::Shown { t, shown } => {
+            let tracks = serde_json::to_string(&shown.tracks).unwrap_or_default();
+            tx.execute(
+                "INSERT INTO recommendations (session, t, emotion, strategy, source, playlist, url, tracks)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![session, t, shown.emotion, shown.strategy, shown.source, shown.playlist, shown.url, tracks],
+            )?;
+        }
+        Entry::Play { t, play } => {
+            tx.execute(
+                "INSERT INTO plays (session, t, action, title, artists, uri) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![session, t, play.action, play.title, play.artists, play.uri],
+            )?;
+        }
+        Entry::Correction { t, said, meant } => {
+            tx.execute(
+                "INSERT INTO corrections (session, t, said, meant) VALUES (?1, ?2, ?3, ?4)",
+                params![session, t, said.name(), meant.name()],
+            )?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Adds a batch's samples to its sessions and its seconds to the hourly totals.
+fn add_totals(
+    tx: &rusqlite::Transaction<'_>,
+    touched: HashMap<i64, (i64, i64)>,
+    hours: HourTotals,
+) -> rusqlite::Result<()> {
     for (s, (added, last)) in touched {
         tx.execute(
             "UPDATE sessions SET samples = samples + ?2, ended = max(ended, ?3) WHERE id = ?1",
@@ -392,5 +413,5 @@ fn apply(
     for ((day, h, mood), (seconds, val)) in hours {
         hour.execute(params![day, h, mood as i64, seconds, val])?;
     }
-    Ok(session)
+    Ok(())
 }
