@@ -2,8 +2,6 @@
 
 use std::path::{Path, PathBuf};
 
-use std::time::Duration;
-
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -73,8 +71,9 @@ pub(crate) struct Settings {
     pub(crate) capture: crate::capture::CaptureSettings,
     /// libtorch intra-op threads for the classifier.
     pub(crate) inference_threads: usize,
-    /// How long fetched playlists are served from the cache before Spotify is asked again.
-    pub(crate) music_cache_hours: f64,
+    /// When stored lists are renewed from Spotify: "daily" or "weekly:<day>" (local midnight).
+    /// Replaces `music_cache_hours`, which is ignored if an older file still has it.
+    pub(crate) music_refresh: Refresh,
     /// The signed-in user's own playlists chosen per mood ("happy/match" → playlist); a mood
     /// without one uses the mapping's searches.
     pub(crate) own_playlists: std::collections::BTreeMap<String, OwnPlaylist>,
@@ -103,6 +102,9 @@ impl Default for DiarySettings {
 /// Defined with the profiles, which will hold them per person.
 pub use crate::profile::OwnPlaylist;
 
+/// Defined with the store of lists, which judges their freshness by it.
+pub use crate::diary::Refresh;
+
 /// The `own_playlists` key of a mood.
 pub(crate) fn own_key(e: crate::Emotion, s: crate::emotion::Strategy) -> String {
     format!("{e}/{}", s.name())
@@ -114,7 +116,7 @@ impl Default for Settings {
             pipeline: PipelineSettings::default(),
             capture: crate::capture::CaptureSettings::default(),
             inference_threads: 1,
-            music_cache_hours: 24.0,
+            music_refresh: Refresh::Daily,
             own_playlists: std::collections::BTreeMap::new(),
             diary: DiarySettings::default(),
         }
@@ -130,12 +132,6 @@ pub(crate) fn cache_dir() -> Option<PathBuf> {
 }
 
 impl Settings {
-    /// The music cache's time to live.
-    pub(crate) fn music_cache_ttl(&self) -> Duration {
-        Duration::try_from_secs_f64(self.music_cache_hours * 3600.0)
-            .unwrap_or(Duration::from_secs(24 * 3600))
-    }
-
     /// The playlist the user picked for this mood, if any.
     pub(crate) fn own_playlist(
         &self,
@@ -214,6 +210,7 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn settings_round_trip_and_missing_file_gives_defaults() {
@@ -232,6 +229,23 @@ mod tests {
         std::fs::write(&path, "inference_threads = \"fast\"").expect("write");
         let e = Settings::load(&path).expect_err("invalid").to_string();
         assert!(e.contains("settings.toml"), "{e}");
+    }
+
+    #[test]
+    fn the_music_refresh_schedule_is_read_leniently_and_an_old_cache_ttl_ignored() {
+        let s = Settings::parse("music_cache_hours = 6.0\nmusic_refresh = \"Weekly: Sun\"\n")
+            .expect("valid");
+        assert_eq!(s.music_refresh, Refresh::Weekly(chrono::Weekday::Sun));
+        let text = s.to_text().expect("text");
+        assert!(text.contains("music_refresh = \"weekly:sunday\""), "{text}");
+        assert!(!text.contains("music_cache_hours"), "{text}");
+        let old = Settings::parse("music_cache_hours = 6.0\n").expect("an old file loads");
+        assert_eq!(old.music_refresh, Refresh::Daily);
+        let e = Settings::parse("music_refresh = \"fortnightly\"\n").expect_err("invalid");
+        assert!(
+            e.contains("music_refresh") && e.contains("fortnightly") && e.contains("weekly:"),
+            "{e}"
+        );
     }
 
     #[test]

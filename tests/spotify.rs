@@ -211,7 +211,9 @@ fn item_json(playlist: &str, n: u32, base: &str) -> serde_json::Value {
 }
 
 fn music(fake: &FakeSpotify, timeout: Duration, cache: Option<&std::path::Path>) -> Music {
-    let cache = cache.map(|d| emotune::music::cache::Cache::new(d, Duration::from_secs(3600)));
+    let cache = cache.map(|d| {
+        emotune::music::cache::Cache::new(d.join("diary.sqlite3"), emotune::diary::Refresh::Daily)
+    });
     Music::new(Mapping::builtin(), Some(fake.source(timeout)), cache)
 }
 

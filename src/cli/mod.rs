@@ -265,7 +265,7 @@ pub fn recommend(
 ) -> anyhow::Result<i32> {
     let (settings, warning) = crate::config::Settings::load_user();
     let (music, warnings) =
-        crate::music::service::Music::from_env(Duration::from_secs(4), settings.music_cache_ttl());
+        crate::music::service::Music::from_env(Duration::from_secs(4), settings.music_refresh);
     for w in warning.into_iter().chain(warnings) {
         eprintln!("warning: {w}");
     }
@@ -410,7 +410,7 @@ pub fn spotify_use(
     };
     let (settings, warning) = crate::config::Settings::load_user();
     let (music, warnings) =
-        crate::music::service::Music::from_env(Duration::from_secs(4), settings.music_cache_ttl());
+        crate::music::service::Music::from_env(Duration::from_secs(4), settings.music_refresh);
     for w in warning.into_iter().chain(warnings) {
         eprintln!("warning: {w}");
     }

@@ -3,12 +3,15 @@
 //! It holds numbers only: sessions, the main face's smoothed probabilities once a second, mood
 //! changes, the music shown and played, and corrections. Never frames or face images. Writes
 //! come from one writer thread (`writer`); the history's questions are answered by `query`.
+//! The music thread keeps its fetched lists here too (`store`, on its own connection).
 
 mod export;
 mod forget;
 mod query;
 mod recorder;
+mod schedule;
 mod schema;
+mod store;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -23,6 +26,8 @@ pub use query::{
     DaySeconds, Helped, HourRow, MoodSeconds, SessionRow, Summary, TimelinePoint, TrackRose,
 };
 pub use recorder::Recorder;
+pub use schedule::Refresh;
+pub use store::{PoolTrack, Pooled, StoredList, TrackStore};
 #[cfg(test)]
 pub(crate) use writer::Writer;
 pub use writer::{DiaryEvent, DiaryHandle, Entry, Play, Shown};

@@ -80,6 +80,26 @@ const MIGRATIONS: &[&str] = &[
         said     TEXT NOT NULL,
         meant    TEXT NOT NULL
     );",
+    // 2: the music cache moves in. Per emotion, strategy and taste (`key`) the latest fetched
+    // list, and the pool of every track fetched for it, so a refresh adds to what was there and
+    // tracks never opened can be served first (looked up in `plays` by uri).
+    "CREATE TABLE lists (
+        key      TEXT PRIMARY KEY,           -- e.g. sad-uplift-hindi
+        fetched  INTEGER NOT NULL,           -- Unix ms
+        recommendation TEXT NOT NULL         -- JSON from the music side; its tracks are in pool
+    );
+    CREATE TABLE pool (
+        key      TEXT NOT NULL,
+        uri      TEXT NOT NULL,
+        title    TEXT NOT NULL,
+        artists  TEXT NOT NULL,              -- JSON: [name]
+        duration_ms INTEGER,
+        url      TEXT NOT NULL,
+        album_art TEXT,
+        first_seen INTEGER NOT NULL,         -- Unix ms
+        PRIMARY KEY (key, uri)
+    ) WITHOUT ROWID;
+    CREATE INDEX plays_uri ON plays(uri);",
 ];
 
 /// The schema version this build writes.
@@ -112,14 +132,20 @@ pub(super) fn prepare(d: &mut Diary) -> Result<()> {
         .execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
         .map_err(|e| d.err(e))?;
     for (i, script) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-        let tx = d
-            .conn
-            .transaction()
-            .map_err(|e| DiaryError::from_sqlite(&d.path, &e))?;
-        tx.execute_batch(script)
-            .and_then(|()| tx.pragma_update(None, "user_version", i as i64 + 1))
-            .and_then(|()| tx.commit())
-            .map_err(|e| DiaryError::from_sqlite(&d.path, &e))?;
+        migrate(&mut d.conn, i, script).map_err(|e| DiaryError::from_sqlite(&d.path, &e))?;
     }
     Ok(())
+}
+
+/// Runs migration `i` unless another connection did meanwhile: the diary writer and the music
+/// store open the same file at start, so the version is read again under the write lock.
+fn migrate(conn: &mut rusqlite::Connection, i: usize, script: &str) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let now: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if now > i as i64 {
+        return Ok(());
+    }
+    tx.execute_batch(script)?;
+    tx.pragma_update(None, "user_version", i as i64 + 1)?;
+    tx.commit()
 }

@@ -1,5 +1,5 @@
-//! Text formats: the sign-in callback, `settings.toml`, `mapping.toml`, FER+'s vote table and
-//! the command line's values.
+//! Text formats: the sign-in callback, `settings.toml` (and its `music_refresh` schedule),
+//! `mapping.toml`, FER+'s vote table and the command line's values.
 
 use std::path::Path;
 
@@ -9,7 +9,7 @@ use proptest::test_runner::TestCaseError;
 
 use super::mutate::{mutated, raw, toml_text, trees};
 use super::{accepted, check, fuzz};
-use crate::config::{OwnPlaylist, Settings};
+use crate::config::{OwnPlaylist, Refresh, Settings};
 use crate::emotion::{Emotion, Strategy as Plan};
 use crate::music::callback::{Loopback, Refusal, Verdict, decode_value, judge, request_target};
 use crate::music::mapping::Mapping;
@@ -123,7 +123,7 @@ const TOML: &[&[u8]] = &[
 fn settings_seeds() -> Vec<String> {
     let mut custom = Settings::default();
     custom.capture.replay_fps = 2.5;
-    custom.music_cache_hours = 0.5;
+    custom.music_refresh = Refresh::Weekly(chrono::Weekday::Sun);
     custom.own_playlists.insert(
         "happy/match".into(),
         OwnPlaylist {
@@ -156,7 +156,7 @@ fn settings_toml() {
             return Ok(());
         };
         accepted();
-        let _ = s.music_cache_ttl();
+        let _ = s.music_refresh.is_fresh(0, 1_772_000_000_000);
         let _ = crate::capture::files::replay_interval(s.capture.replay_fps);
         let saved = s.to_text().map_err(TestCaseError::fail)?;
         let again = Settings::parse(&saved)
@@ -280,6 +280,9 @@ const ARGS: &[&[u8]] = &[
     b"0.1",
     b"1e-45",
     b"1e39",
+    b"weekly",
+    b"daily",
+    b"sunday",
 ];
 
 /// The command line's and the environment's values: `--resolution`, `--fps`, `--source`,
@@ -296,6 +299,8 @@ fn cli_values() {
         "spotify:playlist:37i9dQZF1DXdPec7aLTmlC",
         "https://open.spotify.com/playlist/37i9dQZF1DXdPec7aLTmlC?si=x",
         "http://127.0.0.1:8888/callback",
+        "weekly:sunday",
+        "Weekly on Thursdays",
     ]
     .map(|s| s.as_bytes().to_vec())
     .to_vec();
@@ -314,6 +319,13 @@ fn cli_values() {
             let _ = crate::capture::files::replay_interval(f);
         }
         let _ = s.parse::<crate::capture::SourceSpec>();
+        // The schedule a settings file names: what is read back from its saved form is the same.
+        if let Ok(r) = Refresh::parse(&s) {
+            accepted();
+            check(Refresh::parse(&r.to_string()) == Ok(r), || {
+                format!("{s:?} gave {r}")
+            })?;
+        }
         let id = crate::music::spotify::parse_playlist_id(&s);
         if id.is_some() || Loopback::parse(&s).is_some() {
             accepted();

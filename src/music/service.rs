@@ -1,18 +1,20 @@
-//! The music service: Spotify → fresh cache → stale cache → offline catalog, and a thread with
-//! its own tokio runtime so the UI never waits on the network.
+//! The music service: fresh stored list → Spotify → stale stored list → offline catalog, and a
+//! thread with its own tokio runtime so the UI never waits on the network. Tracks never opened
+//! or played come first in every list served from Spotify or the store.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::time::Duration;
 
-use super::cache::Cache;
+use super::cache::{Cache, Cached};
 use super::catalog::Catalog;
 use super::language::Taste;
 use super::mapping::Mapping;
 use super::spotify::{SpotifyError, SpotifySource};
 use super::{Recommendation, SourceKind, SourcePreference, Strategy};
 use crate::config::SpotifyCredentials;
+use crate::diary::Refresh;
 use crate::emotion::Emotion;
 
 /// Tracks handed to the listener per recommendation.
@@ -100,8 +102,16 @@ fn shuffle<T>(v: &mut [T], mut s: u64) {
     }
 }
 
-fn sample(mut rec: Recommendation, source: SourceKind, seed: u64) -> Recommendation {
+/// A shuffled `TRACKS_SHOWN` of the list, the tracks never heard first.
+fn sample(
+    mut rec: Recommendation,
+    source: SourceKind,
+    seed: u64,
+    heard: &HashSet<String>,
+) -> Recommendation {
     shuffle(&mut rec.tracks, seed);
+    // Stable: each part stays shuffled.
+    rec.tracks.sort_by_key(|t| heard.contains(&t.uri));
     rec.tracks.truncate(TRACKS_SHOWN);
     rec.source = source;
     rec
@@ -118,11 +128,14 @@ impl Music {
     }
 
     /// Mapping from the user's config dir (else built in), credentials from the environment /
-    /// .env, cache in the user's cache dir. Returns warnings (a broken mapping file, say).
-    pub(crate) fn from_env(timeout: Duration, ttl: Duration) -> (Music, Vec<String>) {
+    /// .env, lists in the diary database (the old cache folder imported into it), renewed on
+    /// `refresh`. Returns warnings (a broken mapping file, say).
+    pub(crate) fn from_env(timeout: Duration, refresh: Refresh) -> (Music, Vec<String>) {
         let (mapping, warning) = Mapping::load(Mapping::user_path().as_deref());
         let spotify = SpotifyCredentials::from_env().map(|c| SpotifySource::from_env(&c, timeout));
-        let cache = crate::config::cache_dir().map(|d| Cache::new(d.join("music"), ttl));
+        let legacy = crate::config::cache_dir().map(|d| d.join("music"));
+        let cache =
+            crate::diary::Diary::default_path().map(|p| Cache::new(p, refresh).importing(legacy));
         (
             Music::new(mapping, spotify, cache),
             warning.into_iter().collect(),
@@ -175,10 +188,10 @@ impl Music {
         }
         if pref == SourcePreference::Auto
             && !refresh
-            && let Some((rec, _)) = self.cache.as_ref().and_then(|c| c.load(e, s, &tag, true))
+            && let Some(c) = self.cache.as_ref().and_then(|c| c.load(e, s, &tag, true))
         {
             return Ok(Outcome {
-                recommendation: sample(rec, SourceKind::Cache, seed),
+                recommendation: sample(c.recommendation, SourceKind::Cache, seed, &c.heard),
                 notes,
             });
         }
@@ -192,11 +205,13 @@ impl Music {
                         playlist,
                         tracks,
                     };
+                    let mut heard = HashSet::new();
                     if let Some(c) = &self.cache {
                         c.store(&full, &tag);
+                        heard = c.heard(&full.tracks);
                     }
                     return Ok(Outcome {
-                        recommendation: sample(full, SourceKind::Spotify, seed),
+                        recommendation: sample(full, SourceKind::Spotify, seed, &heard),
                         notes,
                     });
                 }
@@ -208,12 +223,17 @@ impl Music {
             None if pref == SourcePreference::Spotify => return Err(MusicError::NoCredentials),
             None => notes.push(Note::NoCredentials),
         }
-        if let Some((rec, age)) = self.cache.as_ref().and_then(|c| c.load(e, s, &tag, false)) {
+        if let Some(Cached {
+            recommendation,
+            heard,
+            age,
+        }) = self.cache.as_ref().and_then(|c| c.load(e, s, &tag, false))
+        {
             notes.push(Note::Cached {
                 minutes: age.as_secs() / 60,
             });
             return Ok(Outcome {
-                recommendation: sample(rec, SourceKind::Cache, seed),
+                recommendation: sample(recommendation, SourceKind::Cache, seed, &heard),
                 notes,
             });
         }
@@ -438,6 +458,36 @@ mod tests {
         assert_ne!(a, b);
         a.sort();
         assert_eq!(a, (0..30).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn tracks_never_heard_come_first_and_stay_shuffled() {
+        let track = |n: u32| super::super::Track {
+            title: format!("Song {n}"),
+            artists: Vec::new(),
+            duration_ms: None,
+            url: String::new(),
+            uri: format!("spotify:track:T{n}"),
+            album_art: None,
+        };
+        let rec = Recommendation {
+            emotion: Emotion::Happy,
+            strategy: Strategy::Match,
+            source: SourceKind::Spotify,
+            playlist: super::super::PlaylistRef {
+                name: "Hits".into(),
+                url: None,
+            },
+            tracks: (0..40).map(track).collect(),
+        };
+        // Every even track heard: the 20 shown are the 20 odd ones, shuffled.
+        let heard = (0..40).step_by(2).map(|n| track(n).uri).collect();
+        let a = sample(rec.clone(), SourceKind::Cache, 7, &heard);
+        let b = sample(rec, SourceKind::Cache, 8, &heard);
+        assert_eq!(a.source, SourceKind::Cache);
+        assert_eq!(a.tracks.len(), TRACKS_SHOWN);
+        assert!(a.tracks.iter().all(|t| !heard.contains(&t.uri)));
+        assert_ne!(a.tracks, b.tracks);
     }
 
     #[test]

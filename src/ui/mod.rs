@@ -124,10 +124,8 @@ fn start(opts: AppOptions, repaint: &Arc<dyn Fn() + Send + Sync>) -> (Startup, H
         },
         repaint.clone(),
     );
-    let (music, music_warnings) = Music::from_env(
-        std::time::Duration::from_secs(5),
-        settings.music_cache_ttl(),
-    );
+    let (music, music_warnings) =
+        Music::from_env(std::time::Duration::from_secs(5), settings.music_refresh);
     let creds = if music.has_spotify() {
         CredentialStatus::Present
     } else {

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::command::Command;
-use crate::config::{OwnPlaylist, Settings, own_key};
+use crate::config::{OwnPlaylist, Refresh, Settings, own_key};
 use crate::emotion::Emotion;
 use crate::music::Strategy;
 use crate::music::account::UserPlaylist;
@@ -83,15 +83,7 @@ pub(crate) fn show(ui: &mut egui::Ui, settings: &mut Settings, shown: &Shown<'_>
         });
         ui.end_row();
         cmds.extend(pipeline_rows(ui, settings));
-        ui.label("Music cache");
-        if ui
-            .add(egui::DragValue::new(&mut settings.music_cache_hours).range(0.0..=168.0).suffix(" h"))
-            .on_hover_text("applies at the next start")
-            .changed()
-        {
-            cmds.push(Command::SettingsEdited);
-        }
-        ui.end_row();
+        cmds.extend(refresh_row(ui, settings));
         ui.label("Mapping file");
         ui.label(mapping_info);
         ui.end_row();
@@ -132,6 +124,26 @@ fn history_row(ui: &mut egui::Ui, d: &mut crate::config::DiarySettings) -> Optio
     });
     ui.end_row();
     changed.then_some(Command::SettingsEdited)
+}
+
+/// How often stored music lists are fetched again.
+fn refresh_row(ui: &mut egui::Ui, settings: &mut Settings) -> Option<Command> {
+    let label = ui.label("Renew music lists");
+    let before = settings.music_refresh;
+    let combo = egui::ComboBox::from_id_salt("music-refresh")
+        .selected_text(before.label())
+        .show_ui(ui, |ui| {
+            for r in Refresh::CHOICES {
+                ui.selectable_value(&mut settings.music_refresh, r, r.label());
+            }
+        });
+    combo.response.labelled_by(label.id).on_hover_text(
+        "lists fetched before the last midnight (daily) or the start of the chosen day \
+             (weekly) are fetched again; older ones still play when Spotify cannot be reached. \
+             Applies at the next start",
+    );
+    ui.end_row();
+    (settings.music_refresh != before).then_some(Command::SettingsEdited)
 }
 
 /// Per mood, one of the user's own playlists instead of the mapping's searches.

@@ -525,6 +525,25 @@ fn a_list_asked_for_earlier_does_not_replace_a_later_one() {
     assert!(h.state().panel.loading, "still waiting for the uplift list");
 }
 
+#[test]
+fn the_music_refresh_schedule_is_picked_in_the_settings() {
+    let (app, _fakes) = window(None);
+    let mut h = harness(app);
+    h.run();
+    h.get_by_label("Settings").click();
+    h.run();
+    h.get_by_label("Renew music lists").click();
+    h.run();
+    h.get_by_label("weekly, Sunday").click();
+    h.run_steps(2);
+    let saved = &h.state().saved;
+    assert_eq!(
+        saved.settings.music_refresh,
+        crate::config::Refresh::Weekly(chrono::Weekday::Sun)
+    );
+    assert!(saved.dirty, "saved when the window closes");
+}
+
 /// The account thread says Ada signed in; the window then asks for her playlists.
 fn signed_in_as_ada(h: &mut Harness<'static, EmotuneApp>, fakes: &Fakes) {
     let user = crate::music::account::User {
