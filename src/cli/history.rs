@@ -127,15 +127,6 @@ fn clock(secs: u64) -> String {
     }
 }
 
-fn local(t: i64) -> String {
-    use chrono::{Local, TimeZone};
-    Local
-        .timestamp_millis_opt(t)
-        .earliest()
-        .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
-        .unwrap_or_default()
-}
-
 /// The summary for people.
 fn to_text(s: &Summary, path: &Path) -> String {
     use std::fmt::Write;
@@ -205,7 +196,7 @@ fn to_text(s: &Summary, path: &Path) -> String {
             o,
             "  #{:<5} {}  {:>12}  {}{who}",
             r.id,
-            local(r.started),
+            crate::diary::local_time(r.started, "%Y-%m-%d %H:%M"),
             clock(r.samples.max(0) as u64),
             r.source
         );

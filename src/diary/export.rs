@@ -18,12 +18,7 @@ pub enum ExportFormat {
 
 /// Local time of a Unix ms, ISO 8601 with the offset.
 fn local_time(t: i64) -> String {
-    use chrono::{Local, TimeZone};
-    Local
-        .timestamp_millis_opt(t)
-        .earliest()
-        .map(|t| t.format("%Y-%m-%dT%H:%M:%S%:z").to_string())
-        .unwrap_or_default()
+    super::local_time(t, "%Y-%m-%dT%H:%M:%S%:z")
 }
 
 impl Diary {

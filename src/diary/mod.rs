@@ -199,6 +199,17 @@ pub(crate) fn local_day_hour(t_ms: i64) -> (String, u32) {
     }
 }
 
+/// A Unix time in milliseconds as local time, formatted with chrono's `format` (e.g.
+/// `"%Y-%m-%d %H:%M"`); empty if the time cannot be shown.
+pub fn local_time(t_ms: i64, format: &str) -> String {
+    use chrono::{Local, TimeZone};
+    Local
+        .timestamp_millis_opt(t_ms)
+        .earliest()
+        .map(|t| t.format(format).to_string())
+        .unwrap_or_default()
+}
+
 /// Unix milliseconds of local midnight starting `day` (YYYY-MM-DD).
 pub(crate) fn local_midnight_ms(day: &str) -> Option<i64> {
     use chrono::{Local, NaiveDate, TimeZone};

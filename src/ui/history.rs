@@ -187,7 +187,7 @@ impl HistoryView {
                     .unwrap_or_default();
                 ui.label(format!(
                     "{}  {}  {}{who}",
-                    local(r.started),
+                    crate::diary::local_time(r.started, "%a %Y-%m-%d %H:%M"),
                     minutes(r.samples),
                     r.source
                 ));
@@ -212,15 +212,6 @@ impl HistoryView {
             self.session = None;
         }
     }
-}
-
-fn local(t: i64) -> String {
-    use chrono::{Local, TimeZone};
-    Local
-        .timestamp_millis_opt(t)
-        .earliest()
-        .map(|t| t.format("%a %Y-%m-%d %H:%M").to_string())
-        .unwrap_or_default()
 }
 
 fn minutes(seconds: i64) -> String {
