@@ -1,4 +1,6 @@
-"""FER-2013 in the Kaggle folder layout, loaded once into uint8 arrays, plus batched augmentation."""
+"""FER-2013 in the Kaggle folder layout, loaded once into uint8 arrays, plus batched augmentation
+and what a training run reads (`training_data`: train/ and PublicTest with their labels or FER+
+votes; `input_blur`: the sharpness check)."""
 
 from __future__ import annotations
 
@@ -17,7 +19,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from .model import CLASS_NAMES, INPUT_SIZE
+from . import ferplus
+from .model import CLASS_NAMES, INPUT_SIZE, to_tensor
 
 SPLITS = ("train", "PublicTest", "PrivateTest")
 
@@ -103,6 +106,66 @@ class Split:
         return len(self.labels)
 
 
+def subset(split: Split, idx: np.ndarray) -> Split:
+    return Split(split.images[idx], split.labels[idx], [split.paths[i] for i in idx])
+
+
+@dataclass
+class TrainingData:
+    """What a training run trains and selects on. `val_labels`: what PublicTest is scored on
+    (the folder labels, or FER+'s plurality); `train_targets`, `val_targets`: FER+'s vote
+    shares (None on folder labels)."""
+
+    train: Split
+    val: Split
+    val_labels: np.ndarray
+    train_targets: np.ndarray | None = None
+    val_targets: np.ndarray | None = None
+
+
+def training_data(root: Path, limit: int, labels: str, votes: Path | None, verbose: bool) -> TrainingData:
+    """train/ and PublicTest for a run: `limit` images of each (0: all), on the folder labels or
+    (`labels` "ferplus") on FER+'s votes from `votes` (default: the shared ferplus.csv), with
+    the images FER+ leaves out dropped from train/ and the unscored ones from PublicTest."""
+    train, val = load_split(root, "train"), load_split(root, "PublicTest")
+    if limit:
+        # One subset for every seed, so runs of a recipe can be ensembled and distilled.
+        rng = np.random.default_rng(0)
+        ti = rng.permutation(len(train))[:limit]
+        vi = rng.permutation(len(val))[:limit]
+        train, val = subset(train, ti), subset(val, vi)
+    if labels != "ferplus":
+        return TrainingData(train, val, val.labels)
+    table = ferplus.read_votes(votes or ferplus.shared_csv())
+    tl = ferplus.align(table, train.paths)
+    keep = np.flatnonzero(tl.keep)
+    vl = ferplus.align(table, val.paths)
+    scored = np.flatnonzero(vl.plurality >= 0)
+    data = TrainingData(subset(train, keep), subset(val, scored), vl.plurality[scored],
+                        tl.targets[keep], vl.targets[scored])
+    if verbose:
+        print(f"FER+ labels: {len(data.train)} train images, {len(data.val)} PublicTest scored", file=sys.stderr)
+    return data
+
+
+def input_blur(choice: str | None, root: Path, train: Split, val: Split, verbose: bool) -> float | None:
+    """The Gaussian sigma of the inputs at validation and in the export: `choice` (`--input-blur`:
+    None, "auto" or a sigma). None when train/ and PublicTest differ in sharpness and no blur
+    was asked for: the run is refused, saying why."""
+    sharp_train, sharp_val = sharpness(train.images[:4000]), sharpness(val.images[:1000])
+    if verbose:
+        print(f"sharpness (mean |Laplacian|): train {sharp_train:.1f}, PublicTest {sharp_val:.1f}", file=sys.stderr)
+    if choice is None:
+        if sharpness_mismatch(sharp_train, sharp_val):
+            print(mismatch_message(root, sharp_train, sharp_val), file=sys.stderr)
+            return None
+        return 0.0
+    sigma = estimate_blur(train.images, val.images) if choice == "auto" else float(choice)
+    if verbose and sigma > 0:
+        print(f"input blur sigma {sigma} (explicit --input-blur {choice})", file=sys.stderr)
+    return sigma
+
+
 def _split_of(path: Path) -> str:
     if path.parts[-3] == "train":
         return "train"
@@ -159,11 +222,6 @@ def load_split(root: Path, split: str) -> Split:
     np.savez(tmp, images=images, labels=labels)
     tmp.replace(cache)
     return Split(images, labels, [str(p) for p in files])
-
-
-def to_tensor(images: np.ndarray) -> torch.Tensor:
-    """uint8 N x 48 x 48 -> float N x 1 x 48 x 48 in [0, 1] (what the Rust side feeds too)."""
-    return torch.from_numpy(images).unsqueeze(1).float().div_(255.0)
 
 
 def augment(x: torch.Tensor, gen: torch.Generator, strength: float = 1.0) -> torch.Tensor:
@@ -228,7 +286,7 @@ def mismatch_message(root: Path, train: float, test: float) -> str:
         f"{test:.1f}), so a model trained on train/ would be judged on different images. This is "
         "the blurred first copy of FER-2013: use version 2 of ../shared/datasets/fer2013.tar.gz "
         "(delete a stale unpacked copy, or pass --data to a sharp one), or pass --input-blur "
-        "auto|tune|SIGMA to train on it knowingly."
+        "auto|SIGMA to train on it knowingly."
     )
 
 

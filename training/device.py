@@ -1,5 +1,10 @@
 """The recipe on a lent GPU machine, in calls the device tool allows, and its weights brought back.
 
+Infrastructure, not part of the training pipeline (data, model, train, export, evaluate,
+recipe): this module only fits the recipe's stages into the GPU machine's limits (one command
+of at most 10 minutes per call, what may travel there and back) and joins what returns. Nothing
+in the pipeline imports it; `make train` does not use it.
+
 A device call runs one command for at most 10 minutes on a copy of this repository, carries at
 most 64 MiB of ignored files with it and returns at most 8 files of at most 16 MiB from $OUT.
 The dataset (46 MB) fits; a stride-2 student's weights do not (22 MB even in fp16), so they come

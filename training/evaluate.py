@@ -4,6 +4,8 @@
 
 Scored on FER+'s plurality labels by default (calibration against the votes, the folder
 labels' accuracy as a second figure); `--labels folder` scores the folder labels alone.
+Also the last step of a training run: `report_run`, the exported model's PrivateTest report
+beside the run and beside the model.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from . import data as fer
 from . import ferplus
 from .export import load_exported
 from .metrics import calibration, report
-from .train import predict
+from .model import predict
 
 
 def ferplus_report(logits: np.ndarray, folder: np.ndarray, fl: ferplus.Labels) -> dict:
@@ -32,6 +34,37 @@ def ferplus_report(logits: np.ndarray, folder: np.ndarray, fl: ferplus.Labels) -
     rep["unscored"] = int((~scored).sum())
     rep["folder_accuracy"] = float((logits.argmax(1) == folder).mean())
     rep["folder_n"] = int(len(folder))
+    return rep
+
+
+def report_run(out: Path, run_dir: Path, root: Path, labels: str, votes: Path | None, *,
+               temperature: float | None, best_acc: float, sigma: float, quantize: str) -> dict:
+    """A training run's last step: the model exported to `out` scored on PrivateTest, with the
+    run's facts added, written to `run_dir`/private_test.json and beside the model as
+    metrics.json (what `emotune eval` is checked against, tests/cli.rs). With FER+ labels the
+    neutral anchor goes beside the model too (`training.neutral`)."""
+    test = fer.load_split(root, "PrivateTest")
+    exported = load_exported(out)
+    logits = predict(exported, test.images, torch.device("cpu"))
+    if labels == "ferplus":
+        votes = votes or ferplus.shared_csv()
+        rep = ferplus_report(logits, test.labels, ferplus.align(ferplus.read_votes(votes), test.paths))
+        from . import neutral
+
+        neutral.write(out, exported, root, votes)
+    else:
+        rep = report(test.labels, logits)
+    if temperature is not None:
+        rep["temperature"] = temperature
+    rep["best_val_acc"] = best_acc
+    # One pass per face: flip-TTA is not exported (models/MODEL_CARD.md); the keys stay.
+    rep["tta_flip"] = False
+    rep["mirror_pass_below"] = exported.mirror_pass_below()
+    rep["input_blur_sigma"] = sigma
+    rep["quantize"] = quantize
+    for path in (run_dir / "private_test.json", out.parent / "metrics.json"):
+        path.write_text(json.dumps(rep, indent=2))
+    print(json.dumps({k: rep[k] for k in ("accuracy", "macro_f1", "accuracy_4class", "n")}))
     return rep
 
 

@@ -5,25 +5,34 @@ Input N x 1 x 48 x 48 float32 gray in [0, 1], output N x 7 logits in FER-2013 or
 either the convolutions and the classifier head are quantized to int8 (post-training, calibrated
 on training images; the default for shipping: ~4x faster on CPU, 11 MB) or the float weights are
 stored as fp16 (half the file). Loaders cast to fp32 after loading; int8 layers are unaffected.
+`export_trained` is a training run's export step: on FER+ votes, the temperature fitted on
+PublicTest is folded into the last layer first (`fold_temperature`).
 """
 
 from __future__ import annotations
 
 import copy
+import sys
 import warnings
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
+from . import ferplus
+from .data import TrainingData
 from .model import (
     BasicBlock,
     ChannelAttention,
     ExportedClassifier,
     ResNet18CBAM,
     SpatialAttention,
+    normalised,
     normalize,
+    predict,
+    to_tensor,
 )
 
 # Which layers go int8: the residual convolutions, the stem and the classifier. Together they
@@ -252,6 +261,41 @@ def quantize_int8(folded: nn.Module, calibration: torch.Tensor, batch: int = 256
         # Tracing, not scripting: FX's generated code carries type names TorchScript cannot parse,
         # and the net has no data-dependent control flow.
         return torch.jit.trace(quantized, example)
+
+
+def fold_temperature(net: ResNet18CBAM, val_logits: np.ndarray, val_targets: np.ndarray) -> float:
+    """Temperature scaling fitted on the validation votes (`val_logits`: the float net's on the
+    validation images), folded into the last layer, so the export and the Rust side need nothing
+    new; returns T."""
+    t = ferplus.fit_temperature(val_logits, val_targets)
+    with torch.no_grad():
+        net.fc.weight.div_(t)
+        net.fc.bias.div_(t)
+    print(f"temperature {t:.3f} (fitted on the PublicTest votes) folded into fc", file=sys.stderr)
+    return t
+
+
+def calibration_images(train_images: np.ndarray, n: int, seed: int) -> torch.Tensor:
+    """`n` train images for the int8 calibration, drawn by `seed`, in train/'s order."""
+    pick = np.random.default_rng(seed).permutation(len(train_images))[:n]
+    return to_tensor(train_images[np.sort(pick)])
+
+
+def export_trained(net: ResNet18CBAM, out: Path, data: TrainingData, sigma: float, quantize: str,
+                   calibration_n: int, seed: int) -> float | None:
+    """A training run's export: on FER+ votes, the temperature fitted on PublicTest folded in
+    first (returned; None on folder labels); int8 calibrated on `calibration_n` train images
+    drawn by `seed` (`quantize` "int8") or fp16; `sigma`: the input blur baked in."""
+    net = net.to(memory_format=torch.contiguous_format).cpu()
+    temperature = None
+    if data.val_targets is not None:
+        val_logits = predict(normalised(net, sigma), data.val.images, torch.device("cpu"))
+        temperature = fold_temperature(net, val_logits, data.val_targets)
+    calibration = None
+    if quantize == "int8":
+        calibration = calibration_images(data.train.images, calibration_n, seed)
+    export_torchscript(net, out, blur_sigma=sigma, calibration=calibration)
+    return temperature
 
 
 def export_torchscript(

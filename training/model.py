@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import List
 
+import numpy as np
 import torch
 from torch import nn
 import torch.nn.functional as F
@@ -226,3 +228,32 @@ def build_model(arch: str = "s2", dropout: float = 0.3) -> ResNet18CBAM:
     if arch == "s2np":
         return ResNet18CBAM(stem_stride=2, stem_pool=False, dropout=dropout)
     raise ValueError(f"unknown arch {arch!r}: use one of {', '.join(ARCHS)}")
+
+
+def load_weights(model: nn.Module, path: Path, device: torch.device) -> None:
+    """A state dict or a {"model": ...} checkpoint; fp16 copies (what comes back from the GPU
+    machine) load as fp32."""
+    ck = torch.load(path, map_location=device, weights_only=False)
+    state = ck["model"] if "model" in ck else ck
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+
+
+def to_tensor(images: np.ndarray) -> torch.Tensor:
+    """uint8 N x 48 x 48 -> float N x 1 x 48 x 48 in [0, 1] (what the Rust side feeds too)."""
+    return torch.from_numpy(images).unsqueeze(1).float().div_(255.0)
+
+
+def normalised(net: nn.Module, sigma: float) -> nn.Module:
+    """The bare net wrapped with the export's blur and normalisation, for raw [0, 1] input."""
+    return ExportedClassifier(net, tta_flip=False, blur_sigma=sigma)
+
+
+@torch.no_grad()
+def predict(model: nn.Module, images: np.ndarray, device: torch.device, bs: int = 512) -> np.ndarray:
+    """Logits of `model` (raw [0, 1] input: an export, or a net `normalised`) on uint8 images."""
+    model.eval()
+    out = []
+    for i in range(0, len(images), bs):
+        x = to_tensor(images[i : i + bs]).to(device)
+        out.append(model(x).float().cpu())
+    return torch.cat(out).numpy()

@@ -21,7 +21,7 @@ import torch
 from . import data as fer
 from . import ferplus
 from .export import load_exported
-from .train import predict
+from .model import predict
 
 NEUTRAL = fer.CLASS_NAMES.index("neutral")
 MIN_SHARE = 0.7

@@ -9,9 +9,9 @@ import numpy as np
 import torch
 
 from training.device import MAX_FILES, PART_BYTES, fp16_parts, join_parts, main, save_parts
-from training.model import SHIPPED_ARCH, build_model
+from training.distil import load_teacher_net
+from training.model import SHIPPED_ARCH, build_model, load_weights
 from training.tests.test_training import tiny_fer  # noqa: F401  (fixture)
-from training.train import load_teacher_net, load_weights
 
 
 def test_a_student_comes_back_in_parts_under_the_file_limit_and_loads(tmp_path: Path) -> None:

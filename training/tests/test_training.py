@@ -15,7 +15,7 @@ from training import data as fer
 from training.export import export_torchscript, fold_batchnorm, int8_qconfig, is_int8, load_exported
 from training.metrics import report
 from training.model import CLASS_NAMES, SHIPPED_ARCH, ExportedClassifier, build_model
-from training.train import main as train_main, tune_blur, use_bf16
+from training.train import main as train_main, use_bf16
 
 
 @pytest.fixture()
@@ -322,16 +322,6 @@ def test_exported_blur_matches_the_training_blur(tmp_path: Path) -> None:
         assert torch.allclose(m(x), got, atol=5e-2)
 
 
-def test_blur_tuning_keeps_the_best_validation_sigma(tiny_fer: Path) -> None:
-    val = fer.load_split(tiny_fer, "PublicTest")
-    net = build_model("s2").eval()
-    assert tune_blur(net, val, 0.0, tta_flip=False) == (0.0, {})
-    sigma, scores = tune_blur(net, val, 2.0, tta_flip=False)
-    assert len(scores) == 9 and "2.00" in scores
-    assert all(1.6 <= float(k) <= 2.6 for k in scores)
-    assert scores[f"{sigma:.2f}"] == max(scores.values())
-
-
 def _tarball(path: Path, value: int, mtime: int) -> None:
     """A FER-shaped tarball whose one train image is flat `value` grey."""
     import os
@@ -450,7 +440,8 @@ def test_int8_export_keeps_conv1_to_conv2_and_the_pool_in_uint8(tmp_path: Path) 
 
 
 def test_distillation_loss_and_cutmix() -> None:
-    from training.train import cutmix, distill
+    from training.distil import distill
+    from training.train import cutmix
 
     logits = torch.randn(8, 7)
     assert distill(logits, logits, 4.0).abs().item() < 1e-5
@@ -468,7 +459,7 @@ def test_distillation_loss_and_cutmix() -> None:
 
 
 def test_teacher_logits_must_cover_the_train_images(tiny_fer: Path, tmp_path: Path) -> None:
-    from training.train import load_teacher
+    from training.distil import load_teacher
 
     train = fer.load_split(tiny_fer, "train")
     names = np.array([Path(p).name for p in train.paths])
@@ -617,7 +608,7 @@ def test_freeze_bn_keeps_the_statistics(tiny_fer: Path, tmp_path: Path) -> None:
 
 
 def test_online_teachers_are_asked_on_the_student_s_own_batch(tiny_fer: Path, tmp_path: Path) -> None:
-    from training.train import ensemble_logits, load_teacher_net
+    from training.distil import ensemble_logits, load_teacher_net
 
     torch.manual_seed(5)
     a, b = build_model("s2").eval(), build_model("s1").eval()
@@ -659,3 +650,83 @@ def test_the_makefile_trains_and_recovers_the_net_that_ships() -> None:
     # `make train` passes --arch itself; it must name the net that ships.
     makefile = (Path(__file__).resolve().parents[2] / "Makefile").read_text()
     assert f"SHIPPED_ARCH = {SHIPPED_ARCH}\n" in makefile
+
+
+def _makefile_train_commands() -> list[list[str]]:
+    """`make train`'s `python -m training.train` command lines, with the Makefile's variables
+    filled in (paths made up; DATA and ARGS empty)."""
+    import shlex
+
+    text = (Path(__file__).resolve().parents[2] / "Makefile").read_text().replace("\\\n", " ")
+    common = next(ln for ln in text.splitlines() if ln.startswith("TRAIN_COMMON =")).split("=", 1)[1]
+    cmds = []
+    for line in text.splitlines():
+        if "-m training.train " not in line:
+            continue
+        cmd = line.split("-m training.train ", 1)[1].replace("$(TRAIN_COMMON)", common)
+        for var, value in (("$(if $(DATA),--data $(DATA))", ""), ("$(ARGS)", ""),
+                           ("$(SHIPPED_ARCH)", SHIPPED_ARCH), ("$(TRAIN_RUN)", "/run")):
+            cmd = cmd.replace(var, value)
+        assert "$(" not in cmd, cmd
+        cmds.append(shlex.split(cmd))
+    return cmds
+
+
+def test_the_makefile_s_training_commands_still_parse() -> None:
+    # The split moved the options to training.options: `make train`'s flags must mean the same.
+    from training.options import parse_args
+
+    cmds = _makefile_train_commands()
+    assert len(cmds) == 2
+    for cmd, (lr, epochs, seed) in zip(cmds, [(0.03, 10, 51), (0.01, 6, 52)]):
+        a = parse_args(cmd)
+        assert (a.arch, a.labels, a.freeze_bn, a.cutmix, a.bf16, a.threads, a.resume) == (
+            SHIPPED_ARCH, "ferplus", True, 0.5, "auto", 0, True)
+        assert (a.lr, a.epochs, a.seed, a.quantize, a.export_epoch) == (lr, epochs, seed, "int8", "best")
+        assert a.init_from is not None and a.run_dir is not None and a.out is not None
+
+
+def test_python_m_training_train_runs_a_few_steps_and_keeps_the_checkpoint_format(
+    tiny_fer: Path, tmp_path: Path
+) -> None:
+    # The command line itself (as `make train` and the recipe start it), in a process of its own.
+    import os
+    import subprocess
+    import sys
+
+    run = tmp_path / "run"
+    repo = Path(__file__).resolve().parents[2]
+    cmd = [sys.executable, "-m", "training.train", "--data", str(tiny_fer), "--limit", "64",
+           "--max-steps", "2", "--no-export", "--epochs", "1", "--batch-size", "16", "--arch", "s2",
+           "--device", "cpu", "--threads", "1", "--run-dir", str(run)]
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"))
+    done = subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    rows = (run / "log.csv").read_text().splitlines()
+    assert rows[0] == "epoch,lr,train_loss,train_acc,val_loss,val_acc,seconds,img_per_s" and len(rows) == 2
+    # last.pt keeps the keys it had before the split, so --resume continues older runs.
+    ck = torch.load(run / "last.pt", weights_only=False)
+    assert set(ck) == {"model", "opt", "sched", "epoch", "best_acc", "rng", "args"}
+    assert ck["epoch"] == 0 and ck["args"]["epochs"] == 1
+    assert ck["model"].keys() == torch.load(run / "best.pt").keys()
+    assert not (run / "private_test.json").exists()
+
+
+def test_temperature_folds_into_the_last_layer_and_calibration_images_are_fixed() -> None:
+    from training.export import calibration_images, fold_temperature
+
+    net = net_with_batchnorm_statistics()
+    x = torch.rand(32, 1, 48, 48)
+    with torch.no_grad():
+        before = ExportedClassifier(net, tta_flip=False)(x)
+    # Votes that are the softmax of half the logits: T = 2 undoes it.
+    targets = torch.softmax(before / 2, 1).numpy()
+    t = fold_temperature(net, before.numpy(), targets)
+    assert abs(t - 2.0) < 0.1
+    with torch.no_grad():
+        after = ExportedClassifier(net, tta_flip=False)(x)
+    assert torch.allclose(after, before / t, atol=1e-4)
+    images = (np.random.default_rng(1).random((50, 48, 48)) * 255).astype(np.uint8)
+    a, b = calibration_images(images, 10, 7), calibration_images(images, 10, 7)
+    assert a.shape == (10, 1, 48, 48) and torch.equal(a, b)
+    assert not torch.equal(a, calibration_images(images, 10, 8))
