@@ -244,11 +244,12 @@ fn install_launch_and_uninstall_leave_nothing_behind() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    // What running the app wrote (config, cache, state) is the user's; the rest must be gone.
+    // What running the app wrote (config, cache, state, and its data: the mood diary) is the
+    // user's; the rest must be gone.
     let left: BTreeSet<PathBuf> = tree(&home)
         .into_iter()
         .filter(|p| {
-            !["config", "cache", "state"]
+            !["config", "cache", "state", "data"]
                 .iter()
                 .any(|d| p.starts_with(d))
         })
