@@ -156,6 +156,24 @@ impl Diary {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| DiaryError::from_io(dir, &e))?;
         }
+        // The writer and the music thread open the file together at start. SQLite answers
+        // "busy" at once, without waiting, where waiting could deadlock (e.g. two connections
+        // switching a new file to WAL); such a quick "busy" is tried again. One that comes
+        // after the whole busy timeout is a lock really held elsewhere.
+        let mut tries = 0;
+        loop {
+            let started = std::time::Instant::now();
+            match Self::open_once(path) {
+                Err(e) if e.is_busy() && started.elapsed() < BUSY_TIMEOUT / 2 && tries < 20 => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(25));
+                }
+                r => return r,
+            }
+        }
+    }
+
+    fn open_once(path: &Path) -> Result<Diary> {
         let sql = |e: rusqlite::Error| DiaryError::from_sqlite(path, &e);
         let conn = Connection::open(path).map_err(sql)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(sql)?;
