@@ -12,6 +12,7 @@ use emotune::Emotion;
 use emotune::config::SpotifyCredentials;
 use emotune::music::Strategy;
 use emotune::music::mapping::Mapping;
+use emotune::music::recommender::Ask;
 use emotune::music::service::{Music, MusicEvent, MusicHandle, MusicRequest};
 use emotune::music::spotify::SpotifySource;
 use emotune::ui::music::MusicPanel;
@@ -42,14 +43,15 @@ fn bench(c: &mut Criterion) {
         Duration::from_secs(600),
     );
     let handle = MusicHandle::spawn(
-        Music::new(Mapping::builtin(), Some(spotify), None),
+        Music::new(Mapping::builtin(), Some(spotify), None).into(),
         Arc::new(|| {}),
     );
     handle.request(MusicRequest {
-        emotion: Emotion::Sad,
-        strategy: Strategy::Match,
-        refresh: true,
-        taste: Default::default(),
+        id: 1,
+        ask: Ask {
+            refresh: true,
+            ..Ask::new(Emotion::Sad, Strategy::Match)
+        },
     });
     let mut panel = MusicPanel {
         loading: true,
@@ -58,7 +60,7 @@ fn bench(c: &mut Criterion) {
     let mut answered = false;
     let mut h = Harness::new_ui(|ui| {
         for ev in handle.poll() {
-            answered |= matches!(ev, MusicEvent::Ready(_) | MusicEvent::Failed(_));
+            answered |= matches!(ev, MusicEvent::Ready { .. } | MusicEvent::Failed { .. });
         }
         let _ = panel.show(ui);
     });

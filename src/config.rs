@@ -28,7 +28,7 @@ pub fn load_dotenv() -> Option<String> {
 }
 
 /// First non-empty value among `names`.
-pub(crate) fn env_first(names: &[&str]) -> Option<String> {
+fn env_first(names: &[&str]) -> Option<String> {
     names
         .iter()
         .find_map(|n| std::env::var(n).ok().filter(|v| !v.trim().is_empty()))
@@ -52,13 +52,59 @@ impl std::fmt::Debug for SpotifyCredentials {
     }
 }
 
-impl SpotifyCredentials {
+/// Spotify's part of the environment (and `.env`), read once in `main` and handed down:
+/// nothing under `music/` reads the environment itself. `Debug` never shows the secret.
+#[derive(Clone, PartialEq, Default)]
+pub struct SpotifyEnv {
+    /// `RSPOTIFY_CLIENT_ID` (or `SPOTIPY_CLIENT_ID`): search and sign-in.
+    pub client_id: Option<String>,
+    /// `RSPOTIFY_CLIENT_SECRET` (or `SPOTIPY_CLIENT_SECRET`): search only.
+    pub client_secret: Option<String>,
+    /// `RSPOTIFY_REDIRECT_URI` (or `SPOTIPY_REDIRECT_URI`): the sign-in's loopback.
+    pub redirect_uri: Option<String>,
+    /// `EMOTUNE_SPOTIFY_API_URL` / `EMOTUNE_SPOTIFY_AUTH_URL` replace Spotify's base URLs
+    /// (tests, proxies).
+    pub api_url: Option<String>,
+    pub auth_url: Option<String>,
+    /// The sign-in's token file: `spotify-token.json` in the config dir.
+    pub token_path: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for SpotifyEnv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SpotifyEnv")
+            .field("client_id", &self.client_id)
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .field("redirect_uri", &self.redirect_uri)
+            .field("api_url", &self.api_url)
+            .field("auth_url", &self.auth_url)
+            .field("token_path", &self.token_path)
+            .finish()
+    }
+}
+
+impl SpotifyEnv {
     /// From `RSPOTIFY_*`, falling back to the `SPOTIPY_*` names the Python seeds used.
-    pub(crate) fn from_env() -> Option<Self> {
-        Some(SpotifyCredentials {
-            client_id: env_first(&["RSPOTIFY_CLIENT_ID", "SPOTIPY_CLIENT_ID"])?,
-            client_secret: env_first(&["RSPOTIFY_CLIENT_SECRET", "SPOTIPY_CLIENT_SECRET"])?,
+    pub fn from_env() -> SpotifyEnv {
+        SpotifyEnv {
+            client_id: env_first(&["RSPOTIFY_CLIENT_ID", "SPOTIPY_CLIENT_ID"]),
+            client_secret: env_first(&["RSPOTIFY_CLIENT_SECRET", "SPOTIPY_CLIENT_SECRET"]),
             redirect_uri: env_first(&["RSPOTIFY_REDIRECT_URI", "SPOTIPY_REDIRECT_URI"]),
+            api_url: env_first(&["EMOTUNE_SPOTIFY_API_URL"]),
+            auth_url: env_first(&["EMOTUNE_SPOTIFY_AUTH_URL"]),
+            token_path: config_dir().map(|d| d.join("spotify-token.json")),
+        }
+    }
+
+    /// The app's credentials for search, when both halves are set.
+    pub fn credentials(&self) -> Option<SpotifyCredentials> {
+        Some(SpotifyCredentials {
+            client_id: self.client_id.clone()?,
+            client_secret: self.client_secret.clone()?,
+            redirect_uri: self.redirect_uri.clone(),
         })
     }
 }

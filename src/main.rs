@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use emotune::capture::SourceSpec;
+use emotune::config::SpotifyEnv;
 use emotune::eval::{LabelSet, Split};
 
 #[derive(Parser)]
@@ -15,8 +16,9 @@ use emotune::eval::{LabelSet, Split};
     about = "Reads the emotion on your face and plays matching music"
 )]
 struct Cli {
-    /// What to watch: camera:N, an image, or a folder of images replayed as video.
-    #[arg(long, global = true, value_name = "camera:N|PATH")]
+    /// What to watch: camera:N, an image, or a folder of images replayed as video. Not global:
+    /// `recommend --source` names a music source.
+    #[arg(long, value_name = "camera:N|PATH")]
     source: Option<SourceSpec>,
     /// TorchScript emotion model (default: models/emotion_resnet18_cbam.pt; env EMOTUNE_MODEL).
     #[arg(long, global = true, value_name = "PATH")]
@@ -195,25 +197,25 @@ enum SpotifyCommand {
     },
 }
 
-fn spotify(c: SpotifyCommand) -> anyhow::Result<i32> {
-    use emotune::cli::{SpotifyAction, spotify_use};
+fn spotify(c: SpotifyCommand, env: &SpotifyEnv) -> anyhow::Result<i32> {
+    use emotune::cli::spotify::{self, SpotifyAction};
     match c {
         SpotifyCommand::Login { no_browser, json } => {
-            emotune::cli::spotify_login(!no_browser, json)
+            spotify::spotify_login(env, !no_browser, json)
         }
-        SpotifyCommand::Logout => emotune::cli::spotify_logout(),
-        SpotifyCommand::Status { json } => emotune::cli::spotify_status(json),
+        SpotifyCommand::Logout => spotify::spotify_logout(env),
+        SpotifyCommand::Status { json } => spotify::spotify_status(env, json),
         SpotifyCommand::Save {
             emotion,
             strategy,
             json,
-        } => spotify_use(SpotifyAction::Save, emotion, strategy, json),
+        } => spotify::spotify_use(env, SpotifyAction::Save, emotion, strategy, json),
         SpotifyCommand::Play {
             emotion,
             strategy,
             json,
-        } => spotify_use(SpotifyAction::Play, emotion, strategy, json),
-        SpotifyCommand::Playlists { json } => emotune::cli::spotify_playlists(json),
+        } => spotify::spotify_use(env, SpotifyAction::Play, emotion, strategy, json),
+        SpotifyCommand::Playlists { json } => spotify::spotify_playlists(env, json),
     }
 }
 
@@ -348,6 +350,9 @@ fn profile(c: ProfileCommand, model: Option<&std::path::Path>) -> anyhow::Result
 
 #[derive(clap::Args)]
 struct BenchArgs {
+    /// The frames to run on: an image or a folder of images.
+    #[arg(long, value_name = "PATH")]
+    source: Option<SourceSpec>,
     /// Frames per set (default: 300 for one image, each folder's own length).
     #[arg(long)]
     frames: Option<usize>,
@@ -424,8 +429,11 @@ fn main() -> ExitCode {
     for w in &warnings {
         eprintln!("warning: {w}");
     }
+    // The environment is read here, once, after `.env`; the layers below are handed it.
+    let spotify_env = SpotifyEnv::from_env();
     let result = match cli.command {
         None => emotune::ui::run(emotune::ui::AppOptions {
+            spotify: spotify_env,
             warnings,
             source: cli.source,
             model: cli.model,
@@ -438,7 +446,13 @@ fn main() -> ExitCode {
             calibrate: cli.calibrate,
         })
         .map(|()| 0),
-        Some(c) => dispatch(c, cli.model.as_deref(), cli.source.as_ref(), cli.fps),
+        Some(c) => dispatch(
+            c,
+            &spotify_env,
+            cli.model.as_deref(),
+            cli.source.as_ref(),
+            cli.fps,
+        ),
     };
     match result {
         Ok(0) => ExitCode::SUCCESS,
@@ -450,6 +464,7 @@ fn main() -> ExitCode {
 /// The subcommands; returns the exit code.
 fn dispatch(
     c: Command,
+    env: &SpotifyEnv,
     model: Option<&std::path::Path>,
     source: Option<&SourceSpec>,
     fps: Option<f32>,
@@ -506,16 +521,19 @@ fn dispatch(
             },
         })
         .map(|()| 0),
-        Command::Bench(b) => bench(source, model, fps, b).map(|()| 0),
+        Command::Bench(b) => {
+            let source = b.source.clone().or_else(|| source.cloned());
+            bench(source.as_ref(), model, fps, b).map(|()| 0)
+        }
         Command::Recommend {
             emotion,
             strategy,
             music_source,
             refresh,
             json,
-        } => emotune::cli::recommend(emotion, strategy, music_source, refresh, json),
+        } => emotune::cli::recommend(env, emotion, strategy, music_source, refresh, json),
         Command::Devices { json } => emotune::cli::devices(json).map(|()| 0),
-        Command::Spotify { action } => spotify(action),
+        Command::Spotify { action } => spotify(action, env),
         Command::History(args) => emotune::cli::history::run(args),
     }
 }

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::capture::{CaptureSettings, SourceSpec};
 use crate::music::mapping::Mapping;
+use crate::music::recommender::Ask;
 use crate::music::service::{Music, MusicHandle, MusicRequest};
 use crate::pipeline::PipelineSettings;
 use crate::pipeline::worker::{Command, Event, Worker, WorkerConfig, default_opener};
@@ -113,7 +114,10 @@ pub(crate) fn soak(
         },
         Arc::new(|| {}),
     );
-    let music = MusicHandle::spawn(Music::new(Mapping::builtin(), None, None), Arc::new(|| {}));
+    let music = MusicHandle::spawn(
+        Music::new(Mapping::builtin(), None, None).into(),
+        Arc::new(|| {}),
+    );
     let spec = SourceSpec::Path(o.source.to_path_buf());
     let start = Instant::now();
     let (mut frames, mut errors) = (0u64, 0u64);
@@ -138,10 +142,11 @@ pub(crate) fn soak(
             reopened = Instant::now();
             worker.send(Command::SetSource(spec.clone()));
             music.request(MusicRequest {
-                emotion: crate::Emotion::ALL[(frames % 7) as usize],
-                strategy: crate::music::Strategy::Match,
-                refresh: false,
-                taste: Default::default(),
+                id: frames,
+                ask: Ask::new(
+                    crate::Emotion::ALL[(frames % 7) as usize],
+                    crate::music::Strategy::Match,
+                ),
             });
         }
         let due = samples.last().map_or(0.0, |s| s.secs) + o.every.as_secs_f64();

@@ -612,26 +612,33 @@ fn cli_recommend_uses_the_local_server_then_the_offline_catalog() {
 
 #[test]
 fn the_music_thread_delivers_the_list_then_its_album_art() {
+    use emotune::music::recommender::Ask;
     use emotune::music::service::{MusicEvent, MusicHandle, MusicRequest};
     let fake = FakeSpotify::start(Script {
         token_status: 200,
         ..Default::default()
     });
-    let handle = MusicHandle::spawn(music(&fake, Duration::from_secs(3), None), Arc::new(|| {}));
+    let handle = MusicHandle::spawn(
+        music(&fake, Duration::from_secs(3), None).into(),
+        Arc::new(|| {}),
+    );
     handle.request(MusicRequest {
-        emotion: Emotion::Happy,
-        strategy: Strategy::Match,
-        refresh: true,
-        taste: Default::default(),
+        id: 1,
+        ask: Ask {
+            refresh: true,
+            ..Ask::new(Emotion::Happy, Strategy::Match)
+        },
     });
     let (mut ready, mut art) = (false, None);
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline && art.is_none() {
         for ev in handle.poll() {
             match ev {
-                MusicEvent::Ready(o) => ready = o.recommendation.source == SourceKind::Spotify,
+                MusicEvent::Ready { id, outcome } => {
+                    ready = id == 1 && outcome.recommendation.source == SourceKind::Spotify
+                }
                 MusicEvent::Art { url, image } => art = Some((url, image.dimensions())),
-                MusicEvent::Failed(e) => panic!("{e}"),
+                MusicEvent::Failed { error, .. } => panic!("{error}"),
             }
         }
         std::thread::sleep(Duration::from_millis(20));

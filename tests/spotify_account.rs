@@ -366,7 +366,7 @@ fn malformed_callbacks_get_a_400_and_the_sign_in_keeps_waiting() {
     let listener = TcpListener::bind(("127.0.0.1", 0)).expect("bind");
     let port = listener.local_addr().expect("addr").port();
     let waiter = std::thread::spawn(move || {
-        emotune::music::account::wait_for_code(
+        emotune::music::spotify::oauth::wait_for_code(
             &listener,
             "/callback",
             "good-state",

@@ -159,9 +159,8 @@ class ExportedClassifier(nn.Module):
     (webcam, FER-2013 test) match a training set that is itself blurred; see `data.estimate_blur`.
     With `tta_flip`, logits are the mean of the image and its mirror (horizontal-flip TTA).
     With `flip_below` > 0 only faces whose top softmax probability is under it get the mirror
-    pass: confident faces rarely change their answer, so most of flip-TTA's gain comes at a
-    fraction of its cost (a second pass on 28 % of PublicTest at 0.5, for all of the gain; not
-    shipped: see the model card's TTA section).
+    pass. Neither ships (the model card's "Tried on v2 and not shipped" says why); distillation
+    uses `tta_flip` for its teachers.
     """
 
     def __init__(

@@ -77,8 +77,8 @@ def _module_weights(inner: torch.jit.ScriptModule, net: ResNet18CBAM) -> tuple[d
         if isinstance(m, BasicBlock):
             g = _child(inner, f"{name}.cbam")
             if hasattr(g.channel, "lin1"):
-                # Exported before 2026-11-24 (round 1's file, which `make train-cpu-student2`
-                # starts from): two linears and the flattened 7x7 kernel, as they were trained.
+                # Exported before 2026-11-24 (the first FER-2013 models, still in git
+                # history): two linears and the flattened 7x7 kernel, as they were trained.
                 conv = m.cbam.spatial.conv
                 gates.append((g.channel.lin1.weight.float(), g.channel.lin2.weight.float(),
                               g.spatial.weight.float().view_as(conv.weight)))

@@ -26,6 +26,7 @@ mod eval;
 pub mod history;
 pub mod people;
 pub mod profile;
+pub mod spotify;
 pub use eval::{EvalOptions, NeuralOverrides, eval, parse_unit_interval};
 
 fn all_cores() -> usize {
@@ -257,6 +258,7 @@ pub fn soak(o: &crate::soak::SoakOptions<'_>, json: bool) -> anyhow::Result<()> 
 
 /// Returns the exit code: 1 when the asked-for source could not serve.
 pub fn recommend(
+    env: &crate::config::SpotifyEnv,
     emotion: crate::Emotion,
     strategy: crate::music::Strategy,
     pref: crate::music::SourcePreference,
@@ -264,16 +266,26 @@ pub fn recommend(
     json: bool,
 ) -> anyhow::Result<i32> {
     let (settings, warning) = crate::config::Settings::load_user();
-    let (music, warnings) =
-        crate::music::service::Music::from_env(Duration::from_secs(4), settings.music_refresh);
+    let (music, warnings) = crate::music::service::Music::from_user(
+        env,
+        Duration::from_secs(4),
+        settings.music_refresh,
+    );
     for w in warning.into_iter().chain(warnings) {
         eprintln!("warning: {w}");
     }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let taste = profile::active_taste();
-    let outcome = match rt.block_on(music.recommend_for(emotion, strategy, pref, refresh, &taste)) {
+    let recommender = crate::music::recommender::Recommender::new(music, env.clone());
+    let ask = crate::music::recommender::Ask {
+        pref,
+        refresh,
+        taste: profile::active_taste(),
+        own: settings.own_playlist(emotion, strategy).cloned(),
+        ..crate::music::recommender::Ask::new(emotion, strategy)
+    };
+    let outcome = match rt.block_on(recommender.recommend(&ask)) {
         Ok(o) => o,
         Err(e) => {
             eprintln!("error: {e}");
@@ -316,210 +328,4 @@ pub fn devices(json: bool) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-// ---------------------------------------------------------------------------------------------
-// spotify (signed-in user)
-
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?)
-}
-
-/// `spotify login`: prints the authorize URL (and opens a browser when there is a display),
-/// waits for the browser on the loopback, saves the token, says who signed in.
-pub fn spotify_login(open_browser: bool, json: bool) -> anyhow::Result<i32> {
-    use crate::music::account::{Account, Endpoints, TokenStore, redirect_uri};
-    let Some(client_id) = crate::config::env_first(&["RSPOTIFY_CLIENT_ID", "SPOTIPY_CLIENT_ID"])
-    else {
-        eprintln!("error: {}", crate::music::account::AccountError::NoClientId);
-        return Ok(1);
-    };
-    let path = TokenStore::default_path().context("no config folder for the token")?;
-    let redirect = redirect_uri();
-    let rt = runtime()?;
-    let login = Account::login(
-        Endpoints::from_env(),
-        &client_id,
-        &redirect,
-        TokenStore { path: path.clone() },
-        |url| {
-            eprintln!("Open this page to sign in to Spotify (waiting on {redirect}):");
-            println!("{url}");
-            if open_browser && crate::ui::display_available() {
-                let _ = open::that_detached(url);
-            }
-        },
-    );
-    let outcome = rt.block_on(async {
-        let mut account = login.await?;
-        account.me().await
-    });
-    match outcome {
-        Ok(user) if json => println!("{}", serde_json::to_string(&user)?),
-        Ok(user) => println!(
-            "signed in as {} (token saved to {})",
-            user.display_name,
-            path.display()
-        ),
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(1);
-        }
-    }
-    Ok(0)
-}
-
-pub fn spotify_logout() -> anyhow::Result<i32> {
-    let path = crate::music::account::TokenStore::default_path()
-        .context("no config folder for the token")?;
-    match (crate::music::account::TokenStore { path: path.clone() }).delete() {
-        Ok(true) => println!("signed out (removed {})", path.display()),
-        Ok(false) => println!("not signed in"),
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(1);
-        }
-    }
-    Ok(0)
-}
-
-/// What `spotify save` / `spotify play` do with the list.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum SpotifyAction {
-    Save,
-    Play,
-}
-
-/// `spotify save` / `spotify play`: a recommendation for the emotion, saved as a private
-/// playlist or started on the active device.
-pub fn spotify_use(
-    action: SpotifyAction,
-    emotion: crate::Emotion,
-    strategy: crate::music::Strategy,
-    json: bool,
-) -> anyhow::Result<i32> {
-    use crate::music::account::{Account, playlist_name, track_uris};
-    let mut account = match Account::from_env() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(1);
-        }
-    };
-    let (settings, warning) = crate::config::Settings::load_user();
-    let (music, warnings) =
-        crate::music::service::Music::from_env(Duration::from_secs(4), settings.music_refresh);
-    for w in warning.into_iter().chain(warnings) {
-        eprintln!("warning: {w}");
-    }
-    let rt = runtime()?;
-    let rec = match list_for(&rt, &mut account, &music, &settings, emotion, strategy) {
-        Ok(rec) => rec,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(1);
-        }
-    };
-    let uris = track_uris(&rec);
-    if uris.is_empty() {
-        eprintln!(
-            "error: the list for {emotion} comes from the offline catalog, which has no Spotify \
-             track ids; set RSPOTIFY_CLIENT_SECRET too, so lists come from Spotify"
-        );
-        return Ok(1);
-    }
-    let done = rt.block_on(async {
-        match action {
-            SpotifyAction::Save => {
-                let name = playlist_name(emotion, strategy, &crate::clock::today());
-                let p = account.save_playlist(&name, &uris).await?;
-                Ok(serde_json::json!({"saved": p, "tracks": uris.len()}))
-            }
-            SpotifyAction::Play => account
-                .play(&uris)
-                .await
-                .map(|()| serde_json::json!({"playing": rec.playlist.name, "tracks": uris.len()})),
-        }
-    });
-    match done {
-        Ok(v) if json => println!("{v}"),
-        Ok(v) => match action {
-            SpotifyAction::Save => println!(
-                "saved {} tracks as the private playlist \"{}\"",
-                uris.len(),
-                v["saved"]["name"].as_str().unwrap_or("")
-            ),
-            SpotifyAction::Play => {
-                println!("playing {} tracks from {}", uris.len(), rec.playlist.name)
-            }
-        },
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(1);
-        }
-    }
-    Ok(0)
-}
-
-/// The mood's list: the user's own playlist when one is picked for it, else the mapping's.
-fn list_for(
-    rt: &tokio::runtime::Runtime,
-    account: &mut crate::music::account::Account,
-    music: &crate::music::service::Music,
-    settings: &crate::config::Settings,
-    emotion: crate::Emotion,
-    strategy: crate::music::Strategy,
-) -> Result<crate::music::Recommendation, String> {
-    if let Some(p) = settings.own_playlist(emotion, strategy) {
-        return rt
-            .block_on(account.own_recommendation(emotion, strategy, p))
-            .map_err(|e| e.to_string());
-    }
-    let pref = crate::music::SourcePreference::Auto;
-    let taste = profile::active_taste();
-    rt.block_on(music.recommend_for(emotion, strategy, pref, false, &taste))
-        .map(|o| o.recommendation)
-        .map_err(|e| e.to_string())
-}
-
-/// `spotify status`: who is signed in (asks Spotify, so an expired sign-in shows).
-pub fn spotify_status(json: bool) -> anyhow::Result<i32> {
-    let rt = runtime()?;
-    let me = rt.block_on(async {
-        let mut a = crate::music::account::Account::from_env()?;
-        a.me().await
-    });
-    match me {
-        Ok(u) if json => println!("{}", serde_json::to_string(&u)?),
-        Ok(u) => println!("signed in as {}", u.display_name),
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(1);
-        }
-    }
-    Ok(0)
-}
-
-/// `spotify playlists`: the signed-in user's playlists (ids for mapping.toml).
-pub fn spotify_playlists(json: bool) -> anyhow::Result<i32> {
-    let rt = runtime()?;
-    let listed = rt.block_on(async {
-        let mut a = crate::music::account::Account::from_env()?;
-        a.playlists().await
-    });
-    match listed {
-        Ok(list) if json => println!("{}", serde_json::to_string(&list)?),
-        Ok(list) => {
-            for p in list {
-                println!("{}  {}", p.uri, p.name);
-            }
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(1);
-        }
-    }
-    Ok(0)
 }

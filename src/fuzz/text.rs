@@ -11,8 +11,10 @@ use super::mutate::{mutated, raw, toml_text, trees};
 use super::{accepted, check, fuzz};
 use crate::config::{OwnPlaylist, Refresh, Settings};
 use crate::emotion::{Emotion, Strategy as Plan};
-use crate::music::callback::{Loopback, Refusal, Verdict, decode_value, judge, request_target};
 use crate::music::mapping::Mapping;
+use crate::music::spotify::callback::{
+    Loopback, Refusal, Verdict, decode_value, judge, request_target,
+};
 
 const REQUEST: &[&[u8]] = &[
     b"GET ",
@@ -197,7 +199,7 @@ fn mapping_toml() {
                     || format!("{e}/{s:?} has neither queries nor playlists"),
                 )?;
                 entry.playlists.iter().for_each(|p| {
-                    let _ = crate::music::spotify::parse_playlist_id(p);
+                    let _ = crate::music::spotify::search::parse_playlist_id(p);
                 });
                 entry.queries.iter().for_each(|q| {
                     let _ = crate::music::encode_query(q);
@@ -326,7 +328,7 @@ fn cli_values() {
                 format!("{s:?} gave {r}")
             })?;
         }
-        let id = crate::music::spotify::parse_playlist_id(&s);
+        let id = crate::music::spotify::search::parse_playlist_id(&s);
         if id.is_some() || Loopback::parse(&s).is_some() {
             accepted();
         }

@@ -3,14 +3,12 @@
 
 pub mod account;
 pub mod cache;
-pub(crate) mod callback;
 pub(crate) mod catalog;
 pub mod language;
 pub mod mapping;
+pub mod recommender;
 pub mod service;
 pub mod spotify;
-pub(crate) mod token;
-pub(crate) mod user_api;
 
 use serde::{Deserialize, Serialize};
 

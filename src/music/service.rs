@@ -11,9 +11,10 @@ use super::cache::{Cache, Cached};
 use super::catalog::Catalog;
 use super::language::Taste;
 use super::mapping::Mapping;
+use super::recommender::{Ask, Recommender};
 use super::spotify::{SpotifyError, SpotifySource};
 use super::{Recommendation, SourceKind, SourcePreference, Strategy};
-use crate::config::SpotifyCredentials;
+use crate::config::SpotifyEnv;
 use crate::diary::Refresh;
 use crate::emotion::Emotion;
 
@@ -44,6 +45,11 @@ pub enum Note {
     NoCredentials,
     #[error("serving a cached list from {minutes} min ago")]
     Cached { minutes: u64 },
+    #[error("your playlist \"{playlist}\": {error}; using the mapping's searches")]
+    OwnPlaylist {
+        playlist: String,
+        error: super::spotify::AccountError,
+    },
 }
 
 /// Why no recommendation could be given at all.
@@ -127,12 +133,16 @@ impl Music {
         }
     }
 
-    /// Mapping from the user's config dir (else built in), credentials from the environment /
-    /// .env, lists in the diary database (the old cache folder imported into it), renewed on
+    /// Mapping from the user's config dir (else built in), Spotify as the environment says,
+    /// lists in the diary database (the old cache folder imported into it), renewed on
     /// `refresh`. Returns warnings (a broken mapping file, say).
-    pub(crate) fn from_env(timeout: Duration, refresh: Refresh) -> (Music, Vec<String>) {
+    pub(crate) fn from_user(
+        env: &SpotifyEnv,
+        timeout: Duration,
+        refresh: Refresh,
+    ) -> (Music, Vec<String>) {
         let (mapping, warning) = Mapping::load(Mapping::user_path().as_deref());
-        let spotify = SpotifyCredentials::from_env().map(|c| SpotifySource::from_env(&c, timeout));
+        let spotify = SpotifySource::of(env, timeout);
         let legacy = crate::config::cache_dir().map(|d| d.join("music"));
         let cache =
             crate::diary::Diary::default_path().map(|p| Cache::new(p, refresh).importing(legacy));
@@ -247,17 +257,24 @@ impl Music {
     }
 }
 
+/// A list asked of the music thread.
+#[derive(Debug, Clone, PartialEq)]
 pub struct MusicRequest {
-    pub emotion: Emotion,
-    pub strategy: Strategy,
-    pub refresh: bool,
-    /// The active profile's language and market.
-    pub taste: Taste,
+    /// Echoed in the answer: the window shows the answer to its latest request only.
+    pub id: u64,
+    pub ask: Ask,
 }
 
 pub enum MusicEvent {
-    Ready(Outcome),
-    Failed(MusicError),
+    Ready {
+        id: u64,
+        outcome: Outcome,
+    },
+    /// `id`: the request that failed; None when the thread itself did.
+    Failed {
+        id: Option<u64>,
+        error: MusicError,
+    },
     /// Album art for a track, fetched after its list (small images, decoded off the UI thread).
     Art {
         url: String,
@@ -315,7 +332,7 @@ impl Served {
 
     /// Answers requests until the UI hangs up. A newer request overtakes an older one, and
     /// interrupts the album-art downloads of the list before it.
-    async fn serve(&mut self, music: &Music, http: Option<&reqwest::Client>) {
+    async fn serve(&mut self, music: &Recommender, http: Option<&reqwest::Client>) {
         let mut next = None;
         loop {
             let mut req = match next.take() {
@@ -328,21 +345,16 @@ impl Served {
             while let Ok(newer) = self.requests.try_recv() {
                 req = newer;
             }
-            let ev = match music
-                .recommend_for(
-                    req.emotion,
-                    req.strategy,
-                    SourcePreference::Auto,
-                    req.refresh,
-                    &req.taste,
-                )
-                .await
-            {
-                Ok(o) => MusicEvent::Ready(o),
-                Err(e) => MusicEvent::Failed(e),
+            let id = req.id;
+            let ev = match music.recommend(&req.ask).await {
+                Ok(outcome) => MusicEvent::Ready { id, outcome },
+                Err(error) => MusicEvent::Failed {
+                    id: Some(id),
+                    error,
+                },
             };
             let art = match &ev {
-                MusicEvent::Ready(o) => art_urls(o),
+                MusicEvent::Ready { outcome, .. } => art_urls(outcome),
                 _ => Vec::new(),
             };
             if !self.send(ev) {
@@ -379,7 +391,7 @@ pub struct MusicHandle {
 impl MusicHandle {
     /// Starts the thread. A panic while serving is caught (`restart_on_panic`), reported as
     /// `MusicError::Panicked` and serving resumes with the same channels.
-    pub fn spawn(music: Music, notify: Arc<dyn Fn() + Send + Sync>) -> MusicHandle {
+    pub fn spawn(music: Recommender, notify: Arc<dyn Fn() + Send + Sync>) -> MusicHandle {
         let (tx, requests) = tokio::sync::mpsc::unbounded_channel();
         let (events, rx) = channel();
         let mut served = Served {
@@ -396,7 +408,10 @@ impl MusicHandle {
                 {
                     Ok(rt) => rt,
                     Err(e) => {
-                        served.send(MusicEvent::Failed(MusicError::Runtime(e.to_string())));
+                        served.send(MusicEvent::Failed {
+                            id: None,
+                            error: MusicError::Runtime(e.to_string()),
+                        });
                         return;
                     }
                 };
@@ -415,7 +430,9 @@ impl MusicHandle {
                             }
                             crate::Restart::GaveUp(n) => MusicError::GaveUp(n),
                         };
-                        let sent = events.send(MusicEvent::Failed(e)).is_ok();
+                        let sent = events
+                            .send(MusicEvent::Failed { id: None, error: e })
+                            .is_ok();
                         notify();
                         sent
                     },

@@ -18,7 +18,8 @@ use crate::config::Settings;
 use crate::emotion::Emotion;
 use crate::music::SourceKind;
 use crate::music::account::{AccountEvent, AccountHandle, AccountJob};
-use crate::music::service::{CredentialStatus, MusicEvent, MusicHandle, MusicRequest, Outcome};
+use crate::music::recommender::Ask;
+use crate::music::service::{CredentialStatus, MusicEvent, MusicHandle, MusicRequest};
 use crate::pipeline::worker::{Command as WorkerCommand, Event, Worker, WorkerError};
 use crate::pipeline::{FrameResult, TimingWindow};
 use settings::AccountView;
@@ -318,10 +319,15 @@ impl EmotuneApp {
         self.handles.account.send(job);
     }
 
-    fn on_account(&mut self, ev: AccountEvent) {
+    fn on_account(&mut self, ctx: &egui::Context, ev: AccountEvent) {
         let note = |text: String, error: bool| Some((text, error));
         match ev {
-            AccountEvent::AuthorizeUrl(url) => self.rt.account = AccountView::SigningIn(Some(url)),
+            AccountEvent::AuthorizeUrl(url) => {
+                // Opened here, through eframe, so the account thread never touches the desktop;
+                // shown too, for when no browser comes up.
+                ctx.open_url(egui::OpenUrl::new_tab(&url));
+                self.rt.account = AccountView::SigningIn(Some(url));
+            }
             AccountEvent::SignedIn(u) => {
                 self.rt.account = AccountView::SignedIn(u.display_name);
                 // The settings' per-mood pickers list them; fetched once, off the UI thread.
@@ -340,33 +346,6 @@ impl EmotuneApp {
                     note(format!("playing {tracks} tracks on Spotify"), false);
             }
             AccountEvent::Playlists(v) => self.rt.user_playlists = Some(v),
-            AccountEvent::Tracks(rec) => {
-                self.record_shown(&rec);
-                self.panel.show_list(Outcome {
-                    recommendation: *rec,
-                    notes: Vec::new(),
-                });
-            }
-            AccountEvent::TracksFailed {
-                emotion,
-                strategy,
-                playlist,
-                error,
-            } => {
-                self.panel.account_note = note(
-                    format!("your playlist \"{playlist}\": {error}; using the mapping's searches"),
-                    true,
-                );
-                // Only while that mood is still the one asked for.
-                if self.panel.wanted == Some((emotion, strategy)) {
-                    self.handles.music.request(MusicRequest {
-                        emotion,
-                        strategy,
-                        refresh: false,
-                        taste: self.profile.taste(),
-                    });
-                }
-            }
             AccountEvent::Failed(e) => {
                 if matches!(self.rt.account, AccountView::SigningIn(_))
                     || e == crate::music::account::AccountError::SignInExpired
@@ -387,25 +366,22 @@ impl EmotuneApp {
             .and_then(|r| r.mood.stable)
             .unwrap_or(Emotion::Neutral);
         self.panel.loading = true;
+        self.panel.asked += 1;
         let strategy = self.panel.strategy;
-        self.panel.wanted = Some((emotion, strategy));
-        if let (AccountView::SignedIn(_), Some(playlist)) = (
-            &self.rt.account,
-            self.saved.settings.own_playlist(emotion, strategy),
-        ) {
-            // The user picked one of their own playlists for this mood: read it in the account.
-            self.handles.account.send(AccountJob::Tracks {
-                emotion,
-                strategy,
-                playlist: playlist.clone(),
-            });
-            return;
-        }
+        // The user's own playlist for this mood, read through their sign-in (the music
+        // thread's `Recommender` falls back to the mapping when it cannot be read).
+        let own = match self.rt.account {
+            AccountView::SignedIn(_) => self.saved.settings.own_playlist(emotion, strategy),
+            _ => None,
+        };
         self.handles.music.request(MusicRequest {
-            emotion,
-            strategy,
-            refresh,
-            taste: self.profile.taste(),
+            id: self.panel.asked,
+            ask: Ask {
+                refresh,
+                taste: self.profile.taste(),
+                own: own.cloned(),
+                ..Ask::new(emotion, strategy)
+            },
         });
     }
 
@@ -417,7 +393,7 @@ impl EmotuneApp {
             self.on_music(ctx, ev);
         }
         for ev in self.handles.account.poll() {
-            self.on_account(ev);
+            self.on_account(ctx, ev);
         }
         if let Some((kind, Some(path))) = self.handles.dialogs.poll() {
             match kind {
@@ -487,16 +463,22 @@ impl EmotuneApp {
     fn on_music(&mut self, ctx: &egui::Context, ev: MusicEvent) {
         match ev {
             MusicEvent::Art { url, image } => self.panel.add_art(ctx, url, &image),
-            MusicEvent::Ready(o) => {
+            MusicEvent::Ready { id, outcome: o } => {
+                if !self.panel.is_current(id) {
+                    return;
+                }
                 if o.credentials_rejected() {
                     self.rt.creds = CredentialStatus::Rejected;
                 } else if o.recommendation.source == SourceKind::Spotify {
                     self.rt.creds = CredentialStatus::Present;
                 }
                 self.record_shown(&o.recommendation);
-                self.panel.show_list(o);
+                self.panel.show_list(id, o);
             }
-            MusicEvent::Failed(e) => {
+            MusicEvent::Failed { id, error: e } => {
+                if id.is_some_and(|id| !self.panel.is_current(id)) {
+                    return;
+                }
                 self.panel.loading = false;
                 if e.is_rejection() {
                     self.rt.creds = CredentialStatus::Rejected;

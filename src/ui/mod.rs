@@ -48,6 +48,8 @@ fn icon() -> egui::IconData {
 }
 
 pub struct AppOptions {
+    /// Spotify's part of the environment, read in `main`.
+    pub spotify: crate::config::SpotifyEnv,
     /// Problems found before the window opened (a malformed `.env`), shown in it.
     pub warnings: Vec<String>,
     pub source: Option<SourceSpec>,
@@ -124,8 +126,11 @@ fn start(opts: AppOptions, repaint: &Arc<dyn Fn() + Send + Sync>) -> (Startup, H
         },
         repaint.clone(),
     );
-    let (music, music_warnings) =
-        Music::from_env(std::time::Duration::from_secs(5), settings.music_refresh);
+    let (music, music_warnings) = Music::from_user(
+        &opts.spotify,
+        std::time::Duration::from_secs(5),
+        settings.music_refresh,
+    );
     let creds = if music.has_spotify() {
         CredentialStatus::Present
     } else {
@@ -155,9 +160,14 @@ fn start(opts: AppOptions, repaint: &Arc<dyn Fn() + Send + Sync>) -> (Startup, H
         profile,
         calibrate: opts.calibrate,
     };
-    let account = AccountHandle::spawn(repaint.clone());
+    let account = AccountHandle::spawn(opts.spotify.clone(), repaint.clone());
     // A stored sign-in: ask who it is, off the UI thread.
-    if crate::music::account::TokenStore::default_path().is_some_and(|p| p.is_file()) {
+    if opts
+        .spotify
+        .token_path
+        .as_ref()
+        .is_some_and(|p| p.is_file())
+    {
         account.send(AccountJob::Status);
     }
     let diary = match (settings_diary.enabled, crate::diary::Diary::default_path()) {
@@ -172,7 +182,10 @@ fn start(opts: AppOptions, repaint: &Arc<dyn Fn() + Send + Sync>) -> (Startup, H
         worker,
         account,
         dialogs: dialogs::Dialogs::new(dialogs::service_available(), repaint.clone()),
-        music: MusicHandle::spawn(music, repaint.clone()),
+        music: MusicHandle::spawn(
+            crate::music::recommender::Recommender::new(music, opts.spotify.clone()),
+            repaint.clone(),
+        ),
         probe: Probe::spawn(repaint.clone()),
     };
     (start, handles)

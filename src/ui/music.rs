@@ -5,7 +5,6 @@ use egui::{Color32, RichText};
 
 use super::ERROR_COLOR;
 use super::command::Command;
-use crate::emotion::Emotion;
 use crate::music::service::{MusicError, Outcome};
 use crate::music::{SourceKind, Strategy};
 
@@ -23,9 +22,9 @@ pub struct MusicPanel {
     pub signed_in: bool,
     /// The last account action's result (text, is it an error).
     pub account_note: Option<(String, bool)>,
-    /// The mood and strategy of the last list asked for. Lists come from two threads (music,
-    /// account), so one asked for earlier can arrive after a later one; it is dropped.
-    pub wanted: Option<(Emotion, Strategy)>,
+    /// The id of the last list asked for: an answer to an earlier request that arrives after
+    /// it (a slow own playlist, say) is dropped.
+    pub asked: u64,
 }
 
 fn source_label(s: SourceKind) -> (&'static str, Color32) {
@@ -37,12 +36,15 @@ fn source_label(s: SourceKind) -> (&'static str, Color32) {
 }
 
 impl MusicPanel {
-    /// A list arrived (from the music thread or the account's own playlist): unless another
-    /// mood was asked for since, it replaces the current one and clears the loading state and
-    /// any error.
-    pub fn show_list(&mut self, o: Outcome) {
-        let r = &o.recommendation;
-        if self.wanted.is_some_and(|w| w != (r.emotion, r.strategy)) {
+    /// Whether an answer to request `id` is still the one waited for.
+    pub fn is_current(&self, id: u64) -> bool {
+        id == self.asked
+    }
+
+    /// The list for request `id` arrived: unless another was asked for since, it replaces the
+    /// current one and clears the loading state and any error.
+    pub fn show_list(&mut self, id: u64, o: Outcome) {
+        if !self.is_current(id) {
             return;
         }
         self.loading = false;

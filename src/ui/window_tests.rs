@@ -13,7 +13,7 @@ use super::*;
 use crate::capture::CaptureSettings;
 use crate::error::Error;
 use crate::music::account::{AccountEvent, AccountHandle, AccountJob};
-use crate::music::service::{MusicError, MusicEvent, MusicHandle, MusicRequest};
+use crate::music::service::{MusicError, MusicEvent, MusicHandle, MusicRequest, Outcome};
 use crate::music::spotify::SpotifyError;
 use crate::pipeline::worker::{Command as WorkerCommand, Event, Worker, WorkerError};
 use crate::pipeline::worker::{WorkerConfig, default_opener};
@@ -159,9 +159,10 @@ fn pause_switch_source_rejection_badge_and_worker_error() {
     // A typed Spotify rejection turns the settings badge to "rejected".
     fakes
         .music_events
-        .send(MusicEvent::Failed(MusicError::Spotify(
-            SpotifyError::Rejected(401),
-        )))
+        .send(MusicEvent::Failed {
+            id: None,
+            error: MusicError::Spotify(SpotifyError::Rejected(401)),
+        })
         .expect("event");
     h.run();
     h.get_by_label("Settings").click();
@@ -209,14 +210,14 @@ fn keys_and_panels_become_music_requests() {
     h.run_steps(2);
     let req = fakes.music_requests.try_recv().expect("M asks for music");
     assert_eq!(
-        (req.strategy, req.refresh),
+        (req.ask.strategy, req.ask.refresh),
         (crate::music::Strategy::Uplift, false)
     );
     h.key_press(egui::Key::R);
     h.run_steps(2);
     let req = fakes.music_requests.try_recv().expect("R refreshes");
     assert_eq!(
-        (req.strategy, req.refresh),
+        (req.ask.strategy, req.ask.refresh),
         (crate::music::Strategy::Uplift, true)
     );
     h.key_press(egui::Key::F);
@@ -349,7 +350,10 @@ fn sign_in_then_save_and_play_the_list_from_the_window() {
     };
     fakes
         .music_events
-        .send(MusicEvent::Ready(outcome))
+        .send(MusicEvent::Ready {
+            id: h.state().panel.asked,
+            outcome,
+        })
         .expect("event");
     h.run();
     h.get_by_label("Save as playlist").click();
@@ -399,130 +403,6 @@ fn without_a_dialog_service_open_image_falls_back_to_the_built_in_browser() {
         "the built-in browser opened"
     );
     assert!(fakes.sent().is_empty());
-}
-
-/// Signed in as Ada, her playlist "Mine" picked for neutral/match in the settings: the window
-/// asks the account (not the music thread) for that list. Returns the list the account sends.
-fn own_list_for_neutral_match(
-    h: &mut Harness<'static, EmotuneApp>,
-    fakes: &mut Fakes,
-) -> crate::music::Recommendation {
-    use crate::music::account::UserPlaylist;
-    use crate::music::{PlaylistRef, Recommendation, SourceKind, Strategy};
-    h.run();
-    h.get_by_label("Settings").click();
-    h.run();
-    signed_in_as_ada(h, fakes);
-    // Until they arrive (or when fetching failed) the button asks again.
-    h.get_by_label("Load my playlists").click();
-    h.run();
-    assert_eq!(
-        fakes.account_jobs.try_recv().ok(),
-        Some(AccountJob::Playlists)
-    );
-    let mine = UserPlaylist {
-        id: "p9".into(),
-        name: "Mine".into(),
-        uri: "spotify:playlist:p9".into(),
-    };
-    fakes
-        .account_events
-        .send(AccountEvent::Playlists(vec![mine]))
-        .expect("event");
-    h.run();
-    assert_eq!(h.get_all_by_label_contains("playlist for ").count(), 14);
-    h.get_by_label("playlist for neutral/match").click();
-    h.run();
-    h.get_by_label("Mine").click();
-    h.run_steps(2);
-    let picked = h.state().saved.settings.own_playlists.get("neutral/match");
-    assert_eq!(picked.map(|p| p.id.as_str()), Some("p9"));
-    // The list for the current mood (neutral until one settles) now comes from the account.
-    while fakes.music_requests.try_recv().is_ok() {}
-    let job = fakes.account_jobs.try_recv();
-    assert!(
-        matches!(&job, Ok(AccountJob::Tracks { emotion: crate::Emotion::Neutral, strategy: Strategy::Match, playlist }) if playlist.id == "p9"),
-        "{job:?}"
-    );
-    let rec = Recommendation {
-        emotion: crate::Emotion::Neutral,
-        strategy: Strategy::Match,
-        source: SourceKind::Spotify,
-        playlist: PlaylistRef {
-            name: "Mine".into(),
-            url: None,
-        },
-        tracks: vec![track("Own 1", "OT1")],
-    };
-    fakes
-        .account_events
-        .send(AccountEvent::Tracks(Box::new(rec.clone())))
-        .expect("event");
-    h.run();
-    rec
-}
-
-#[test]
-fn an_own_playlist_picked_for_a_mood_is_read_in_the_account() {
-    use crate::music::Strategy;
-    use crate::music::account::AccountError;
-    let (app, mut fakes) = window(Some(SourceSpec::Path("/photos".into())));
-    let mut h = harness(app);
-    own_list_for_neutral_match(&mut h, &mut fakes);
-    assert!(
-        h.query_by_label_contains("Own 1").is_some(),
-        "the own list is shown"
-    );
-    // When the playlist cannot be read, the mapping's searches take over, with a note.
-    fakes
-        .account_events
-        .send(AccountEvent::TracksFailed {
-            emotion: crate::Emotion::Neutral,
-            strategy: Strategy::Match,
-            playlist: "Mine".into(),
-            error: AccountError::NotFound("read the playlist's tracks"),
-        })
-        .expect("event");
-    h.run();
-    let req = fakes.music_requests.try_recv().expect("fallback request");
-    assert_eq!(
-        (req.emotion, req.strategy),
-        (crate::Emotion::Neutral, Strategy::Match)
-    );
-    assert!(
-        h.query_by_label_contains("your playlist \"Mine\"")
-            .is_some()
-    );
-}
-
-#[test]
-fn a_list_asked_for_earlier_does_not_replace_a_later_one() {
-    use crate::music::Strategy;
-    use crate::music::account::AccountEvent;
-    let (app, mut fakes) = window(Some(SourceSpec::Path("/photos".into())));
-    let mut h = harness(app);
-    let rec = own_list_for_neutral_match(&mut h, &mut fakes);
-    // Uplift has no own playlist: the music thread is asked. A reply for the match list that
-    // was still on its way from the account then arrives late, and is dropped.
-    h.get_by_label("Uplift").click();
-    // The list's spinner keeps repainting while it loads: step, do not wait to settle.
-    h.run_steps(3);
-    let req = fakes.music_requests.try_recv().expect("uplift request");
-    assert_eq!(req.strategy, Strategy::Uplift);
-    let late = crate::music::Recommendation {
-        tracks: vec![track("Own 2", "OT2")],
-        ..rec
-    };
-    fakes
-        .account_events
-        .send(AccountEvent::Tracks(Box::new(late)))
-        .expect("event");
-    h.run_steps(3);
-    assert!(
-        h.query_by_label_contains("Own 2").is_none(),
-        "a stale list is not shown"
-    );
-    assert!(h.state().panel.loading, "still waiting for the uplift list");
 }
 
 #[test]
@@ -581,5 +461,7 @@ mod profile_window;
 #[path = "history_window_tests.rs"]
 mod history_window;
 
+#[path = "own_list_window_tests.rs"]
+mod own_list;
 #[path = "sources_window_tests.rs"]
 mod sources_window;

@@ -535,7 +535,7 @@ def test_recovered_weights_compute_the_exported_net(tmp_path: Path, arch: str, i
 
 
 def test_recover_still_reads_exports_made_before_the_faster_gates(tmp_path: Path) -> None:
-    """Round 1's file (where `make train-cpu-student2` starts) has the gates of its day: two
+    """The first FER-2013 models (still in git history) have the gates of their day: two
     linears and the flattened 7x7 kernel, unfrozen. Rebuilt here as they were exported."""
     from torch import nn
 

@@ -1,19 +1,14 @@
 //! The REST client for the signed-in user's endpoints (`/me`, their playlists, playback) and
-//! the readings of those answers. One small reqwest client with one error mapping: see
-//! `account.rs` for why not rspotify.
+//! the readings of those answers. One small reqwest client with one error mapping: see the
+//! module's page (`spotify/mod.rs`) for why not rspotify here.
 
-use std::net::TcpListener;
 use std::time::Duration;
 
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::account::{
-    AccountError, Endpoints, LOGIN_TIMEOUT, Loopback, Pkce, authorize_url, wait_for_code,
-};
 use super::token::{Token, TokenStore};
-
-type Result<T> = std::result::Result<T, AccountError>;
+use super::{AccountError, Endpoints, Result, SignInConfig, oauth};
 
 /// Who is signed in.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -58,27 +53,6 @@ fn unreachable(e: &reqwest::Error) -> AccountError {
             .unwrap_or("")
             .to_string(),
     )
-}
-
-async fn token_request(
-    http: &reqwest::Client,
-    ep: &Endpoints,
-    form: &[(&str, &str)],
-) -> Result<Token> {
-    let resp = http
-        .post(format!("{}api/token", ep.auth))
-        .form(form)
-        .send()
-        .await
-        .map_err(|e| unreachable(&e))?;
-    match resp.status().as_u16() {
-        200 => {}
-        400 | 401 => return Err(AccountError::SignInExpired),
-        429 => return Err(AccountError::RateLimited(retry_after(&resp))),
-        s => return Err(AccountError::Status(s, "sign in")),
-    }
-    let body = resp.bytes().await.map_err(|e| unreachable(&e))?;
-    Token::from_answer(&body, crate::clock::unix_now().as_secs())
 }
 
 fn retry_after(resp: &reqwest::Response) -> u64 {
@@ -144,86 +118,36 @@ impl Call {
 }
 
 impl Account {
-    /// Runs the whole sign-in: `show_url` gets the authorize URL (print it, open a browser),
-    /// then the loopback waits for the browser, the code is exchanged and the token saved.
-    pub async fn login(
-        ep: Endpoints,
-        client_id: &str,
-        redirect: &str,
-        store: TokenStore,
-        show_url: impl FnOnce(&str),
-    ) -> Result<Account> {
-        let loopback = Loopback::parse(redirect)
-            .ok_or_else(|| AccountError::BadRedirect(redirect.to_string()))?;
-        let listener = TcpListener::bind(("127.0.0.1", loopback.port)).map_err(|e| {
-            AccountError::Io(format!(
-                "cannot listen on 127.0.0.1:{} for the sign-in ({e}); is another sign-in running?",
-                loopback.port
-            ))
-        })?;
-        let pkce = Pkce::new()?;
-        show_url(&authorize_url(&ep, client_id, redirect, &pkce));
-        let (path, state) = (loopback.path.clone(), pkce.state.clone());
-        let code = tokio::task::spawn_blocking(move || {
-            wait_for_code(&listener, &path, &state, LOGIN_TIMEOUT)
-        })
-        .await
-        .map_err(|e| AccountError::Io(e.to_string()))??;
-        let http = client(Duration::from_secs(10))?;
-        let token = token_request(
-            &http,
-            &ep,
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", redirect),
-                ("client_id", client_id),
-                ("code_verifier", &pkce.verifier),
-            ],
-        )
-        .await?;
-        store.save(&token)?;
-        Ok(Account {
-            http,
-            ep,
-            client_id: client_id.to_string(),
-            store,
-            token,
-        })
+    /// Runs the whole sign-in (`oauth::sign_in`: `show_url` gets the authorize URL) and
+    /// returns the account it signed in.
+    pub async fn login(cfg: SignInConfig, show_url: impl FnOnce(&str)) -> Result<Account> {
+        let token = oauth::sign_in(&cfg, show_url).await?;
+        Account::with(cfg, token)
     }
 
     /// The account whose token is stored, if any.
-    pub fn from_store(ep: Endpoints, client_id: &str, store: TokenStore) -> Result<Account> {
-        let token = store.load()?.ok_or(AccountError::NotSignedIn)?;
+    pub fn stored(cfg: SignInConfig) -> Result<Account> {
+        let token = cfg.store.load()?.ok_or(AccountError::NotSignedIn)?;
+        Account::with(cfg, token)
+    }
+
+    /// The account stored for this environment (`NoClientId` or `NotSignedIn` when none).
+    pub fn from(env: &crate::config::SpotifyEnv) -> Result<Account> {
+        Account::stored(SignInConfig::of(env)?)
+    }
+
+    fn with(cfg: SignInConfig, token: Token) -> Result<Account> {
         Ok(Account {
             http: client(Duration::from_secs(10))?,
-            ep,
-            client_id: client_id.to_string(),
-            store,
+            ep: cfg.endpoints,
+            client_id: cfg.client_id,
+            store: cfg.store,
             token,
         })
     }
 
-    /// From the environment and the default token file.
-    pub fn from_env() -> Result<Account> {
-        let client_id = crate::config::env_first(&["RSPOTIFY_CLIENT_ID", "SPOTIPY_CLIENT_ID"])
-            .ok_or(AccountError::NoClientId)?;
-        let path = TokenStore::default_path().ok_or(AccountError::NotSignedIn)?;
-        Account::from_store(Endpoints::from_env(), &client_id, TokenStore { path })
-    }
-
     async fn refresh(&mut self) -> Result<()> {
-        let Some(refresh) = self.token.refresh_token.clone() else {
-            return Err(AccountError::SignInExpired);
-        };
-        let form = [
-            ("grant_type", "refresh_token"),
-            ("refresh_token", refresh.as_str()),
-            ("client_id", self.client_id.as_str()),
-        ];
-        let mut t = token_request(&self.http, &self.ep, &form).await?;
-        // Spotify may keep the old refresh token; then it stays valid.
-        t.refresh_token = t.refresh_token.or(Some(refresh));
+        let t = oauth::refresh(&self.ep, &self.client_id, &self.token).await?;
         self.store.save(&t)?;
         self.token = t;
         tracing::info!("Spotify token refreshed");

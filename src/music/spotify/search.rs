@@ -12,9 +12,9 @@ use rspotify::model::{Page, PlayableItem, PlaylistId, PlaylistItem, SearchResult
 use rspotify::prelude::*;
 use rspotify::{ClientCredsSpotify, ClientError, Config, Credentials};
 
-use super::mapping::MappingEntry;
-use super::{PlaylistRef, Track};
 use crate::config::SpotifyCredentials;
+use crate::music::mapping::MappingEntry;
+use crate::music::{PlaylistRef, Track};
 
 /// Spotify's development-mode limit on search results.
 const SEARCH_LIMIT: u32 = 10;
@@ -126,15 +126,15 @@ impl SpotifySource {
         }
     }
 
-    /// Base URLs from the environment.
-    pub(crate) fn from_env(creds: &SpotifyCredentials, timeout: Duration) -> Self {
-        let var = |n: &str| std::env::var(n).ok().filter(|v| !v.is_empty());
-        Self::new(
-            creds,
-            var("EMOTUNE_SPOTIFY_API_URL"),
-            var("EMOTUNE_SPOTIFY_AUTH_URL"),
+    /// With the environment's credentials and base URLs; None without credentials.
+    pub(crate) fn of(env: &crate::config::SpotifyEnv, timeout: Duration) -> Option<Self> {
+        let creds = env.credentials()?;
+        Some(Self::new(
+            &creds,
+            env.api_url.clone(),
+            env.auth_url.clone(),
             timeout,
-        )
+        ))
     }
 
     /// Runs one request with the timeout; a 429 is retried once after its Retry-After.

@@ -6,9 +6,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::account::AccountError;
-
-type Result<T> = std::result::Result<T, AccountError>;
+use super::{AccountError, Result};
 
 /// Refresh this long before the token expires.
 const EXPIRY_MARGIN: u64 = 60;
@@ -40,16 +38,36 @@ impl Token {
         serde_json::from_slice(bytes)
     }
 
-    /// The token endpoint's answer (JSON), its lifetime counted from `now` (Unix seconds).
+    /// The token rspotify read from the token endpoint, its lifetime counted from `now` (Unix
+    /// seconds). Spotify may leave the refresh token out of a refresh's answer: `keep` is the
+    /// one to go on using then.
+    pub(crate) fn from_rspotify(t: rspotify::Token, now: u64, keep: Option<String>) -> Token {
+        let mut scopes: Vec<String> = t.scopes.into_iter().collect();
+        scopes.sort();
+        Token {
+            access_token: t.access_token,
+            refresh_token: t.refresh_token.or(keep),
+            expires_at: now.saturating_add(t.expires_in.num_seconds().max(0) as u64),
+            scope: scopes.join(" "),
+        }
+    }
+
+    /// The token endpoint's answer (JSON) read as rspotify reads it, then as `from_rspotify`
+    /// (what the sign-in does; the fuzz target and tests call it on raw bytes).
+    #[cfg(test)]
     pub(crate) fn from_answer(body: &[u8], now: u64) -> Result<Token> {
-        let a: TokenAnswer = serde_json::from_slice(body)
+        let t: rspotify::Token = serde_json::from_slice(body)
             .map_err(|e| AccountError::Protocol(format!("token answer: {e}")))?;
-        Ok(Token {
-            access_token: a.access_token,
-            refresh_token: a.refresh_token,
-            expires_at: now.saturating_add(a.expires_in),
-            scope: a.scope,
-        })
+        Ok(Token::from_rspotify(t, now, None))
+    }
+
+    /// The rspotify token that refreshes this one (the rest of it does not matter there).
+    pub(crate) fn to_rspotify(&self) -> rspotify::Token {
+        rspotify::Token {
+            access_token: self.access_token.clone(),
+            refresh_token: self.refresh_token.clone(),
+            ..rspotify::Token::default()
+        }
     }
 
     pub(crate) fn expired(&self) -> bool {
@@ -64,8 +82,12 @@ pub struct TokenStore {
 }
 
 impl TokenStore {
-    pub fn default_path() -> Option<PathBuf> {
-        crate::config::config_dir().map(|d| d.join("spotify-token.json"))
+    /// The environment's token file, or why there is none.
+    pub fn of(env: &crate::config::SpotifyEnv) -> Result<TokenStore> {
+        let path = env.token_path.clone().ok_or_else(|| {
+            AccountError::Io("no config folder to keep the Spotify sign-in in: set HOME".into())
+        })?;
+        Ok(TokenStore { path })
     }
 
     pub fn load(&self) -> Result<Option<Token>> {
@@ -110,29 +132,35 @@ impl TokenStore {
     }
 }
 
-/// The token endpoint's answer.
-#[derive(Deserialize)]
-struct TokenAnswer {
-    access_token: String,
-    refresh_token: Option<String>,
-    expires_in: u64,
-    #[serde(default)]
-    scope: String,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// A token endpoint answering a lifetime beyond the end of time expires at the end of time
-    /// (it wrapped around to the past in a release build, and panicked in a debug one).
+    /// A token endpoint answering a lifetime beyond the end of time is refused, not wrapped
+    /// around to the past (it once was, and panicked in a debug build); a long one saturates.
     #[test]
-    fn a_huge_token_lifetime_saturates() {
+    fn huge_token_lifetimes_are_refused_or_saturate() {
         let body = br#"{"access_token":"a","expires_in":18446744073709551615}"#;
-        let t = Token::from_answer(body, 1_767_225_600).expect("a token");
-        assert_eq!(t.expires_at, u64::MAX);
+        assert!(matches!(
+            Token::from_answer(body, 1_767_225_600),
+            Err(AccountError::Protocol(_))
+        ));
+        let body = br#"{"access_token":"a","expires_in":9000000000000000,"scope":"b a"}"#;
+        let t = Token::from_answer(body, u64::MAX - 5).expect("a token");
+        assert_eq!((t.expires_at, t.scope.as_str()), (u64::MAX, "a b"));
         assert!(!t.expired());
         assert!(Token::from_answer(b"{\"access_token\":\"a\"}", 0).is_err());
+    }
+
+    #[test]
+    fn a_refresh_without_a_new_refresh_token_keeps_the_old_one() {
+        let t: rspotify::Token =
+            serde_json::from_str(r#"{"access_token":"n","expires_in":3600}"#).expect("json");
+        let t = Token::from_rspotify(t, 100, Some("old".into()));
+        assert_eq!(
+            (t.refresh_token.as_deref(), t.expires_at),
+            (Some("old"), 3700)
+        );
     }
 
     #[test]
