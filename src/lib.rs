@@ -19,6 +19,7 @@ pub mod pipeline;
 pub(crate) mod platform;
 pub mod plot;
 pub mod profile;
+pub mod service;
 pub mod soak;
 pub mod ui;
 pub mod vision;

@@ -274,9 +274,7 @@ pub fn recommend(
     for w in warning.into_iter().chain(warnings) {
         eprintln!("warning: {w}");
     }
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let rt = crate::service::runtime().map_err(anyhow::Error::msg)?;
     let recommender = crate::music::recommender::Recommender::new(music, env.clone());
     let ask = crate::music::recommender::Ask {
         pref,

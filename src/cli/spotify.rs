@@ -8,10 +8,9 @@ use crate::config::SpotifyEnv;
 use crate::music::account::{Account, SignInConfig, TokenStore};
 use crate::music::recommender::{Ask, Recommender};
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?)
+/// The shared network runtime (`service::runtime`).
+fn runtime() -> anyhow::Result<&'static tokio::runtime::Runtime> {
+    crate::service::runtime().map_err(anyhow::Error::msg)
 }
 
 /// `spotify login`: prints the authorize URL (and opens a browser when there is a display),

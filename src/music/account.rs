@@ -54,46 +54,36 @@ pub struct AccountHandle {
 }
 
 impl AccountHandle {
-    pub fn spawn(env: SpotifyEnv, notify: std::sync::Arc<dyn Fn() + Send + Sync>) -> AccountHandle {
+    /// Starts the thread (`service::spawn`); its calls run on the shared network runtime.
+    pub fn spawn(env: SpotifyEnv, notify: crate::service::Notify) -> AccountHandle {
         let (tx, jobs) = std::sync::mpsc::channel::<AccountJob>();
-        let (events, rx) = std::sync::mpsc::channel();
-        let spawned = std::thread::Builder::new()
-            .name("account".into())
-            .spawn(move || {
-                let send = |e: AccountEvent| {
-                    let _ = events.send(e);
-                    notify();
-                };
-                let rt = match tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
-                    Ok(rt) => rt,
-                    Err(e) => return send(AccountEvent::Failed(AccountError::Io(e.to_string()))),
-                };
-                crate::restart_on_panic(
-                    || {
-                        while let Ok(job) = jobs.recv() {
-                            match rt.block_on(run_job(job, &env, &send)) {
-                                Ok(Some(e)) => send(e),
-                                Ok(None) => {}
-                                Err(e) => send(AccountEvent::Failed(e)),
-                            }
-                        }
-                    },
-                    |r| {
-                        tracing::error!("account thread: {r:?}");
-                        send(AccountEvent::Failed(AccountError::Io(
-                            "the Spotify account thread crashed; it restarted".into(),
-                        )));
-                        true
-                    },
-                );
-            });
-        if let Err(e) = spawned {
-            tracing::error!("cannot start the account thread: {e}");
-        }
-        AccountHandle { tx, rx }
+        let crashed = |r: crate::Restart| {
+            AccountEvent::Failed(AccountError::Io(match r {
+                crate::Restart::Panicked(_) => {
+                    "the Spotify account thread crashed; it restarted".into()
+                }
+                crate::Restart::GaveUp(n) => {
+                    format!(
+                        "the Spotify account thread crashed {n} times and stopped; restart emotune"
+                    )
+                }
+            }))
+        };
+        let s = crate::service::spawn("account", notify, crashed, move |out| {
+            let rt = match crate::service::runtime() {
+                Ok(rt) => rt,
+                Err(e) => return out.send(AccountEvent::Failed(AccountError::Io(e))),
+            };
+            let send = |e: AccountEvent| out.send(e);
+            while let Ok(job) = jobs.recv() {
+                match rt.block_on(run_job(job, &env, &send)) {
+                    Ok(Some(e)) => send(e),
+                    Ok(None) => {}
+                    Err(e) => send(AccountEvent::Failed(e)),
+                }
+            }
+        });
+        AccountHandle { tx, rx: s.events }
     }
 
     /// A handle on channels the caller serves itself (tests drive the UI with a fake).

@@ -3,8 +3,7 @@
 //! or played come first in every list served from Spotify or the store.
 
 use std::collections::HashSet;
-use std::sync::Arc;
-use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::mpsc::Receiver;
 use std::time::Duration;
 
 use super::cache::{Cache, Cached};
@@ -17,6 +16,7 @@ use super::{Recommendation, SourceKind, SourcePreference, Strategy};
 use crate::config::SpotifyEnv;
 use crate::diary::Refresh;
 use crate::emotion::Emotion;
+use crate::service::{Events, Notify};
 
 /// Tracks handed to the listener per recommendation.
 pub(crate) const TRACKS_SHOWN: usize = 20;
@@ -315,24 +315,20 @@ fn art_urls(o: &Outcome) -> Vec<String> {
         .collect()
 }
 
-/// The music thread's end of the channels.
+/// The music thread's end of the request channel (it outlives a restart of the loop).
 struct Served {
     requests: tokio::sync::mpsc::UnboundedReceiver<MusicRequest>,
-    events: Sender<MusicEvent>,
-    notify: Arc<dyn Fn() + Send + Sync>,
 }
 
 impl Served {
-    /// False when the UI has gone away.
-    fn send(&self, ev: MusicEvent) -> bool {
-        let sent = self.events.send(ev).is_ok();
-        (self.notify)();
-        sent
-    }
-
     /// Answers requests until the UI hangs up. A newer request overtakes an older one, and
     /// interrupts the album-art downloads of the list before it.
-    async fn serve(&mut self, music: &Recommender, http: Option<&reqwest::Client>) {
+    async fn serve(
+        &mut self,
+        out: &Events<MusicEvent>,
+        music: &Recommender,
+        http: Option<&reqwest::Client>,
+    ) {
         let mut next = None;
         loop {
             let mut req = match next.take() {
@@ -357,7 +353,7 @@ impl Served {
                 MusicEvent::Ready { outcome, .. } => art_urls(outcome),
                 _ => Vec::new(),
             };
-            if !self.send(ev) {
+            if !out.deliver(ev) {
                 return;
             }
             let Some(client) = http else { continue };
@@ -365,7 +361,7 @@ impl Served {
                 let fetched = url.clone();
                 tokio::select! {
                     image = fetch_art(client, &fetched) => {
-                        if let Some(image) = image && !self.send(MusicEvent::Art { url, image }) {
+                        if let Some(image) = image && !out.deliver(MusicEvent::Art { url, image }) {
                             return;
                         }
                     }
@@ -389,59 +385,37 @@ pub struct MusicHandle {
 }
 
 impl MusicHandle {
-    /// Starts the thread. A panic while serving is caught (`restart_on_panic`), reported as
-    /// `MusicError::Panicked` and serving resumes with the same channels.
-    pub fn spawn(music: Recommender, notify: Arc<dyn Fn() + Send + Sync>) -> MusicHandle {
+    /// Starts the thread (`service::spawn`): a panic while serving is reported as
+    /// `MusicError::Panicked` and serving resumes with the same channels. Requests run on the
+    /// shared network runtime.
+    pub fn spawn(music: Recommender, notify: Notify) -> MusicHandle {
         let (tx, requests) = tokio::sync::mpsc::unbounded_channel();
-        let (events, rx) = channel();
-        let mut served = Served {
-            requests,
-            events,
-            notify,
+        let mut served = Served { requests };
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(3))
+            .build()
+            .ok();
+        let crashed = |r: crate::Restart| MusicEvent::Failed {
+            id: None,
+            error: match r {
+                crate::Restart::Panicked(msg) => MusicError::Panicked(msg),
+                crate::Restart::GaveUp(n) => MusicError::GaveUp(n),
+            },
         };
-        let spawned = std::thread::Builder::new()
-            .name("music".into())
-            .spawn(move || {
-                let rt = match tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
-                    Ok(rt) => rt,
-                    Err(e) => {
-                        served.send(MusicEvent::Failed {
-                            id: None,
-                            error: MusicError::Runtime(e.to_string()),
-                        });
-                        return;
-                    }
-                };
-                let http = reqwest::Client::builder()
-                    .timeout(Duration::from_secs(3))
-                    .build()
-                    .ok();
-                let (events, notify) = (served.events.clone(), served.notify.clone());
-                crate::restart_on_panic(
-                    || rt.block_on(served.serve(&music, http.as_ref())),
-                    |r| {
-                        let e = match r {
-                            crate::Restart::Panicked(msg) => {
-                                tracing::error!("music thread panicked: {msg}");
-                                MusicError::Panicked(msg)
-                            }
-                            crate::Restart::GaveUp(n) => MusicError::GaveUp(n),
-                        };
-                        let sent = events
-                            .send(MusicEvent::Failed { id: None, error: e })
-                            .is_ok();
-                        notify();
-                        sent
-                    },
-                );
-            });
-        if let Err(e) = spawned {
-            tracing::error!("cannot start the music thread: {e}");
-        }
-        MusicHandle { tx, rx }
+        let s =
+            crate::service::spawn(
+                "music",
+                notify,
+                crashed,
+                move |out| match crate::service::runtime() {
+                    Ok(rt) => rt.block_on(served.serve(out, &music, http.as_ref())),
+                    Err(e) => out.send(MusicEvent::Failed {
+                        id: None,
+                        error: MusicError::Runtime(e),
+                    }),
+                },
+            );
+        MusicHandle { tx, rx: s.events }
     }
 
     /// A handle on channels the caller serves itself (tests drive the UI with a fake).

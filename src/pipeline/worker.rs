@@ -81,14 +81,36 @@ pub(crate) struct WorkerConfig {
 
 impl Worker {
     /// `notify` is called after each event (the UI passes `ctx.request_repaint`).
+    /// A panic in the loop is reported (`WorkerError::Panicked`) and the loop starts again
+    /// (`service::spawn`), the model reloaded and the source reopened.
     pub(crate) fn spawn(cfg: WorkerConfig, notify: Arc<dyn Fn() + Send + Sync>) -> Worker {
         let (tx, cmd_rx) = channel();
-        let (ev_tx, rx) = channel();
-        let thread = std::thread::Builder::new()
-            .name("vision".into())
-            .spawn(move || supervise(&cfg, &cmd_rx, &Events { tx: ev_tx, notify }))
-            .ok();
-        Worker { tx, rx, thread }
+        let mut configured = false;
+        let mut session = Session {
+            spec: None,
+            paused: false,
+            settings: cfg.settings,
+            adjustment: None,
+        };
+        let crashed = |r: Restart| {
+            Event::Error(match r {
+                Restart::Panicked(msg) => WorkerError::Panicked(msg),
+                Restart::GaveUp(n) => WorkerError::GaveUp(n),
+            })
+        };
+        let s = crate::service::spawn("vision", notify, crashed, move |events| {
+            // Once, on this thread: libtorch's OpenMP thread count is per calling thread.
+            if !configured {
+                crate::vision::classifier::configure_threads(cfg.inference_threads);
+                configured = true;
+            }
+            Loop::start(&cfg, events, &mut session).run(&cmd_rx);
+        });
+        Worker {
+            tx,
+            rx: s.events,
+            thread: s.thread,
+        }
     }
 
     /// A worker on channels the caller serves itself (tests drive the UI with a fake).
@@ -120,17 +142,7 @@ impl Drop for Worker {
     }
 }
 
-struct Events {
-    tx: Sender<Event>,
-    notify: Arc<dyn Fn() + Send + Sync>,
-}
-
-impl Events {
-    fn send(&self, e: Event) {
-        let _ = self.tx.send(e);
-        (self.notify)();
-    }
-}
+type Events = crate::service::Events<Event>;
 
 /// What survives a crash of the worker loop: the source to go back to and the user's choices.
 struct Session {
@@ -138,31 +150,6 @@ struct Session {
     paused: bool,
     settings: PipelineSettings,
     adjustment: Option<crate::profile::Adjustment>,
-}
-
-/// Runs the worker loop, restarting it after a panic (model reloaded, source reopened).
-fn supervise(cfg: &WorkerConfig, rx: &Receiver<Command>, events: &Events) {
-    crate::vision::classifier::configure_threads(cfg.inference_threads);
-    let mut session = Session {
-        spec: None,
-        paused: false,
-        settings: cfg.settings,
-        adjustment: None,
-    };
-    crate::restart_on_panic(
-        || Loop::start(cfg, events, &mut session).run(rx),
-        |r| {
-            let e = match r {
-                Restart::Panicked(msg) => {
-                    tracing::error!("vision worker panicked: {msg}");
-                    WorkerError::Panicked(msg)
-                }
-                Restart::GaveUp(n) => WorkerError::GaveUp(n),
-            };
-            events.send(Event::Error(e));
-            true
-        },
-    );
 }
 
 /// One life of the worker loop.
