@@ -19,6 +19,7 @@ pub mod pipeline;
 pub(crate) mod platform;
 pub mod plot;
 pub mod profile;
+#[cfg(feature = "measure")]
 pub mod soak;
 pub mod ui;
 pub mod vision;
