@@ -13,10 +13,10 @@ use serde::Serialize;
 
 use crate::capture::{files::list_images, load_rgb};
 use crate::pipeline::{FrameResult, Pipeline, PipelineSettings};
-use crate::vision::testset::hit;
-use crate::vision::{BBox, EmotionClassifier};
+use crate::vision::{BBox, EmotionClassifier, hit};
 
 mod rate;
+pub use rate::parse_duration;
 pub(crate) use rate::{RateOptions, RateReport};
 
 #[derive(Debug, Serialize, Clone, Copy)]

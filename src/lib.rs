@@ -20,6 +20,7 @@ pub(crate) mod platform;
 pub mod plot;
 pub mod profile;
 pub mod service;
+#[cfg(feature = "measure")]
 pub mod soak;
 pub mod ui;
 pub mod vision;

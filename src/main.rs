@@ -88,24 +88,9 @@ enum Command {
         /// Also write the confusion matrix as a PNG.
         #[arg(long, value_name = "OUT.png")]
         confusion: Option<PathBuf>,
-        /// Place each face in a textured 640x480 frame and go through the app's detector and
-        /// crop, as the live app does; reports detection rate and accuracy.
-        #[arg(long)]
-        through_detector: bool,
-        /// With --through-detector on PublicTest: try a grid of crops (margin, vertical shift,
-        /// aspect) and rank them.
-        #[arg(long, requires = "through_detector")]
-        tune_crop: bool,
-        /// With --through-detector: the probability from which a BlazeFace face counts
-        /// (default: the app's setting); 1 leaves rustface alone.
-        #[arg(long, value_name = "P", requires = "through_detector",
-              value_parser = emotune::cli::parse_unit_interval)]
-        neural_score: Option<f32>,
-        /// With --through-detector: how much of the frame's color BlazeFace sees, 0 (gray) to
-        /// 1 (default: the app's setting).
-        #[arg(long, value_name = "S", requires = "through_detector",
-              value_parser = emotune::cli::parse_unit_interval)]
-        neural_saturation: Option<f32>,
+        #[cfg(feature = "measure")]
+        #[command(flatten)]
+        scene: emotune::cli::ThroughDetectorArgs,
         /// Only the first N images of the split (quick checks).
         #[arg(long, value_name = "N")]
         limit: Option<usize>,
@@ -366,10 +351,11 @@ struct BenchArgs {
     /// With --rate: how long frames are paced. Without: soak instead, running the app's threads
     /// on the folder (replayed at --fps, default 30) for this long (90s, 30m, 1h), sampling
     /// RSS, threads and open files.
-    #[arg(long, value_name = "TIME", value_parser = emotune::soak::parse_duration)]
+    #[arg(long, value_name = "TIME", value_parser = emotune::bench::parse_duration)]
     duration: Option<std::time::Duration>,
     /// Soak sampling interval.
-    #[arg(long, value_name = "TIME", value_parser = emotune::soak::parse_duration, default_value = "10s")]
+    #[cfg(feature = "measure")]
+    #[arg(long, value_name = "TIME", value_parser = emotune::bench::parse_duration, default_value = "10s")]
     sample_every: std::time::Duration,
     #[arg(long)]
     json: bool,
@@ -384,6 +370,10 @@ struct BenchArgs {
 }
 
 /// `bench`: speed per set, with `--rate` paced like a camera, or with `--duration` the soak.
+#[cfg_attr(
+    not(feature = "measure"),
+    expect(unused_variables, reason = "fps paces the soak")
+)]
 fn bench(
     source: Option<&SourceSpec>,
     model: Option<&std::path::Path>,
@@ -398,6 +388,7 @@ fn bench(
         return emotune::cli::bench_rate(source, model, b.threads, rate, duration, b.json);
     }
     match b.duration {
+        #[cfg(feature = "measure")]
         Some(duration) => emotune::cli::soak(
             &emotune::soak::SoakOptions {
                 source,
@@ -408,6 +399,10 @@ fn bench(
                 threads: b.threads,
             },
             b.json,
+        ),
+        #[cfg(not(feature = "measure"))]
+        Some(_) => anyhow::bail!(
+            "--duration without --rate is the soak, which this build leaves out (feature `measure`)"
         ),
         None => {
             let neural = emotune::cli::NeuralOverrides {
@@ -494,10 +489,8 @@ fn dispatch(
             votes,
             json,
             confusion,
-            through_detector,
-            tune_crop,
-            neural_score,
-            neural_saturation,
+            #[cfg(feature = "measure")]
+            scene,
             limit,
             profile,
         } => emotune::cli::eval(&emotune::cli::EvalOptions {
@@ -508,12 +501,8 @@ fn dispatch(
             model,
             json,
             confusion: confusion.as_deref(),
-            through_detector,
-            tune_crop,
-            neural: emotune::cli::NeuralOverrides {
-                score: neural_score,
-                saturation: neural_saturation,
-            },
+            #[cfg(feature = "measure")]
+            scene,
             limit,
             personal: emotune::cli::profile::Personal {
                 profile: profile.as_deref(),

@@ -321,6 +321,8 @@ fn which(cmd: &str) -> Result<std::path::PathBuf, ()> {
         .ok_or(())
 }
 
+// Built on the synthetic rooms and test faces (feature `measure`).
+#[cfg(feature = "measure")]
 /// Writes `n` frames of `kind` with their truth.json into `dir/<set name>`.
 fn write_set(dir: &std::path::Path, kind: emotune::vision::scene::SetKind, n: u32) {
     use emotune::vision::scene::{set_frame, set_room};
@@ -341,6 +343,7 @@ fn write_set(dir: &std::path::Path, kind: emotune::vision::scene::SetKind, n: u3
     std::fs::write(set.join("truth.json"), doc.to_string()).expect("truth");
 }
 
+#[cfg(feature = "measure")]
 #[test]
 fn bench_on_textured_rooms_reports_one_box_per_face_and_no_false_positives() {
     use emotune::vision::scene::{SetKind, Texture};
@@ -373,6 +376,7 @@ fn bench_on_textured_rooms_reports_one_box_per_face_and_no_false_positives() {
     assert_eq!(cold["full_scans"], 20, "a new scene every frame: {cold}");
 }
 
+#[cfg(feature = "measure")]
 #[test]
 fn eval_through_the_detector_finds_the_faces_and_keeps_the_accuracy() {
     let Some(data) = fer2013() else {

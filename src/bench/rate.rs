@@ -57,6 +57,26 @@ pub(crate) struct RateReport {
     pub(crate) mood_changes: Vec<MoodChange>,
 }
 
+/// Parses `90s`, `30m`, `1h` or plain seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = match s.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
+        Some((i, _)) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let n: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration: write e.g. 90s, 30m or 1h"))?;
+    let secs = match unit {
+        "s" => n,
+        "m" | "min" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(format!("`{s}`: unknown unit `{unit}`; use s, m or h")),
+    };
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("`{s}` is out of range"))
+}
+
 /// The process's user + system CPU time, all threads.
 #[cfg(unix)]
 fn cpu_time() -> Option<Duration> {
@@ -226,5 +246,19 @@ impl RateReport {
             s += &format!("\n  mood {} at {:.2} s ({})", m.mood, m.t_s, m.frame);
         }
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("30m"), Ok(Duration::from_secs(1800)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("12"), Ok(Duration::from_secs(12)));
+        assert!(parse_duration("soon").is_err() && parse_duration("5d").is_err());
     }
 }

@@ -4,7 +4,12 @@ use std::path::Path;
 
 use super::{all_cores, load_classifier};
 use crate::eval::{self, LabelSet, Split};
-use crate::pipeline::PipelineSettings;
+
+// `--through-detector`: measurement only (feature `measure`).
+#[cfg(feature = "measure")]
+mod detector;
+#[cfg(feature = "measure")]
+pub use detector::ThroughDetectorArgs;
 
 /// `--neural-score` / `--neural-saturation`: a number from 0 to 1.
 pub fn parse_unit_interval(s: &str) -> std::result::Result<f32, String> {
@@ -23,10 +28,8 @@ pub struct EvalOptions<'a> {
     pub model: Option<&'a Path>,
     pub json: bool,
     pub confusion: Option<&'a Path>,
-    pub through_detector: bool,
-    pub tune_crop: bool,
-    /// BlazeFace's settings for `--through-detector` (None: the app's defaults).
-    pub neural: NeuralOverrides,
+    #[cfg(feature = "measure")]
+    pub scene: ThroughDetectorArgs,
     pub limit: Option<usize>,
     /// A person's calibration applied to every face (`--profile`).
     pub personal: super::profile::Personal<'a>,
@@ -66,13 +69,19 @@ fn progress_bar(len: usize) -> indicatif::ProgressBar {
     bar
 }
 
-pub fn eval(o: &EvalOptions) -> anyhow::Result<()> {
-    if o.tune_crop && o.split != Split::PublicTest {
-        anyhow::bail!(
-            "--tune-crop tunes on PublicTest only (PrivateTest is kept for the final report): \
-             add --split PublicTest"
-        );
+impl EvalOptions<'_> {
+    /// Whether faces go through a scene and the detector (`--through-detector`).
+    fn through_detector(&self) -> bool {
+        #[cfg(feature = "measure")]
+        return self.scene.through_detector;
+        #[cfg(not(feature = "measure"))]
+        false
     }
+}
+
+pub fn eval(o: &EvalOptions) -> anyhow::Result<()> {
+    #[cfg(feature = "measure")]
+    o.scene.check(o.split)?;
     let model = crate::vision::classifier::resolve_model_path(o.model)?;
     let mut clf = load_classifier(Some(&model), all_cores())?;
     if !o.personal.is_empty() {
@@ -88,13 +97,16 @@ pub fn eval(o: &EvalOptions) -> anyhow::Result<()> {
         LabelSet::FerPlus => Some(read_votes(o.data, o.votes)?),
     };
     let items = eval_items(o, votes.as_ref())?;
-    let (report, title, text, json) = match (&votes, o.through_detector) {
-        (Some(votes), false) => return eval_ferplus(o, &clf, &items, votes),
-        (_, true) => match eval_through_detector(o, &clf, &items, votes.is_some())? {
-            Some(done) => done,
-            None => return Ok(()),
-        },
-        (None, false) => {
+    let (report, title, text, json) = match &votes {
+        #[cfg(feature = "measure")]
+        _ if o.scene.through_detector => {
+            match detector::eval_through_detector(o, &clf, &items, votes.is_some())? {
+                Some(done) => done,
+                None => return Ok(()),
+            }
+        }
+        Some(votes) => return eval_ferplus(o, &clf, &items, votes),
+        None => {
             let bar = progress_bar(items.len());
             let report = eval::evaluate(&clf, &items, 256, |done| bar.set_position(done as u64))?;
             bar.finish_and_clear();
@@ -126,7 +138,7 @@ fn eval_items(
     votes: Option<&eval::ferplus::VoteTable>,
 ) -> anyhow::Result<Vec<(std::path::PathBuf, crate::Emotion)>> {
     let mut items = eval::list_labelled(o.data, o.split)?;
-    if let (Some(votes), true) = (votes, o.through_detector) {
+    if let (Some(votes), true) = (votes, o.through_detector()) {
         // Scored on the plurality label: the items carry it instead of the folder's.
         items = eval::ferplus_items(&items, votes);
     }
@@ -138,60 +150,6 @@ fn eval_items(
             .collect();
     }
     Ok(items)
-}
-
-type EvalOutput = (eval::EvalReport, String, String, String);
-
-/// `--through-detector`: the report, its title, text and JSON; None when `--tune-crop` printed
-/// its ranking instead.
-fn eval_through_detector(
-    o: &EvalOptions,
-    clf: &crate::vision::EmotionClassifier,
-    items: &[(std::path::PathBuf, crate::Emotion)],
-    ferplus: bool,
-) -> anyhow::Result<Option<EvalOutput>> {
-    let bar = progress_bar(items.len());
-    let crops = if o.tune_crop {
-        eval::scene::crop_grid()
-    } else {
-        vec![PipelineSettings::default().crop]
-    };
-    let mut detector = PipelineSettings::default().detector;
-    o.neural.apply(&mut detector);
-    let mut reports = eval::scene::evaluate_through_detector(
-        clf,
-        items,
-        detector,
-        &crops,
-        all_cores(),
-        |done| bar.set_position(done as u64),
-    )?;
-    bar.finish_and_clear();
-    reports.sort_by(|a, b| b.report.accuracy.total_cmp(&a.report.accuracy));
-    if o.tune_crop {
-        print_crop_ranking(&reports, o.json)?;
-        return Ok(None);
-    }
-    let best = reports.swap_remove(0);
-    let (labels, key) = if ferplus {
-        ("FER+", "ferplus")
-    } else {
-        ("folder", "folder")
-    };
-    let title = format!(
-        "FER-2013 {:?} through the detector, {labels} labels: accuracy {:.2} % (n = {})",
-        o.split,
-        best.report.accuracy * 100.0,
-        best.report.n
-    );
-    let mut json = serde_json::to_value(&best)?;
-    json["labels"] = serde_json::json!(key);
-    Ok(Some((
-        best.report.clone(),
-        title,
-        format!("labels: {labels}\n{}", best.to_text()),
-        json.to_string(),
-    )))
 }
 
 fn read_votes(data: &Path, given: Option<&Path>) -> anyhow::Result<eval::ferplus::VoteTable> {
@@ -235,42 +193,6 @@ fn eval_ferplus(
         println!("{}", serde_json::to_string(&r)?);
     } else {
         print!("{}", r.to_text());
-    }
-    Ok(())
-}
-
-/// `--tune-crop`: every crop of the grid, best accuracy first.
-fn print_crop_ranking(reports: &[eval::scene::SceneReport], json: bool) -> anyhow::Result<()> {
-    if json {
-        let rows: Vec<_> = reports.iter().map(|r| &r.through_detector).collect();
-        let acc: Vec<f64> = reports.iter().map(|r| r.report.accuracy).collect();
-        println!("{}", serde_json::json!({"crops": rows, "accuracy": acc}));
-        return Ok(());
-    }
-    if let Some(r) = reports.first() {
-        let d = &r.through_detector;
-        println!(
-            "{} frames, detected {} ({:.2} %), direct accuracy {:.2} % (detected subset {:.2} %)",
-            d.frames,
-            d.detected,
-            d.detection_rate * 100.0,
-            d.direct_accuracy * 100.0,
-            d.direct_accuracy_detected * 100.0
-        );
-    }
-    println!(
-        "{:>7} {:>8} {:>7} {:>9}",
-        "margin", "shift_y", "aspect", "accuracy"
-    );
-    for r in reports {
-        let c = r.through_detector.crop;
-        println!(
-            "{:>7.2} {:>+8.2} {:>7.2} {:>8.2} %",
-            c.margin,
-            c.shift_y,
-            c.aspect,
-            r.report.accuracy * 100.0
-        );
     }
     Ok(())
 }

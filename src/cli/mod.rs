@@ -27,6 +27,8 @@ pub mod history;
 pub mod people;
 pub mod profile;
 pub mod spotify;
+#[cfg(feature = "measure")]
+pub use eval::ThroughDetectorArgs;
 pub use eval::{EvalOptions, NeuralOverrides, eval, parse_unit_interval};
 
 fn all_cores() -> usize {
@@ -238,6 +240,7 @@ fn print_reports<R: Serialize>(
 }
 
 /// The soak: one progress line per sample on stderr, the report on stdout.
+#[cfg(feature = "measure")]
 pub fn soak(o: &crate::soak::SoakOptions<'_>, json: bool) -> anyhow::Result<()> {
     let report = crate::soak::soak(o, |s| {
         eprintln!(

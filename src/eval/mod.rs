@@ -2,6 +2,7 @@
 //! FER-2013 folder, with the same definitions as training/metrics.py.
 
 pub(crate) mod ferplus;
+#[cfg(feature = "measure")]
 pub(crate) mod scene;
 
 use std::collections::BTreeMap;

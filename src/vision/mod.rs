@@ -8,12 +8,16 @@ pub(crate) mod helper;
 pub mod neural;
 pub mod preprocess;
 pub(crate) mod resample;
+// Synthetic rooms and test faces: measurement only (feature `measure`), and the unit tests'
+// fixtures, so `cargo test` builds them whatever the features.
+#[cfg(any(test, feature = "measure"))]
 pub mod scene;
 pub(crate) mod settings;
+#[cfg(any(test, feature = "measure"))]
 pub mod testset;
 
 pub use classifier::{EmotionClassifier, resolve_model_path};
 pub use detector::{DetectorSettings, FaceDetector};
 pub use frame::{Detection, Frame};
-pub use preprocess::{BBox, FaceInput};
+pub use preprocess::{BBox, FaceInput, hit};
 pub use resample::{rotate_gray, unrotate_point};

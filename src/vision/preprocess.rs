@@ -64,6 +64,12 @@ impl BBox {
     }
 }
 
+/// A true face counts as found when a found box overlaps it with IoU ≥ 0.3 (detector boxes are
+/// tighter or looser than hand-placed ones; 0.3 still rules out a box on the wrong thing).
+pub fn hit(found: &[BBox], truth: &BBox) -> bool {
+    found.iter().any(|b| b.iou(truth) >= 0.3)
+}
+
 /// BT.601 luma with the same integer rounding as PIL (`L = (299R + 587G + 114B) / 1000`).
 pub fn luma(frame: &RgbImage) -> GrayImage {
     let (w, h) = frame.dimensions();
