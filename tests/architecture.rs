@@ -645,6 +645,35 @@ fn no_source_file_grows_past_the_limit() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
+/// The app's environment (`RSPOTIFY_*`, base URLs) is read once, in `main`
+/// (`config::SpotifyEnv`), and handed down: music never reads it itself, so what it does
+/// depends on what it is given. (Probing the desktop session, as `platform` and the file
+/// dialogs do, is another matter.)
+#[test]
+fn the_environment_is_read_in_one_place() {
+    let mut problems = Vec::new();
+    for f in source() {
+        let name = format!("src/{}", f.rel.display());
+        if !name.starts_with("src/music/") {
+            continue;
+        }
+        for (i, line) in f.text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            if ["env::var", "env_first", "dotenvy"]
+                .iter()
+                .any(|w| code.contains(w))
+            {
+                problems.push(format!("{name}:{}: {}", i + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "read the environment in main (config::SpotifyEnv) and pass it down:\n{}",
+        problems.join("\n")
+    );
+}
+
 // --- the checker checked ---
 
 fn edges(list: &[(&str, &str)]) -> Graph {
