@@ -333,6 +333,20 @@ fn sign_in_then_save_and_play_the_list_from_the_window() {
     h.run_steps(2);
     assert_eq!(fakes.account_jobs.try_recv().ok(), Some(AccountJob::SignIn));
     h.get_by_label("waiting for the browser…");
+    // The account thread only reports the sign-in page; the window opens it.
+    let page = "http://127.0.0.1:9/authorize?state=s1";
+    fakes
+        .account_events
+        .send(AccountEvent::AuthorizeUrl(page.into()))
+        .expect("event");
+    h.step();
+    let opened = h
+        .output()
+        .platform_output
+        .commands
+        .iter()
+        .any(|c| matches!(c, egui::OutputCommand::OpenUrl(u) if u.url == page));
+    assert!(opened, "the sign-in page is opened");
     signed_in_as_ada(&mut h, &fakes);
 
     let outcome = Outcome {
