@@ -9,7 +9,7 @@ use std::time::Duration;
 use criterion::{Criterion, criterion_group, criterion_main};
 use emotune::pipeline::{Pipeline, PipelineSettings};
 use emotune::vision::preprocess::{FaceCrop, face_input, luma};
-use emotune::vision::{DetectorSettings, EmotionClassifier, FaceDetector, classifier};
+use emotune::vision::{DetectorSettings, EmotionClassifier, classifier};
 
 fn frame() -> Arc<image::RgbImage> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -31,7 +31,7 @@ fn model() -> EmotionClassifier {
 fn benches(c: &mut Criterion) {
     let frame = frame();
     let gray = luma(&frame);
-    let mut det = FaceDetector::new(DetectorSettings::default()).expect("detector");
+    let mut det = emotune::pipeline::detector(DetectorSettings::default()).expect("detector");
     let face = det.detect(&gray).into_iter().next().expect("a face").bbox;
     c.bench_function("luma_640x480", |b| b.iter(|| luma(black_box(&frame))));
     c.bench_function("detect_full_640x480", |b| {

@@ -43,7 +43,7 @@ fn fail(msg: String) -> ! {
 }
 
 fn detector(settings: DetectorSettings) -> FaceDetector {
-    FaceDetector::new(settings).unwrap_or_else(|e| fail(e.to_string()))
+    emotune::pipeline::detector(settings).unwrap_or_else(|e| fail(e.to_string()))
 }
 
 /// Every photo in `dir` with rustface's largest upright face in it.

@@ -11,10 +11,10 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use emotune::eval::{Split, list_labelled};
+use emotune::vision::DetectorSettings;
 use emotune::vision::preprocess::{BBox, luma};
 use emotune::vision::scene::{SetKind, fer_scene, set_frame, set_room};
 use emotune::vision::testset::{ASTRONAUT_FACE, Sample, hit, portrait_variants};
-use emotune::vision::{DetectorSettings, FaceDetector};
 
 fn fer_set(dir: &Path, n: usize) -> Vec<Sample> {
     let Ok(items) = list_labelled(dir, Split::PublicTest) else {
@@ -32,7 +32,7 @@ fn fer_set(dir: &Path, n: usize) -> Vec<Sample> {
 
 /// Detection rate, false positives (boxes on no face) and full-scan p50 (ms, two threads).
 fn measure(settings: DetectorSettings, set: &[Sample]) -> (f64, usize, f64) {
-    let mut det = FaceDetector::new(settings).expect("detector");
+    let mut det = emotune::pipeline::detector(settings).expect("detector");
     let (mut hits, mut fp) = (0, 0);
     let mut ms = Vec::new();
     for s in set {
@@ -189,7 +189,7 @@ fn main() {
         );
     }
     // Between full scans the pipeline searches a window twice the tracked face's size.
-    let mut det = FaceDetector::new(base).expect("detector");
+    let mut det = emotune::pipeline::detector(base).expect("detector");
     let (mut hits, mut ms) = (0usize, Vec::new());
     for s in &set_a {
         let g = luma(&s.frame);

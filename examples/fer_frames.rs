@@ -11,10 +11,10 @@
 use std::path::PathBuf;
 
 use emotune::eval::{Split, list_labelled};
+use emotune::vision::DetectorSettings;
 use emotune::vision::preprocess::{BBox, luma};
 use emotune::vision::scene::fer_scene;
 use emotune::vision::testset::hit;
-use emotune::vision::{DetectorSettings, FaceDetector};
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -32,7 +32,7 @@ fn main() {
         neural_score: 1.0,
         ..DetectorSettings::default()
     };
-    let mut det = FaceDetector::new(upright).expect("detector");
+    let mut det = emotune::pipeline::detector(upright).expect("detector");
     let mut rows = Vec::new();
     for (i, (path, label)) in items.iter().take(n).enumerate() {
         // The eval's seed for a face is its index in the split.

@@ -7,10 +7,10 @@
 use std::path::PathBuf;
 
 use emotune::eval::{Split, list_labelled};
+use emotune::vision::DetectorSettings;
 use emotune::vision::preprocess::{BBox, luma};
 use emotune::vision::scene::fer_scene;
 use emotune::vision::testset::hit;
-use emotune::vision::{DetectorSettings, FaceDetector};
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -26,7 +26,7 @@ fn main() {
         neural_score: 1.0,
         ..DetectorSettings::default()
     };
-    let mut det = FaceDetector::new(upright).expect("detector");
+    let mut det = emotune::pipeline::detector(upright).expect("detector");
     let (mut frames, mut plain, mut mirrored, mut either) = (0, 0, 0, 0);
     let (mut stray_plain, mut stray_mirrored) = (0, 0);
     for (i, (path, _)) in items.iter().take(n).enumerate() {

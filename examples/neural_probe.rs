@@ -10,11 +10,11 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use emotune::eval::{Split, list_labelled};
+use emotune::vision::DetectorSettings;
 use emotune::vision::neural::{BOX_MAP, NeuralDetector, RawFace};
 use emotune::vision::preprocess::{BBox, luma};
 use emotune::vision::scene::fer_scene;
 use emotune::vision::testset::hit;
-use emotune::vision::{DetectorSettings, FaceDetector};
 
 fn median(v: &mut [f32]) -> f32 {
     v.sort_by(|a, b| a.total_cmp(b));
@@ -86,7 +86,7 @@ fn main() {
         std::env::var_os("EMOTUNE_PROBE_CSV").map(|p| std::fs::File::create(p).expect("CSV file"));
     let lowest = thresholds.iter().copied().fold(1.0f32, f32::min);
     let items = list_labelled(&dir, split).expect("FER-2013 folder");
-    let mut det = FaceDetector::new(DetectorSettings {
+    let mut det = emotune::pipeline::detector(DetectorSettings {
         neural_score: 1.0,
         ..DetectorSettings::default()
     })

@@ -15,7 +15,7 @@ use emotune::eval::{Split, list_labelled};
 use emotune::vision::preprocess::{BBox, luma};
 use emotune::vision::scene::fer_scene;
 use emotune::vision::testset::hit;
-use emotune::vision::{DetectorSettings, FaceDetector, rotate_gray, unrotate_point};
+use emotune::vision::{DetectorSettings, rotate_gray, unrotate_point};
 use image::GrayImage;
 
 /// A box found in the frame rotated by `deg`, as an upright box of the same size around the
@@ -47,7 +47,7 @@ fn main() {
         neural_score: 1.0,
         ..DetectorSettings::default()
     };
-    let mut det = FaceDetector::new(upright).expect("detector");
+    let mut det = emotune::pipeline::detector(upright).expect("detector");
     let mut found_by = vec![0usize; angles.len()];
     let mut stray_by = vec![0usize; angles.len()];
     let (mut frames, mut upright, mut any, mut stray_upright) = (0, 0, 0, 0);

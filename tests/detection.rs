@@ -2,16 +2,16 @@
 
 mod common;
 
+use emotune::vision::DetectorSettings;
 use emotune::vision::preprocess::{BBox, luma};
 use emotune::vision::testset::{ASTRONAUT_FACE, hit, portrait_variants};
-use emotune::vision::{DetectorSettings, FaceDetector};
 
 #[test]
 fn default_settings_find_at_least_98_percent_of_portrait_faces() {
     let portrait = image::open(common::astronaut()).expect("fixture").to_rgb8();
     let set = portrait_variants(&portrait, ASTRONAUT_FACE);
     assert_eq!(set.len(), 90);
-    let mut det = FaceDetector::new(DetectorSettings::default()).expect("detector");
+    let mut det = emotune::pipeline::detector(DetectorSettings::default()).expect("detector");
     let mut missed = Vec::new();
     for s in &set {
         let found: Vec<BBox> = det
@@ -37,6 +37,6 @@ fn no_faces_in_a_frame_without_one() {
     // The portrait's lower half (suit, helmet) has no face.
     let portrait = image::open(common::astronaut()).expect("fixture").to_rgb8();
     let lower = image::imageops::crop_imm(&portrait, 0, 300, 512, 212).to_image();
-    let mut det = FaceDetector::new(DetectorSettings::default()).expect("detector");
+    let mut det = emotune::pipeline::detector(DetectorSettings::default()).expect("detector");
     assert!(det.detect(&luma(&lower)).is_empty());
 }

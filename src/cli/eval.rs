@@ -85,7 +85,7 @@ pub fn eval(o: &EvalOptions) -> anyhow::Result<()> {
     let model = crate::vision::classifier::resolve_model_path(o.model)?;
     let mut clf = load_classifier(Some(&model), all_cores())?;
     if !o.personal.is_empty() {
-        let mut det = crate::vision::FaceDetector::new(super::photo_detector_settings())?;
+        let mut det = crate::pipeline::detector(super::photo_detector_settings())?;
         let adj = super::profile::adjustment(o.personal, &model, &clf, &mut det, false)?;
         if let Some((adj, what)) = adj {
             eprintln!("note: every face's scores {what}");

@@ -116,7 +116,7 @@ pub fn classify(
 ) -> anyhow::Result<i32> {
     let model = classifier::resolve_model_path(model)?;
     let clf = load_classifier(Some(&model), all_cores())?;
-    let mut det = FaceDetector::new(photo_detector_settings())?;
+    let mut det = crate::pipeline::detector(photo_detector_settings())?;
     let crop = PipelineSettings::default().crop;
     let adjustment = profile::adjustment(personal, &model, &clf, &mut det, assume_face)?;
     if let Some((_, what)) = &adjustment {

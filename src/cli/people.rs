@@ -128,7 +128,7 @@ pub fn evaluate(dir: &Path, model: Option<&Path>, json: bool) -> anyhow::Result<
     let pics = pictures(dir)?;
     let model = crate::vision::classifier::resolve_model_path(model)?;
     let clf = super::load_classifier(Some(&model), 1)?;
-    let mut det = crate::vision::FaceDetector::new(super::photo_detector_settings())?;
+    let mut det = crate::pipeline::detector(super::photo_detector_settings())?;
     let (anchor, warning) = NeutralAnchor::for_model(&model);
     if let Some(w) = warning {
         eprintln!("warning: {w}");

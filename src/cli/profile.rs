@@ -352,7 +352,7 @@ pub fn calibrate(
     let mut p = store.load_or_new(&name)?;
     let model = crate::vision::classifier::resolve_model_path(model)?;
     let clf = super::load_classifier(Some(&model), 1)?;
-    let mut det = FaceDetector::new(super::photo_detector_settings())?;
+    let mut det = crate::pipeline::detector(super::photo_detector_settings())?;
     let r = reference_from_images(images, &clf, &mut det, assume_face)?;
     let (anchor, warning) = NeutralAnchor::for_model(&model);
     if let Some(w) = warning {

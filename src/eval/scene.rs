@@ -144,7 +144,7 @@ fn chunk_outcomes(
             .map(|(t, part)| {
                 s.spawn(move || {
                     // rustface's detector is not Send: one per thread, built here.
-                    let mut det = match FaceDetector::new(detector) {
+                    let mut det = match crate::pipeline::detector(detector) {
                         Ok(d) => d,
                         Err(e) => return vec![Err(e)],
                     };

@@ -1,5 +1,5 @@
-//! Classification as jobs for the detector's second thread, so that one frame's faces are
-//! classified while the next frame is scanned. On a new scene every frame the detector's two
+//! Classification as jobs for the second core (`second_core`, shared with the detector's full
+//! scans), so that one frame's faces are classified while the next frame is scanned. On a new scene every frame the detector's two
 //! threads leave that one partly idle, and classification fills it; with its own third thread
 //! instead, the two cores were time-sliced between three and the frame took longer (cold set
 //! 76–80 FPS against 84–88 run in turn).
@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use crate::emotion::EmotionScores;
 use crate::error::{Error, Result};
 use crate::vision::EmotionClassifier;
-use crate::vision::detector::Task;
+use crate::vision::Task;
 use crate::vision::preprocess::FaceInput;
 
 /// One batch's scores and the time the classifier spent on it.

@@ -7,6 +7,7 @@ mod cut;
 mod economy;
 mod inference;
 pub(crate) mod mood;
+mod second_core;
 mod timings;
 pub(crate) mod tracking;
 pub(crate) mod worker;
@@ -24,6 +25,7 @@ use crate::vision::preprocess::{FaceCrop, FaceInput, face_input, luma};
 use crate::vision::{BBox, Detection, DetectorSettings, EmotionClassifier, FaceDetector, Frame};
 pub(crate) use economy::EconomySettings;
 pub(crate) use mood::{MoodSettings, MoodStabilizer, MoodState};
+pub use second_core::detector;
 pub(crate) use timings::TimingWindow;
 pub use timings::Timings;
 pub(crate) use tracking::{Tracker, TrackerSettings};
@@ -131,7 +133,7 @@ struct InFlight {
 impl Pipeline {
     pub fn new(classifier: EmotionClassifier, settings: PipelineSettings) -> Result<Self> {
         Ok(Pipeline {
-            detector: FaceDetector::new(settings.detector)?,
+            detector: detector(settings.detector)?,
             inference: inference::Inference::new(classifier),
             tracker: Tracker::new(settings.tracker),
             mood: MoodStabilizer::new(settings.mood),

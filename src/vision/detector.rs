@@ -2,18 +2,19 @@
 //! downscaled frame and, between full scans, only in a window around each tracked face.
 
 use image::{GrayImage, RgbImage};
+use std::cell::RefCell;
 use std::sync::mpsc;
 
 use super::cascade::{Cascade, MIN_WINDOW, Pass, WINDOW};
 use super::frame::{Detection, Frame};
-use super::helper::{Helper, Job, NeuralAsk, Work, job};
+use super::helper::{Helper, Job, NeuralAsk, job};
 use super::neural::{BOX_MAP, Letterbox, NeuralDetector};
 use super::preprocess::BBox;
 use super::resample::{downscale_into, pyramid_resize, scaled_color};
 use crate::error::Result;
 
 pub(crate) use super::cascade::suppress_overlaps;
-pub(crate) use super::helper::Task;
+pub use super::helper::{Offload, Task};
 pub use super::settings::DetectorSettings;
 
 /// BlazeFace, loaded when the settings first ask for it; a load failure turns it off (logged).
@@ -30,26 +31,44 @@ pub struct FaceDetector {
     neural: Neural,
 }
 
-impl FaceDetector {
-    /// A detector whose full scans use a second thread (see `Helper`).
-    pub fn new(settings: DetectorSettings) -> Result<Self> {
-        let mut d = Self::single(settings)?;
-        d.helper = Helper::spawn(
-            move || {
-                // BlazeFace loads with the first background scan that wants it (`apply`), not
-                // here: a helper that never scans in the background never needs it.
-                let rustface_only = DetectorSettings {
-                    neural_score: 1.0,
-                    ..settings
-                };
-                FaceDetector::single(rustface_only).ok()
-            },
-            FaceDetector::helper_scan,
-        );
-        Ok(d)
-    }
+thread_local! {
+    /// The detector of a thread that runs scan tasks: rustface's is not Send, so that thread
+    /// builds its own.
+    static SCANNER: RefCell<Option<FaceDetector>> = const { RefCell::new(None) };
+}
 
-    /// A detector that keeps to the calling thread (for callers that parallelise themselves).
+/// A detector for scan tasks. BlazeFace loads with the first job whose settings want it
+/// (`apply`): a thread that never scans in the background never needs it.
+fn scanner(settings: DetectorSettings) -> Option<FaceDetector> {
+    let rustface_only = DetectorSettings {
+        neural_score: 1.0,
+        ..settings
+    };
+    FaceDetector::single(rustface_only).ok()
+}
+
+/// A task that scans `jobs` with its thread's detector and sends the faces to `tx` (nothing
+/// when no detector can be built: the receiver sees the sender dropped).
+fn scan_task(
+    jobs: Vec<Job>,
+    neural: Option<NeuralAsk>,
+) -> impl FnOnce(mpsc::Sender<Vec<Detection>>) -> Task {
+    move |tx| {
+        Box::new(move || {
+            // Taken out while it scans: a panic drops it, and the next scan builds a new one.
+            let Some(mut det) = SCANNER.take().or_else(|| scanner(jobs.first()?.settings)) else {
+                return;
+            };
+            let dets = det.helper_scan(jobs, neural);
+            SCANNER.set(Some(det));
+            let _ = tx.send(dets);
+        })
+    }
+}
+
+impl FaceDetector {
+    /// A detector that keeps to the calling thread (for callers that parallelise themselves);
+    /// `with_helper` gives it a second core.
     pub(crate) fn single(settings: DetectorSettings) -> Result<Self> {
         let mut d = FaceDetector {
             cascade: Cascade::new()?,
@@ -59,6 +78,21 @@ impl FaceDetector {
         };
         d.apply(settings);
         Ok(d)
+    }
+
+    /// This detector, its full scans shared with `core` (see `Helper`), which also runs work
+    /// given to `run_on_helper`. The core's thread builds its own detector now, before the
+    /// first frame.
+    pub(crate) fn with_helper(mut self, core: Box<dyn Offload>) -> Self {
+        let settings = self.settings;
+        let helper = Helper::new(core);
+        let warm = helper.send(Box::new(move || {
+            if SCANNER.with_borrow(Option::is_none) {
+                SCANNER.set(scanner(settings));
+            }
+        }));
+        self.helper = warm.is_ok().then_some(helper);
+        self
     }
 
     pub(crate) fn set_settings(&mut self, s: DetectorSettings) {
@@ -192,23 +226,26 @@ impl FaceDetector {
         };
         let split = cw.min(ch) as f32 >= WINDOW;
         let (scratch, helper) = (&self.cascade.scratch, self.helper.as_mut());
-        let sent = split
-            && helper.is_some_and(|hp| {
-                hp.drain();
-                // Rolled passes, whole pyramid each: one for the helper, one here (the
-                // upright scan is split as below), so both cores get about the same share.
-                let rolled = left.map(|roll| Job {
-                    pixels: scratch.clone(),
-                    width: sw,
-                    height: sh,
-                    scale: sw as f32 / w as f32,
-                    roll,
-                    settings,
-                });
-                let jobs = std::iter::once(coarse).chain(rolled).collect();
-                hp.jobs.send(Work::Scan(jobs, None)).is_ok()
+        let sent = helper.filter(|_| split).and_then(|hp| {
+            hp.drain();
+            // Rolled passes, whole pyramid each: one for the helper, one here (the
+            // upright scan is split as below), so both cores get about the same share.
+            let rolled = left.map(|roll| Job {
+                pixels: scratch.clone(),
+                width: sw,
+                height: sh,
+                scale: sw as f32 / w as f32,
+                roll,
+                settings,
             });
-        if !sent {
+            let jobs = std::iter::once(coarse).chain(rolled).collect();
+            hp.scan(scan_task(jobs, None))
+        });
+        let Some(coarse_faces) = sent else {
+            if split {
+                // The helper's thread is gone (it cannot normally fail): one thread from now.
+                self.helper = None;
+            }
             let c = &mut self.cascade;
             let mut dets = c.detect_region(gray, full, scale, 0, 0.0, settings.window_step);
             for roll in [left, right].into_iter().flatten() {
@@ -216,7 +253,7 @@ impl FaceDetector {
                 dets.extend(c.detect_region(gray, full, scale, 0, roll, step));
             }
             return self.finish_scan(frame, dets);
-        }
+        };
         // This thread: the first two pyramid levels (faces below two pyramid steps above the
         // window); the helper: every coarser level, from the frame scaled two steps further.
         let first_levels = (WINDOW / (step * step)).ceil() as u32 - 1;
@@ -226,11 +263,10 @@ impl FaceDetector {
             dets.extend(self.cascade.scan_pass(&pixels, pass(roll), 0));
         }
         self.cascade.scratch = pixels;
-        match self.helper.as_ref().map(|hp| hp.results.recv()) {
-            Some(Ok(more)) => dets.extend(more),
-            // The helper is gone (it cannot normally fail): scan its share here.
-            _ => {
-                self.helper = None;
+        match coarse_faces.recv() {
+            Ok(more) => dets.extend(more),
+            // The scan panicked there (reported by the core, which runs on): its share here.
+            Err(_) => {
                 let coarse_scale = scale * step * step;
                 let upright_step = settings.window_step;
                 let c = &mut self.cascade;
@@ -279,7 +315,7 @@ impl FaceDetector {
         let Some(hp) = self.helper.as_mut() else {
             return false;
         };
-        if hp.pending {
+        if hp.background.is_some() {
             return false;
         }
         let upright = job(gray, scale, settings);
@@ -291,34 +327,38 @@ impl FaceDetector {
         });
         let mut jobs: Vec<Job> = rolls.iter().flatten().map(|&r| upright.rolled(r)).collect();
         jobs.insert(0, upright);
-        hp.pending = hp.jobs.send(Work::Scan(jobs, neural)).is_ok();
-        hp.pending
+        hp.background = hp.scan(scan_task(jobs, neural));
+        if hp.background.is_none() {
+            // Its thread is gone: full scans run here from now (`has_helper`).
+            self.helper = None;
+        }
+        self.helper.is_some()
     }
 
     /// Runs `f` on the helper thread after the scans already sent there. Handed back when there
     /// is no helper, or when a background scan is running (`f` would wait behind all of it).
     pub(crate) fn run_on_helper(&mut self, f: Task) -> std::result::Result<(), Task> {
-        let Some(hp) = self.helper.as_ref().filter(|hp| !hp.pending) else {
+        let Some(hp) = self.helper.as_ref().filter(|hp| hp.background.is_none()) else {
             return Err(f);
         };
-        // The helper is gone: `f` comes back with the error.
-        if let Err(mpsc::SendError(Work::Run(f))) = hp.jobs.send(Work::Run(f)) {
-            return Err(f);
-        }
-        Ok(())
+        hp.send(f).inspect_err(|_| {
+            // Its thread is gone: `f` comes back, and the scans run here from now.
+            self.helper = None;
+        })
     }
 
     /// The background scan's faces once it has finished (of the frame it was started on).
     pub(crate) fn poll_background_scan(&mut self) -> Option<Vec<Detection>> {
-        let hp = self.helper.as_mut().filter(|hp| hp.pending)?;
-        match hp.results.try_recv() {
+        let hp = self.helper.as_mut()?;
+        match hp.background.as_ref()?.try_recv() {
             Ok(dets) => {
-                hp.pending = false;
+                hp.background = None;
                 Some(dets)
             }
             Err(mpsc::TryRecvError::Empty) => None,
+            // It panicked there (reported by the core, which runs on).
             Err(mpsc::TryRecvError::Disconnected) => {
-                self.helper = None;
+                hp.background = None;
                 None
             }
         }
@@ -397,9 +437,25 @@ mod tests {
         (portrait, tilted.expect("sized"))
     }
 
+    /// Runs each task at once on the sending thread: enough for a helper here (the pipeline's
+    /// second core is tested in pipeline/).
+    struct Inline;
+
+    impl Offload for Inline {
+        fn send(&self, task: Task) -> std::result::Result<(), Task> {
+            task();
+            Ok(())
+        }
+    }
+
+    fn with_helper(settings: DetectorSettings) -> FaceDetector {
+        let d = FaceDetector::single(settings).expect("embedded model");
+        d.with_helper(Box::new(Inline))
+    }
+
     #[test]
     fn blank_and_tiny_frames_give_no_faces_and_no_panic() {
-        let mut d = FaceDetector::new(DetectorSettings::default()).expect("embedded model");
+        let mut d = with_helper(DetectorSettings::default());
         assert!(
             d.detect(&GrayImage::from_pixel(640, 480, image::Luma([128])))
                 .is_empty()
@@ -428,7 +484,7 @@ mod tests {
             neural_score: 1.0,
             ..DetectorSettings::default()
         };
-        let mut d = FaceDetector::new(rustface_only).expect("embedded model");
+        let mut d = with_helper(rustface_only);
         assert!(d.detect(&tilted).is_empty(), "rustface should miss it");
         d.set_settings(DetectorSettings::default());
         let found = d.detect(&tilted);
@@ -488,7 +544,7 @@ mod tests {
             neural_score: 1.0,
             ..DetectorSettings::default()
         };
-        let mut d = FaceDetector::new(upright_only).expect("embedded model");
+        let mut d = with_helper(upright_only);
         assert!(d.detect(&portrait).iter().any(|f| f.roll == 0.0));
         let missed = d.detect(&tilted);
         d.set_settings(DetectorSettings {

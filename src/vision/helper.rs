@@ -1,5 +1,6 @@
-//! The detector's second thread: full-scan jobs (the coarse pyramid levels, rolled passes, a
-//! whole background scan) and other work for the second core, run in the order sent.
+//! What the detector hands its second core: full-scan jobs (the coarse pyramid levels, rolled
+//! passes, a whole background scan) and other work (the pipeline's classification), as tasks
+//! for a thread it does not own. The thread is the pipeline's (`pipeline::SecondCore`).
 
 use image::{GrayImage, RgbImage};
 use std::sync::mpsc;
@@ -9,52 +10,57 @@ use super::preprocess::BBox;
 use super::resample::downscale_into;
 use super::settings::DetectorSettings;
 
-/// A second detector on its own thread. A full scan gives it the pyramid from the third level
-/// down while this thread scans the first two (splitting after the first was better balanced
-/// but lost the smallest faces), so a new scene costs less wall time on two cores; while faces
-/// are tracked, the periodic full scan runs there entirely, in the background. rustface's
-/// detector is not Send: the helper builds its own.
+/// Work for the second core.
+pub type Task = Box<dyn FnOnce() + Send>;
+
+/// Runs tasks on another thread, in the order sent. Restarting or reporting a task that
+/// panics is the provider's business; the detector only sees its answer never come.
+pub trait Offload: Send {
+    /// Queues `task` after those already sent; hands it back when nothing will run it.
+    fn send(&self, task: Task) -> Result<(), Task>;
+}
+
+/// The second core as the detector uses it. A full scan gives it the pyramid from the third
+/// level down while this thread scans the first two (splitting after the first was better
+/// balanced but lost the smallest faces), so a new scene costs less wall time on two cores;
+/// while faces are tracked, the periodic full scan runs there entirely, in the background.
 pub(crate) struct Helper {
-    pub(crate) jobs: mpsc::Sender<Work>,
-    pub(crate) results: mpsc::Receiver<Vec<Detection>>,
-    /// A background scan was sent and its result not yet taken.
-    pub(crate) pending: bool,
-    /// Joined on drop: a thread still inside libtorch when the process exits crashes it.
-    thread: Option<std::thread::JoinHandle<()>>,
+    core: Box<dyn Offload>,
+    /// A background scan's faces, sent and not yet taken.
+    pub(crate) background: Option<mpsc::Receiver<Vec<Detection>>>,
 }
 
 impl Helper {
+    pub(crate) fn new(core: Box<dyn Offload>) -> Helper {
+        Helper {
+            core,
+            background: None,
+        }
+    }
+
+    /// Sends `task`; handed back when nothing will run it.
+    pub(crate) fn send(&self, task: Task) -> Result<(), Task> {
+        self.core.send(task)
+    }
+
+    /// Sends the scan `make` builds around the sender of its answer; its faces come on the
+    /// receiver, an error there meaning the scan never ran or panicked. None: no thread.
+    pub(crate) fn scan(
+        &self,
+        make: impl FnOnce(mpsc::Sender<Vec<Detection>>) -> Task,
+    ) -> Option<mpsc::Receiver<Vec<Detection>>> {
+        let (tx, rx) = mpsc::channel();
+        self.core.send(make(tx)).ok().map(|()| rx)
+    }
+
     /// Drops a background scan still running, waiting for the rest of it (it was started a few
     /// frames ago). Scanning the whole pyramid on this thread instead measured no better on
     /// the story set (114 against 115 FPS, within run-to-run noise).
     pub(crate) fn drain(&mut self) {
-        if self.pending {
-            let _ = self.results.recv();
-            self.pending = false;
+        if let Some(rx) = self.background.take() {
+            let _ = rx.recv();
         }
     }
-}
-
-impl Drop for Helper {
-    /// Closes the job channel (the thread's loop ends after the work already sent) and waits.
-    fn drop(&mut self) {
-        let (closed, _) = mpsc::channel();
-        drop(std::mem::replace(&mut self.jobs, closed));
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-/// Work other than scans for the second core (the pipeline's classification).
-pub(crate) type Task = Box<dyn FnOnce() + Send>;
-
-/// What the helper thread does, in the order sent.
-pub(crate) enum Work {
-    /// Scans each job in turn and answers with all their faces at once; with `Some`, BlazeFace
-    /// looks at the first job's image when rustface found no one.
-    Scan(Vec<Job>, Option<NeuralAsk>),
-    Run(Task),
 }
 
 /// BlazeFace's part of a background scan. It reads the first job's gray image, built there
@@ -84,44 +90,6 @@ impl Job {
             roll,
             ..*self
         }
-    }
-}
-
-impl Helper {
-    /// Starts the thread. It makes its own scanner with `build` (rustface's detector is not
-    /// Send) and answers each scan with `scan`'s faces; None when it cannot start.
-    pub(crate) fn spawn<S>(
-        build: impl FnOnce() -> Option<S> + Send + 'static,
-        mut scan: impl FnMut(&mut S, Vec<Job>, Option<NeuralAsk>) -> Vec<Detection> + Send + 'static,
-    ) -> Option<Helper> {
-        let (jobs, job_rx) = mpsc::channel::<Work>();
-        let (result_tx, results) = mpsc::channel();
-        let thread = std::thread::Builder::new()
-            .name("emotune-detect".into())
-            .spawn(move || {
-                let Some(mut det) = build() else {
-                    return;
-                };
-                for work in job_rx {
-                    let (jobs, neural) = match work {
-                        Work::Scan(jobs, neural) => (jobs, neural),
-                        Work::Run(f) => {
-                            f();
-                            continue;
-                        }
-                    };
-                    if result_tx.send(scan(&mut det, jobs, neural)).is_err() {
-                        break;
-                    }
-                }
-            })
-            .ok()?;
-        Some(Helper {
-            jobs,
-            results,
-            pending: false,
-            thread: Some(thread),
-        })
     }
 }
 
