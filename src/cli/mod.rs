@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::capture::load_rgb;
 use crate::emotion::EmotionScores;
+use crate::music::recommender::{Ask, Recommender};
 use crate::pipeline::PipelineSettings;
 use crate::vision::preprocess::{FaceCrop, face_input, luma, whole_image_input};
 use crate::vision::{DetectorSettings, EmotionClassifier, FaceDetector, classifier};
@@ -259,15 +260,13 @@ pub fn soak(o: &crate::soak::SoakOptions<'_>, json: bool) -> anyhow::Result<()> 
 // ---------------------------------------------------------------------------------------------
 // recommend
 
-/// Returns the exit code: 1 when the asked-for source could not serve.
-pub fn recommend(
+/// The music policy as the user set it up (settings, mapping, Spotify; warnings printed), and
+/// the ask for a mood in the active profile's taste with the user's own playlist for it.
+fn recommender_for(
     env: &crate::config::SpotifyEnv,
     emotion: crate::Emotion,
     strategy: crate::music::Strategy,
-    pref: crate::music::SourcePreference,
-    refresh: bool,
-    json: bool,
-) -> anyhow::Result<i32> {
+) -> (Recommender, Ask) {
     let (settings, warning) = crate::config::Settings::load_user();
     let (music, warnings) = crate::music::service::Music::from_user(
         env,
@@ -277,15 +276,30 @@ pub fn recommend(
     for w in warning.into_iter().chain(warnings) {
         eprintln!("warning: {w}");
     }
-    let rt = crate::service::runtime().map_err(anyhow::Error::msg)?;
-    let recommender = crate::music::recommender::Recommender::new(music, env.clone());
-    let ask = crate::music::recommender::Ask {
-        pref,
-        refresh,
+    let ask = Ask {
         taste: profile::active_taste(),
         own: settings.own_playlist(emotion, strategy).cloned(),
-        ..crate::music::recommender::Ask::new(emotion, strategy)
+        ..Ask::new(emotion, strategy)
     };
+    (Recommender::new(music, env.clone()), ask)
+}
+
+/// Returns the exit code: 1 when the asked-for source could not serve.
+pub fn recommend(
+    env: &crate::config::SpotifyEnv,
+    emotion: crate::Emotion,
+    strategy: crate::music::Strategy,
+    pref: crate::music::SourcePreference,
+    refresh: bool,
+    json: bool,
+) -> anyhow::Result<i32> {
+    let (recommender, ask) = recommender_for(env, emotion, strategy);
+    let ask = Ask {
+        pref,
+        refresh,
+        ..ask
+    };
+    let rt = crate::service::runtime().map_err(anyhow::Error::msg)?;
     let outcome = match rt.block_on(recommender.recommend(&ask)) {
         Ok(o) => o,
         Err(e) => {

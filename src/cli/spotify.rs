@@ -1,12 +1,8 @@
 //! `emotune spotify …`: the signed-in user's commands (sign in and out, who, playlists, save
 //! and play a mood's list).
 
-use std::time::Duration;
-
-use super::profile;
 use crate::config::SpotifyEnv;
 use crate::music::account::{Account, SignInConfig, TokenStore};
-use crate::music::recommender::{Ask, Recommender};
 
 /// The shared network runtime (`service::runtime`).
 fn runtime() -> anyhow::Result<&'static tokio::runtime::Runtime> {
@@ -89,22 +85,8 @@ pub fn spotify_use(
             return Ok(1);
         }
     };
-    let (settings, warning) = crate::config::Settings::load_user();
-    let (music, warnings) = crate::music::service::Music::from_user(
-        env,
-        Duration::from_secs(4),
-        settings.music_refresh,
-    );
-    for w in warning.into_iter().chain(warnings) {
-        eprintln!("warning: {w}");
-    }
+    let (recommender, ask) = super::recommender_for(env, emotion, strategy);
     let rt = runtime()?;
-    let recommender = Recommender::new(music, env.clone());
-    let ask = Ask {
-        taste: profile::active_taste(),
-        own: settings.own_playlist(emotion, strategy).cloned(),
-        ..Ask::new(emotion, strategy)
-    };
     let rec = match rt.block_on(recommender.recommend(&ask)) {
         Ok(o) => {
             for n in &o.notes {
