@@ -410,8 +410,13 @@ fn without_a_dialog_service_open_image_falls_back_to_the_built_in_browser() {
     h.run();
     assert!(h.query_by_label("Up").is_none(), "browser closed at first");
     h.get_by_label("Open image…").click();
-    h.run();
-    // The built-in browser lists a folder: it shows its "Up" button and path.
+    // The built-in browser lists a folder off the UI thread (a spinner turns meanwhile, so
+    // step frames instead of waiting to settle), then shows its "Up" button and path.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while h.query_by_label("Up").is_none() && std::time::Instant::now() < deadline {
+        h.step();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     assert!(
         h.query_by_label("Up").is_some(),
         "the built-in browser opened"
