@@ -117,13 +117,34 @@ fn history_row(ui: &mut egui::Ui, d: &mut crate::config::DiarySettings) -> Optio
             .add(
                 egui::DragValue::new(&mut d.keep_days)
                     .range(0..=3650)
-                    .suffix(" days"),
+                    // 0 is "no limit": "keep 0 days" would read as keeping nothing.
+                    .custom_formatter(|v, _| keep_label(v))
+                    .custom_parser(parse_keep),
             )
-            .on_hover_text("0 keeps everything; older days are deleted at start")
+            .on_hover_text("drag or type a number of days; 0 keeps everything; older days are deleted at start")
             .changed();
     });
     ui.end_row();
     changed.then_some(Command::SettingsEdited)
+}
+
+/// The retention as the settings show it: "forever" for 0 (no limit), else "N days".
+fn keep_label(days: f64) -> String {
+    match days.round() as u64 {
+        0 => "forever".into(),
+        1 => "1 day".into(),
+        n => format!("{n} days"),
+    }
+}
+
+/// What can be typed into the retention field: a number of days (a unit after it is fine), or
+/// "forever".
+fn parse_keep(text: &str) -> Option<f64> {
+    let t = text.trim().to_lowercase();
+    if t == "forever" {
+        return Some(0.0);
+    }
+    t.split_whitespace().next()?.parse().ok()
 }
 
 /// How often stored music lists are fetched again.
@@ -259,4 +280,21 @@ fn pipeline_rows(ui: &mut egui::Ui, settings: &mut Settings) -> Option<Command> 
     }
     ui.end_row();
     changed.then_some(Command::PipelineEdited)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_retention_limit_reads_forever_and_typed_days_parse() {
+        assert_eq!(keep_label(0.0), "forever");
+        assert_eq!(keep_label(1.0), "1 day");
+        assert_eq!(keep_label(30.0), "30 days");
+        assert_eq!(parse_keep("forever"), Some(0.0));
+        assert_eq!(parse_keep(" 90 days"), Some(90.0));
+        assert_eq!(parse_keep("45"), Some(45.0));
+        assert_eq!(parse_keep("soon"), None);
+        assert_eq!(parse_keep(""), None);
+    }
 }
