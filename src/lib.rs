@@ -89,7 +89,7 @@ pub(crate) fn restart_on_panic(mut body: impl FnMut(), mut report: impl FnMut(Re
 }
 
 /// The message of a caught panic (`panic!` with a string or a formatted message).
-pub fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+pub(crate) fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
     p.downcast_ref::<&str>()
         .map(|s| (*s).to_string())
         .or_else(|| p.downcast_ref::<String>().cloned())

@@ -14,7 +14,7 @@ use tracing_subscriber::prelude::*;
 const ROTATE_AT: u64 = 1 << 20;
 
 /// False for events that could carry Spotify credentials.
-pub fn secret_safe(meta: &tracing::Metadata<'_>) -> bool {
+pub(crate) fn secret_safe(meta: &tracing::Metadata<'_>) -> bool {
     !(meta.target().starts_with("rspotify") && *meta.level() > tracing::Level::WARN)
 }
 
@@ -23,7 +23,7 @@ fn filter() -> EnvFilter {
 }
 
 /// Where the app's log file goes: the XDG state dir (`~/.local/state/emotune`).
-pub fn log_dir() -> Option<PathBuf> {
+pub(crate) fn log_dir() -> Option<PathBuf> {
     let dirs = directories::ProjectDirs::from("", "", "emotune")?;
     dirs.state_dir()
         .map(Path::to_path_buf)

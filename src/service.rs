@@ -10,7 +10,7 @@ use std::thread::JoinHandle;
 use crate::Restart;
 
 /// Called after each event: the window passes `ctx.request_repaint`.
-pub type Notify = Arc<dyn Fn() + Send + Sync>;
+pub(crate) type Notify = Arc<dyn Fn() + Send + Sync>;
 
 /// A service's way to its caller: each event is followed by a wake-up.
 pub(crate) struct Events<E> {

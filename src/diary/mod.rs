@@ -27,7 +27,7 @@ pub use query::{
 };
 pub use recorder::Recorder;
 pub use schedule::Refresh;
-pub use store::{PoolTrack, Pooled, StoredList, TrackStore};
+pub(crate) use store::{PoolTrack, TrackStore};
 #[cfg(test)]
 pub(crate) use writer::Writer;
 pub use writer::{DiaryEvent, DiaryHandle, Entry, Play, Shown};
@@ -130,7 +130,7 @@ fn nearly_full(path: &Path) -> bool {
 
 /// Valence of a face, as the history uses it: happy and surprise count positive; angry,
 /// disgust, fear and sad negative; neutral zero. In [-1, 1].
-pub fn valence(p: &[f32; Emotion::COUNT]) -> f32 {
+pub(crate) fn valence(p: &[f32; Emotion::COUNT]) -> f32 {
     use Emotion::*;
     let i = |e: Emotion| p[e.index()];
     i(Happy) + i(Surprise) - i(Angry) - i(Disgust) - i(Fear) - i(Sad)
@@ -144,7 +144,7 @@ pub struct Diary {
 
 impl Diary {
     /// `diary.sqlite3` in the OS data dir (`~/.local/share/emotune/` on Linux).
-    pub fn default_path() -> Option<PathBuf> {
+    pub(crate) fn default_path() -> Option<PathBuf> {
         directories::ProjectDirs::from("", "", "emotune")
             .map(|d| d.data_dir().join("diary.sqlite3"))
     }
@@ -186,7 +186,7 @@ impl Diary {
     }
 
     /// An empty diary in memory: what a summary says before anything was recorded.
-    pub fn in_memory() -> Result<Diary> {
+    pub(crate) fn in_memory() -> Result<Diary> {
         let path = PathBuf::from(":memory:");
         let conn = Connection::open_in_memory().map_err(|e| DiaryError::from_sqlite(&path, &e))?;
         let mut diary = Diary { conn, path };
@@ -219,7 +219,7 @@ pub(crate) fn local_day_hour(t_ms: i64) -> (String, u32) {
 
 /// A Unix time in milliseconds as local time, formatted with chrono's `format` (e.g.
 /// `"%Y-%m-%d %H:%M"`); empty if the time cannot be shown.
-pub fn local_time(t_ms: i64, format: &str) -> String {
+pub(crate) fn local_time(t_ms: i64, format: &str) -> String {
     use chrono::{Local, TimeZone};
     Local
         .timestamp_millis_opt(t_ms)

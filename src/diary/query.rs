@@ -326,7 +326,7 @@ impl Diary {
     }
 
     /// A session's samples in time order.
-    pub fn timeline(&self, session: i64) -> Result<Vec<TimelinePoint>> {
+    pub(crate) fn timeline(&self, session: i64) -> Result<Vec<TimelinePoint>> {
         let e = |e| self.err(e);
         let mut stmt = self
             .conn

@@ -45,7 +45,7 @@ impl Recorder {
     }
 
     /// Why history is off, if it failed.
-    pub fn off_reason(&self) -> Option<&DiaryError> {
+    pub(crate) fn off_reason(&self) -> Option<&DiaryError> {
         self.off.as_ref()
     }
 
@@ -103,7 +103,7 @@ impl Recorder {
         self.send(Entry::Play { t: now_ms(), play });
     }
 
-    pub fn correction(&self, said: Emotion, meant: Emotion) {
+    pub(crate) fn correction(&self, said: Emotion, meant: Emotion) {
         self.send(Entry::Correction {
             t: now_ms(),
             said,
@@ -112,11 +112,11 @@ impl Recorder {
     }
 
     /// Asks for the history view's figures; the answer comes back through `poll`.
-    pub fn ask_summary(&self, days: u32) {
+    pub(crate) fn ask_summary(&self, days: u32) {
         self.send(Entry::Summary { days });
     }
 
-    pub fn ask_timeline(&self, session: i64) {
+    pub(crate) fn ask_timeline(&self, session: i64) {
         self.send(Entry::Timeline { session });
     }
 

@@ -15,7 +15,7 @@ pub enum Refresh {
 }
 
 /// The forms `Refresh::parse` takes, for its error and the docs.
-pub const ACCEPTED: &str =
+pub(crate) const ACCEPTED: &str =
     "\"daily\", \"weekly\" (Monday) or \"weekly:<day>\" such as \"weekly:sunday\"";
 
 const DAYS: [(Weekday, &str); 7] = [
@@ -46,7 +46,7 @@ fn parse_day(s: &str) -> Option<Weekday> {
 
 impl Refresh {
     /// Every schedule, in the order the settings window lists them.
-    pub const CHOICES: [Refresh; 8] = [
+    pub(crate) const CHOICES: [Refresh; 8] = [
         Refresh::Daily,
         Refresh::Weekly(Weekday::Mon),
         Refresh::Weekly(Weekday::Tue),
@@ -87,7 +87,7 @@ impl Refresh {
     }
 
     /// The latest boundary at or before `now`, in `now`'s time zone.
-    pub fn boundary_in<Tz: TimeZone>(self, now: &DateTime<Tz>) -> DateTime<Tz> {
+    pub(crate) fn boundary_in<Tz: TimeZone>(self, now: &DateTime<Tz>) -> DateTime<Tz> {
         let today = now.date_naive();
         let back = match self {
             Refresh::Daily => 0,
@@ -105,7 +105,7 @@ impl Refresh {
 
     /// Whether a list fetched at `fetched` (Unix ms) is still fresh at `now`, in `tz`. One from
     /// the future (the clock was set back) is not: it is fetched again and dated right.
-    pub fn is_fresh_in<Tz: TimeZone>(self, tz: &Tz, fetched: i64, now: i64) -> bool {
+    pub(crate) fn is_fresh_in<Tz: TimeZone>(self, tz: &Tz, fetched: i64, now: i64) -> bool {
         let Some(now_t) = tz.timestamp_millis_opt(now).earliest() else {
             return false;
         };
@@ -114,7 +114,7 @@ impl Refresh {
     }
 
     /// `is_fresh_in` in the computer's time zone.
-    pub fn is_fresh(self, fetched: i64, now: i64) -> bool {
+    pub(crate) fn is_fresh(self, fetched: i64, now: i64) -> bool {
         self.is_fresh_in(&Local, fetched, now)
     }
 }

@@ -18,7 +18,7 @@ const MAX_POOL: i64 = 2_000;
 
 /// A track as the pool keeps it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct PoolTrack {
+pub(crate) struct PoolTrack {
     pub uri: String,
     pub title: String,
     pub artists: Vec<String>,
@@ -29,7 +29,7 @@ pub struct PoolTrack {
 
 /// A pooled track, when it first came, and whether it was ever opened or played.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Pooled {
+pub(crate) struct Pooled {
     pub track: PoolTrack,
     pub first_seen: i64,
     pub heard: bool,
@@ -38,14 +38,14 @@ pub struct Pooled {
 /// A stored list: the JSON the music side saved, when it was fetched, and the whole pool with
 /// the tracks never heard first (newest first within each).
 #[derive(Debug, Clone, PartialEq)]
-pub struct StoredList {
+pub(crate) struct StoredList {
     pub recommendation: String,
     pub fetched: i64,
     pub pool: Vec<Pooled>,
 }
 
 /// The music lists' end of the diary database.
-pub struct TrackStore {
+pub(crate) struct TrackStore {
     db: Diary,
 }
 
@@ -172,7 +172,10 @@ impl TrackStore {
     }
 
     /// Which of `uris` were ever opened or played.
-    pub fn heard<'a>(&self, uris: impl IntoIterator<Item = &'a str>) -> Result<HashSet<String>> {
+    pub(crate) fn heard<'a>(
+        &self,
+        uris: impl IntoIterator<Item = &'a str>,
+    ) -> Result<HashSet<String>> {
         let mut stmt = self
             .db
             .conn

@@ -4,15 +4,16 @@
 
 use crate::config::SpotifyEnv;
 
-pub use super::spotify::{
-    Account, AccountError, SignInConfig, TokenStore, User, UserPlaylist, playlist_name, track_uris,
+pub use super::spotify::AccountError;
+pub(crate) use super::spotify::{
+    Account, SignInConfig, TokenStore, User, UserPlaylist, playlist_name, track_uris,
 };
 
 type Result<T> = std::result::Result<T, AccountError>;
 
 /// What the window asks of the account thread.
 #[derive(Debug, Clone, PartialEq)]
-pub enum AccountJob {
+pub(crate) enum AccountJob {
     /// Who is signed in (at start, when a token is stored).
     Status,
     SignIn,
@@ -30,7 +31,7 @@ pub enum AccountJob {
 
 /// What the account thread answers.
 #[derive(Debug, Clone, PartialEq)]
-pub enum AccountEvent {
+pub(crate) enum AccountEvent {
     /// Open this page in a browser to sign in: the window opens it, and shows it too.
     AuthorizeUrl(String),
     SignedIn(User),
@@ -48,7 +49,7 @@ pub enum AccountEvent {
 
 /// The account thread: sign-in (which waits on the browser for minutes) and the user's calls
 /// run here, away from the UI and the music thread.
-pub struct AccountHandle {
+pub(crate) struct AccountHandle {
     tx: std::sync::mpsc::Sender<AccountJob>,
     rx: std::sync::mpsc::Receiver<AccountEvent>,
 }
@@ -87,7 +88,8 @@ impl AccountHandle {
     }
 
     /// A handle on channels the caller serves itself (tests drive the UI with a fake).
-    pub fn from_channels(
+    #[cfg(test)]
+    pub(crate) fn from_channels(
         tx: std::sync::mpsc::Sender<AccountJob>,
         rx: std::sync::mpsc::Receiver<AccountEvent>,
     ) -> AccountHandle {

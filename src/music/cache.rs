@@ -76,7 +76,7 @@ impl Cache {
     }
 
     /// Imports the old cache files in `dir` when the database is opened.
-    pub fn importing(self, dir: Option<PathBuf>) -> Cache {
+    pub(crate) fn importing(self, dir: Option<PathBuf>) -> Cache {
         let state = match self
             .state
             .into_inner()

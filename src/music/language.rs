@@ -2,7 +2,7 @@
 //! a market, and the offline catalog's regional lists.
 
 /// (id, what the window shows, words added to the playlist search).
-pub const LANGUAGES: &[(&str, &str, &str)] = &[
+pub(crate) const LANGUAGES: &[(&str, &str, &str)] = &[
     ("any", "Any language", ""),
     ("english", "English", "english"),
     ("hindi", "Hindi / Bollywood", "bollywood hindi"),
@@ -35,7 +35,7 @@ impl From<&crate::profile::MusicPrefs> for Taste {
 }
 
 impl Taste {
-    pub fn is_any(&self) -> bool {
+    pub(crate) fn is_any(&self) -> bool {
         self.language.is_empty() || self.language == "any"
     }
 
@@ -104,7 +104,7 @@ pub fn parse(s: &str) -> Result<String, String> {
 }
 
 /// A Spotify market: two letters (ISO 3166-1 alpha-2), or "any"/"" for the account's own.
-pub fn parse_market(s: &str) -> Result<Option<String>, String> {
+pub(crate) fn parse_market(s: &str) -> Result<Option<String>, String> {
     let t = s.trim();
     if t.is_empty() || t.eq_ignore_ascii_case("any") {
         return Ok(None);
@@ -118,12 +118,12 @@ pub fn parse_market(s: &str) -> Result<Option<String>, String> {
 }
 
 /// The words a language adds to a playlist search ("" for any or an unknown id).
-pub fn search_terms(id: &str) -> &'static str {
+pub(crate) fn search_terms(id: &str) -> &'static str {
     LANGUAGES.iter().find(|l| l.0 == id).map_or("", |l| l.2)
 }
 
 /// A playlist search for `query` in the language `id`.
-pub fn localise_query(query: &str, id: &str) -> String {
+pub(crate) fn localise_query(query: &str, id: &str) -> String {
     match search_terms(id) {
         "" => query.to_string(),
         terms => format!("{terms} {query}"),

@@ -148,7 +148,7 @@ impl Pipeline {
     }
 
     /// The profile's adjustment for the largest face from the next frame on (None: off).
-    pub fn set_adjustment(&mut self, a: Option<Adjustment>) {
+    pub(crate) fn set_adjustment(&mut self, a: Option<Adjustment>) {
         self.adjustment = a.filter(|a| !a.is_identity());
     }
 
@@ -195,7 +195,11 @@ impl Pipeline {
     /// Pipelined `process`, for when frames come faster than they are processed: detects and
     /// tracks `frame` while the previous frame's faces are classified on the other core, then
     /// returns the previous frame's result (none for the first). `flush` gives the last one.
-    pub fn submit(&mut self, frame: Arc<RgbImage>, at: Duration) -> Result<Option<FrameResult>> {
+    pub(crate) fn submit(
+        &mut self,
+        frame: Arc<RgbImage>,
+        at: Duration,
+    ) -> Result<Option<FrameResult>> {
         let (earlier, f) = self.start(frame, at, false)?;
         self.in_flight = Some(f);
         Ok(earlier)

@@ -9,7 +9,7 @@ use crate::vision::{DetectorSettings, FaceDetector, Offload, Task};
 
 /// The thread and the channel its tasks come through. Dropping it lets the thread finish the
 /// tasks already sent, then waits for it.
-pub struct SecondCore {
+pub(crate) struct SecondCore {
     tasks: Option<mpsc::Sender<Task>>,
     /// Joined on drop: a thread still inside libtorch when the process exits crashes it.
     thread: Option<std::thread::JoinHandle<()>>,

@@ -21,21 +21,21 @@ use crate::emotion::{Emotion, EmotionScores};
 const N: usize = Emotion::COUNT;
 
 /// Log-probabilities with their mean over the classes taken out: softmax only sees differences.
-pub type LogProbs = [f32; N];
+pub(crate) type LogProbs = [f32; N];
 
 /// The most a calibration moves one class, in log-probability (a factor of ~400).
-pub const MAX_SHIFT: f32 = 6.0;
+pub(crate) const MAX_SHIFT: f32 = 6.0;
 /// One correction's push on the two emotions it names.
-pub const CORRECTION_STEP: f32 = 0.6;
+pub(crate) const CORRECTION_STEP: f32 = 0.6;
 /// The most all corrections together move one class (a factor of ~4.5).
-pub const MAX_CORRECTION: f32 = 1.5;
+pub(crate) const MAX_CORRECTION: f32 = 1.5;
 /// A correction's weight halves in this time.
-pub const CORRECTION_HALF_LIFE_SECS: f64 = 7.0 * 86_400.0;
+pub(crate) const CORRECTION_HALF_LIFE_SECS: f64 = 7.0 * 86_400.0;
 
 /// Probabilities below this are treated as this (a softmax in f32 can underflow to 0).
 const FLOOR: f32 = 1e-7;
 
-pub fn centred_log_probs(s: &EmotionScores) -> LogProbs {
+pub(crate) fn centred_log_probs(s: &EmotionScores) -> LogProbs {
     let mut l = [0.0; N];
     for (o, &p) in l.iter_mut().zip(&s.0) {
         *o = p.max(FLOOR).ln();
@@ -66,7 +66,7 @@ struct AnchorFile {
 
 impl NeutralAnchor {
     /// A face 3 log-units more neutral than anything else: about 75 % neutral.
-    pub fn generic() -> Self {
+    pub(crate) fn generic() -> Self {
         let mut l = [0.0; N];
         l[Emotion::Neutral.index()] = 3.0;
         centre(&mut l);
@@ -78,7 +78,7 @@ impl NeutralAnchor {
 
     /// `<model>.neutral.json` beside the model (written by `python -m training.neutral`); the
     /// generic anchor and a warning naming the file when it is missing or unreadable.
-    pub fn for_model(model: &Path) -> (Self, Option<String>) {
+    pub(crate) fn for_model(model: &Path) -> (Self, Option<String>) {
         let path = model.with_extension("neutral.json");
         let read = std::fs::read_to_string(&path)
             .map_err(|e| e.to_string())
@@ -124,7 +124,9 @@ pub struct Reference {
 
 impl Reference {
     /// None without frames.
-    pub fn from_scores<'a>(frames: impl IntoIterator<Item = &'a EmotionScores>) -> Option<Self> {
+    pub(crate) fn from_scores<'a>(
+        frames: impl IntoIterator<Item = &'a EmotionScores>,
+    ) -> Option<Self> {
         let mut sum = [0.0; N];
         let mut n = 0;
         for s in frames {
@@ -146,7 +148,7 @@ impl Reference {
     }
 
     /// Whether the stored numbers can be used (a hand-edited file may hold anything).
-    pub fn is_valid(&self) -> bool {
+    pub(crate) fn is_valid(&self) -> bool {
         self.frames > 0 && self.log_probs.iter().all(|v| v.is_finite())
     }
 }
@@ -167,7 +169,7 @@ fn decay(age_secs: f64) -> f32 {
 }
 
 /// The corrections' summed push per class at `now`, each class held to ±`MAX_CORRECTION`.
-pub fn correction_bias(corrections: &[Correction], now: u64) -> LogProbs {
+pub(crate) fn correction_bias(corrections: &[Correction], now: u64) -> LogProbs {
     let mut b = [0.0; N];
     for c in corrections.iter().filter(|c| c.from != c.to) {
         let w = CORRECTION_STEP * decay(now.saturating_sub(c.at) as f64);
@@ -210,11 +212,11 @@ impl Adjustment {
         self.offset
     }
 
-    pub fn is_identity(&self) -> bool {
+    pub(crate) fn is_identity(&self) -> bool {
         self.offset.iter().all(|&v| v == 0.0)
     }
 
-    pub fn apply(&self, s: &EmotionScores) -> EmotionScores {
+    pub(crate) fn apply(&self, s: &EmotionScores) -> EmotionScores {
         if self.is_identity() {
             return *s;
         }

@@ -8,7 +8,7 @@ use crate::emotion::EmotionScores;
 use super::Reference;
 
 /// How long the person holds a relaxed face.
-pub const HOLD: Duration = Duration::from_secs(3);
+pub(crate) const HOLD: Duration = Duration::from_secs(3);
 /// Fewer classified frames than this over `HOLD` is "no face" (a camera gives ~90).
 const MIN_FRAMES: usize = 8;
 /// The face's centre may wander this share of its width, and no more.
@@ -63,7 +63,7 @@ impl Calibration {
     }
 
     /// Share of `HOLD` done, 0 to 1.
-    pub fn progress(&self, now: Duration) -> f32 {
+    pub(crate) fn progress(&self, now: Duration) -> f32 {
         match self.started {
             Some(s) => (now.saturating_sub(s).as_secs_f32() / HOLD.as_secs_f32()).min(1.0),
             None => 0.0,

@@ -19,7 +19,7 @@ pub use adjust::{Adjustment, Correction, NeutralAnchor, Reference};
 use crate::error::{Error, Result};
 
 /// The profile in use when none was picked.
-pub const DEFAULT_NAME: &str = "default";
+pub(crate) const DEFAULT_NAME: &str = "default";
 const VERSION: u32 = 1;
 
 /// One of the user's playlists, as picked for a mood.
@@ -101,11 +101,11 @@ impl Profile {
     }
 
     /// Back to the reference before the last calibration (none if there was none).
-    pub fn undo_calibration(&mut self) {
+    pub(crate) fn undo_calibration(&mut self) {
         self.neutral = self.previous_neutral.take();
     }
 
-    pub fn correct(&mut self, c: Correction) {
+    pub(crate) fn correct(&mut self, c: Correction) {
         // Old ones weigh nothing any more; the file stays small.
         const KEEP: usize = 500;
         self.corrections.push(c);
@@ -118,7 +118,7 @@ impl Profile {
 
 /// A profile name as a file name: lower-case letters, digits and '-', so "Ana María" and
 /// "ana-maría" are the same person and no name can point outside the folder.
-pub fn slug(name: &str) -> Result<String> {
+pub(crate) fn slug(name: &str) -> Result<String> {
     let mut s = String::new();
     for c in name.trim().chars().flat_map(char::to_lowercase) {
         if c.is_alphanumeric() {
@@ -155,11 +155,11 @@ impl Store {
     }
 
     /// `<data dir>/emotune/profiles`; None when the OS gives no home.
-    pub fn default_dir() -> Option<PathBuf> {
+    pub(crate) fn default_dir() -> Option<PathBuf> {
         directories::ProjectDirs::from("", "", "emotune").map(|d| d.data_dir().join("profiles"))
     }
 
-    pub fn open_default() -> Result<Self> {
+    pub(crate) fn open_default() -> Result<Self> {
         Self::default_dir()
             .map(Store::new)
             .ok_or_else(|| Error::Invalid("no data folder for profiles (is $HOME set?)".into()))
@@ -191,7 +191,7 @@ impl Store {
     }
 
     /// The profile, or a new empty one of that name (not written until saved).
-    pub fn load_or_new(&self, name: &str) -> Result<Profile> {
+    pub(crate) fn load_or_new(&self, name: &str) -> Result<Profile> {
         Ok(self.load(name)?.unwrap_or_else(|| Profile::new(name)))
     }
 
@@ -260,7 +260,7 @@ impl Store {
         }
     }
 
-    pub fn set_active(&self, name: &str) -> Result<()> {
+    pub(crate) fn set_active(&self, name: &str) -> Result<()> {
         let s = slug(name)?;
         std::fs::create_dir_all(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
         let path = self.dir.join("active");

@@ -8,14 +8,14 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 
 /// What a dialog is for.
 #[derive(Debug, Clone, PartialEq)]
-pub enum DialogKind {
+pub(crate) enum DialogKind {
     OpenImage,
     OpenFolder,
     /// Save the mood timeline; the name and folder suggested.
     ExportCsv(PathBuf),
 }
 
-pub struct Dialogs {
+pub(crate) struct Dialogs {
     available: bool,
     open: bool,
     tx: Sender<(DialogKind, Option<PathBuf>)>,
@@ -24,7 +24,7 @@ pub struct Dialogs {
 }
 
 /// Whether a portal (through the session bus) or zenity could show a dialog.
-pub fn service_available() -> bool {
+pub(crate) fn service_available() -> bool {
     let bus = std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some_and(|v| !v.is_empty())
         || std::env::var_os("XDG_RUNTIME_DIR").is_some_and(|d| Path::new(&d).join("bus").exists());
     let zenity = std::env::var_os("PATH")

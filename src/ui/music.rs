@@ -37,13 +37,13 @@ fn source_label(s: SourceKind) -> (&'static str, Color32) {
 
 impl MusicPanel {
     /// Whether an answer to request `id` is still the one waited for.
-    pub fn is_current(&self, id: u64) -> bool {
+    pub(crate) fn is_current(&self, id: u64) -> bool {
         id == self.asked
     }
 
     /// The list for request `id` arrived: unless another was asked for since, it replaces the
     /// current one and clears the loading state and any error.
-    pub fn show_list(&mut self, id: u64, o: Outcome) {
+    pub(crate) fn show_list(&mut self, id: u64, o: Outcome) {
         if !self.is_current(id) {
             return;
         }

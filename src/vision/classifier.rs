@@ -170,7 +170,7 @@ impl EmotionClassifier {
     }
 
     /// From now on, `offset` is subtracted from each face's log-probabilities (None: off).
-    pub fn set_offset(&mut self, offset: Option<[f32; Emotion::COUNT]>) {
+    pub(crate) fn set_offset(&mut self, offset: Option<[f32; Emotion::COUNT]>) {
         self.offset = offset;
     }
 

@@ -14,7 +14,7 @@ use super::resample::{downscale_into, pyramid_resize, scaled_color};
 use crate::error::Result;
 
 pub(crate) use super::cascade::suppress_overlaps;
-pub use super::helper::{Offload, Task};
+pub(crate) use super::helper::{Offload, Task};
 pub use super::settings::DetectorSettings;
 
 /// BlazeFace, loaded when the settings first ask for it; a load failure turns it off (logged).

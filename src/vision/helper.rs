@@ -11,11 +11,11 @@ use super::resample::downscale_into;
 use super::settings::DetectorSettings;
 
 /// Work for the second core.
-pub type Task = Box<dyn FnOnce() + Send>;
+pub(crate) type Task = Box<dyn FnOnce() + Send>;
 
 /// Runs tasks on another thread, in the order sent. Restarting or reporting a task that
 /// panics is the provider's business; the detector only sees its answer never come.
-pub trait Offload: Send {
+pub(crate) trait Offload: Send {
     /// Queues `task` after those already sent; hands it back when nothing will run it.
     fn send(&self, task: Task) -> Result<(), Task>;
 }

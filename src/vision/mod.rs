@@ -17,7 +17,8 @@ pub(crate) mod settings;
 pub mod testset;
 
 pub use classifier::{EmotionClassifier, resolve_model_path};
-pub use detector::{DetectorSettings, FaceDetector, Offload, Task};
+pub use detector::{DetectorSettings, FaceDetector};
+pub(crate) use detector::{Offload, Task};
 pub use frame::{Detection, Frame};
-pub use preprocess::{BBox, FaceInput, hit};
+pub use preprocess::{BBox, hit};
 pub use resample::{rotate_gray, unrotate_point};

@@ -97,7 +97,7 @@ impl RawFace {
 /// half color at threshold 0.5 found the same 96.7 % of faces with the same 19 boxes in empty
 /// rooms as gray at 0.4, and full color traded faces for boxes on texture at gray's rate.
 /// So gray, the input the shipped threshold was chosen on.
-pub const SATURATION: f32 = 0.0;
+pub(crate) const SATURATION: f32 = 0.0;
 
 /// A frame (or a window of it) letterboxed into BlazeFace's input, and the way back to frame
 /// pixels.

@@ -8,7 +8,7 @@ pub(crate) const INPUT_SIZE: usize = 48;
 pub(crate) const INPUT_LEN: usize = INPUT_SIZE * INPUT_SIZE;
 
 /// One face ready for the classifier: 48×48 gray in [0, 1], row-major.
-pub type FaceInput = Box<[f32; INPUT_LEN]>;
+pub(crate) type FaceInput = Box<[f32; INPUT_LEN]>;
 
 /// Axis-aligned box in pixel coordinates of the full frame.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -33,7 +33,7 @@ impl BBox {
     }
 
     /// Intersection over union, 0 when disjoint.
-    pub fn iou(&self, o: &BBox) -> f32 {
+    pub(crate) fn iou(&self, o: &BBox) -> f32 {
         let x0 = self.x.max(o.x);
         let y0 = self.y.max(o.y);
         let x1 = (self.x + self.w).min(o.x + o.w);

@@ -12,7 +12,7 @@ pub(crate) const MAX_REQUEST_LINE: u64 = 8 * 1024;
 
 /// The loopback address a redirect URI names.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Loopback {
+pub(crate) struct Loopback {
     pub port: u16,
     pub path: String,
 }

@@ -20,22 +20,22 @@ use std::time::Duration;
 
 use crate::config::SpotifyEnv;
 
-pub use callback::Loopback;
 pub use search::{SpotifyError, SpotifySource};
-pub use token::{Token, TokenStore};
-pub use user_api::{Account, User, UserPlaylist};
+pub use token::Token;
+pub(crate) use token::TokenStore;
+pub(crate) use user_api::{Account, User, UserPlaylist};
 
 /// Used when `RSPOTIFY_REDIRECT_URI` is not set; register it in the Spotify dashboard.
-pub const DEFAULT_REDIRECT: &str = "http://127.0.0.1:8888/callback";
+pub(crate) const DEFAULT_REDIRECT: &str = "http://127.0.0.1:8888/callback";
 /// Read the user's playlists and name, write private playlists, start playback.
-pub const SCOPES: [&str; 4] = [
+pub(crate) const SCOPES: [&str; 4] = [
     "playlist-read-private",
     "playlist-modify-private",
     "user-modify-playback-state",
     "user-read-private",
 ];
 /// How long the sign-in waits for the browser to come back.
-pub const LOGIN_TIMEOUT: Duration = Duration::from_secs(300);
+pub(crate) const LOGIN_TIMEOUT: Duration = Duration::from_secs(300);
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum AccountError {
@@ -124,7 +124,7 @@ impl Endpoints {
 /// What the sign-in needs from the environment: the app's client id, the loopback redirect,
 /// the base URLs and the token file.
 #[derive(Debug, Clone)]
-pub struct SignInConfig {
+pub(crate) struct SignInConfig {
     pub client_id: String,
     pub redirect: String,
     pub endpoints: Endpoints,
@@ -147,12 +147,12 @@ impl SignInConfig {
 }
 
 /// The name a saved playlist gets: the mood and the date.
-pub fn playlist_name(e: crate::Emotion, s: crate::music::Strategy, date: &str) -> String {
+pub(crate) fn playlist_name(e: crate::Emotion, s: crate::music::Strategy, date: &str) -> String {
     format!("emotune · {e} ({}) · {date}", s.name())
 }
 
 /// Spotify track URIs of a recommendation (catalog tracks are searches and cannot be saved).
-pub fn track_uris(rec: &crate::music::Recommendation) -> Vec<String> {
+pub(crate) fn track_uris(rec: &crate::music::Recommendation) -> Vec<String> {
     rec.tracks
         .iter()
         .filter(|t| t.uri.starts_with("spotify:track:"))

@@ -91,7 +91,7 @@ async fn held(c: &AuthCodePkceSpotify, keep: Option<String>) -> Result<Token> {
 /// Runs the whole sign-in: `show_url` gets the authorize URL (the window opens it, the command
 /// line prints it), the loopback waits for the browser, the code is exchanged and the token
 /// saved.
-pub async fn sign_in(cfg: &SignInConfig, show_url: impl FnOnce(&str)) -> Result<Token> {
+pub(crate) async fn sign_in(cfg: &SignInConfig, show_url: impl FnOnce(&str)) -> Result<Token> {
     let loopback = Loopback::parse(&cfg.redirect)
         .ok_or_else(|| AccountError::BadRedirect(cfg.redirect.clone()))?;
     let listener = TcpListener::bind(("127.0.0.1", loopback.port)).map_err(|e| {

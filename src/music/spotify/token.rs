@@ -77,7 +77,7 @@ impl Token {
 
 /// The token file: `~/.config/emotune/spotify-token.json`, mode 0600.
 #[derive(Debug, Clone)]
-pub struct TokenStore {
+pub(crate) struct TokenStore {
     pub path: PathBuf,
 }
 

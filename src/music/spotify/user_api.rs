@@ -12,21 +12,21 @@ use super::{AccountError, Endpoints, Result, SignInConfig, oauth};
 
 /// Who is signed in.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct User {
+pub(crate) struct User {
     pub id: String,
     pub display_name: String,
 }
 
 /// One of the user's playlists.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct UserPlaylist {
+pub(crate) struct UserPlaylist {
     pub id: String,
     pub name: String,
     pub uri: String,
 }
 
 /// A signed-in Spotify account.
-pub struct Account {
+pub(crate) struct Account {
     http: reqwest::Client,
     ep: Endpoints,
     client_id: String,
@@ -215,7 +215,7 @@ impl Account {
 
     /// The tracks of one of the user's playlists (the first 100; private ones too, which the
     /// app's own client-credentials token cannot read). Episodes and local files are skipped.
-    pub async fn playlist_tracks(&mut self, id: &str) -> Result<Vec<crate::music::Track>> {
+    pub(crate) async fn playlist_tracks(&mut self, id: &str) -> Result<Vec<crate::music::Track>> {
         let path = format!("playlists/{id}/items?limit=100");
         let v = self
             .call(Call::ReadItems, reqwest::Method::GET, &path, None)
@@ -225,7 +225,7 @@ impl Account {
 
     /// The mood's list from the playlist the user picked for it (shared by the window and
     /// `spotify save/play`). An empty playlist is an error: the caller falls back.
-    pub async fn own_recommendation(
+    pub(crate) async fn own_recommendation(
         &mut self,
         emotion: crate::Emotion,
         strategy: crate::music::Strategy,
@@ -251,7 +251,11 @@ impl Account {
     }
 
     /// A new private playlist holding `uris` (in batches of 100, Spotify's limit).
-    pub async fn save_playlist(&mut self, name: &str, uris: &[String]) -> Result<UserPlaylist> {
+    pub(crate) async fn save_playlist(
+        &mut self,
+        name: &str,
+        uris: &[String],
+    ) -> Result<UserPlaylist> {
         let body = json!({
             "name": name,
             "public": false,
