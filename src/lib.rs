@@ -8,8 +8,8 @@ pub mod capture;
 pub mod cli;
 pub mod config;
 pub mod diary;
-pub mod emotion;
-pub mod error;
+pub(crate) mod emotion;
+pub(crate) mod error;
 pub mod eval;
 #[cfg(test)]
 mod fuzz;
@@ -17,9 +17,9 @@ pub mod logging;
 pub mod music;
 pub mod pipeline;
 pub(crate) mod platform;
-pub mod plot;
-pub mod profile;
-pub mod service;
+pub(crate) mod plot;
+pub(crate) mod profile;
+pub(crate) mod service;
 #[cfg(feature = "measure")]
 pub mod soak;
 pub mod ui;
