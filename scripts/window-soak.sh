@@ -13,8 +13,10 @@ HOME=$home XDG_CONFIG_HOME=$home/.config XDG_DATA_HOME=$home/.local/share \
   XDG_CACHE_HOME=$home/.cache EMOTUNE_MODEL=${EMOTUNE_MODEL:-$PWD/models/emotion_resnet18_cbam.pt} \
   xvfb-run -a -s "-screen 0 1280x800x24" "$bin" --source "$dir" --fps 30 --quit-after "$secs" \
   >"$home/app.log" 2>&1 &
+xvfb=$!
 sleep 3
-pid=$(pgrep -n -x emotune)
+# The window is xvfb-run's child (another emotune running elsewhere is not measured).
+pid=$(pgrep -x emotune -P "$xvfb")
 tick=$(getconf CLK_TCK)
 start=$(date +%s)
 echo "secs rss_mib cpu_s"

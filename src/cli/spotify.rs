@@ -78,7 +78,7 @@ pub fn spotify_use(
     json: bool,
 ) -> anyhow::Result<i32> {
     use crate::music::account::{playlist_name, track_uris};
-    let mut account = match Account::from(env) {
+    let mut account = match Account::signed_in(env) {
         Ok(a) => a,
         Err(e) => {
             eprintln!("error: {e}");
@@ -144,7 +144,7 @@ pub fn spotify_use(
 pub fn spotify_status(env: &SpotifyEnv, json: bool) -> anyhow::Result<i32> {
     let rt = runtime()?;
     let me = rt.block_on(async {
-        let mut a = Account::from(env)?;
+        let mut a = Account::signed_in(env)?;
         a.me().await
     });
     match me {
@@ -162,7 +162,7 @@ pub fn spotify_status(env: &SpotifyEnv, json: bool) -> anyhow::Result<i32> {
 pub fn spotify_playlists(env: &SpotifyEnv, json: bool) -> anyhow::Result<i32> {
     let rt = runtime()?;
     let listed = rt.block_on(async {
-        let mut a = Account::from(env)?;
+        let mut a = Account::signed_in(env)?;
         a.playlists().await
     });
     match listed {

@@ -111,7 +111,7 @@ async fn run_job(
     send: &impl Fn(AccountEvent),
 ) -> Result<Option<AccountEvent>> {
     match job {
-        AccountJob::Status => match Account::from(env) {
+        AccountJob::Status => match Account::signed_in(env) {
             Ok(mut a) => Ok(Some(AccountEvent::SignedIn(a.me().await?))),
             // Not signed in (or no client id) is not an error at start.
             Err(AccountError::NotSignedIn | AccountError::NoClientId) => Ok(None),
@@ -129,18 +129,18 @@ async fn run_job(
             Ok(Some(AccountEvent::SignedOut))
         }
         AccountJob::Save { name, uris } => {
-            Account::from(env)?.save_playlist(&name, &uris).await?;
+            Account::signed_in(env)?.save_playlist(&name, &uris).await?;
             Ok(Some(AccountEvent::Saved {
                 name,
                 tracks: uris.len(),
             }))
         }
         AccountJob::Play { uris } => {
-            Account::from(env)?.play(&uris).await?;
+            Account::signed_in(env)?.play(&uris).await?;
             Ok(Some(AccountEvent::Playing { tracks: uris.len() }))
         }
         AccountJob::Playlists => Ok(Some(AccountEvent::Playlists(
-            Account::from(env)?.playlists().await?,
+            Account::signed_in(env)?.playlists().await?,
         ))),
     }
 }

@@ -92,7 +92,7 @@ impl Recommender {
     }
 
     async fn own_list(&self, ask: &Ask, p: &OwnPlaylist) -> Result<Recommendation, AccountError> {
-        Account::from(&self.env)?
+        Account::signed_in(&self.env)?
             .own_recommendation(ask.emotion, ask.strategy, p)
             .await
     }

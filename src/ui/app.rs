@@ -473,7 +473,7 @@ impl EmotuneApp {
                     self.rt.creds = CredentialStatus::Present;
                 }
                 self.record_shown(&o.recommendation);
-                self.panel.show_list(id, o);
+                self.panel.show_list(o);
             }
             MusicEvent::Failed { id, error: e } => {
                 if id.is_some_and(|id| !self.panel.is_current(id)) {

@@ -41,12 +41,9 @@ impl MusicPanel {
         id == self.asked
     }
 
-    /// The list for request `id` arrived: unless another was asked for since, it replaces the
-    /// current one and clears the loading state and any error.
-    pub(crate) fn show_list(&mut self, id: u64, o: Outcome) {
-        if !self.is_current(id) {
-            return;
-        }
+    /// The list asked for last arrived (`is_current`): it replaces the current one and clears
+    /// the loading state and any error.
+    pub(crate) fn show_list(&mut self, o: Outcome) {
         self.loading = false;
         self.error = None;
         self.current = Some(o);

@@ -131,8 +131,8 @@ impl Account {
         Account::with(cfg, token)
     }
 
-    /// The account stored for this environment (`NoClientId` or `NotSignedIn` when none).
-    pub fn from(env: &crate::config::SpotifyEnv) -> Result<Account> {
+    /// The account signed in under this environment (`NoClientId` or `NotSignedIn` when none).
+    pub fn signed_in(env: &crate::config::SpotifyEnv) -> Result<Account> {
         Account::stored(SignInConfig::of(env)?)
     }
 
