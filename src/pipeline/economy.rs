@@ -20,6 +20,11 @@ pub(crate) struct EconomySettings {
     /// box changed, see `reclassify_iou`); zero classifies every frame.
     #[serde(with = "super::mood::secs")]
     pub(crate) classify_every: Duration,
+    /// While the mood is changing, a face is classified at most this often: every second frame
+    /// of a 30 fps camera. The mood takes seconds to change, and between classifications the
+    /// smoothed scores keep moving toward the last one, so it changes just as soon.
+    #[serde(with = "super::mood::secs")]
+    pub(crate) classify_changing: Duration,
     /// A face whose box overlaps the box it was last classified in by less than this is
     /// classified again at once.
     pub(crate) reclassify_iou: f32,
@@ -37,8 +42,14 @@ pub(crate) struct EconomySettings {
     /// ... and only every this many frames is searched for one (someone walking in is found a
     /// third of a second later at 30 fps).
     pub(crate) idle_scan_every: u32,
-    /// While the mood is settled, the full-frame scan for newcomers runs every this many frames
-    /// instead of `PipelineSettings::rescan_every` (each costs as much as several frames).
+    /// While the mood is settled, frames with a face are analysed at most this often: half of a
+    /// 30 fps camera's frames, the others answered from the last (a face moves little in a
+    /// fifteenth of a second, and its scores are held as between classifications).
+    #[serde(with = "super::mood::secs")]
+    pub(crate) track_every: Duration,
+    /// While the mood is settled, the full-frame scan for newcomers runs every this many analysed
+    /// frames (2 s at the 15 a second `track_every` leaves) instead of
+    /// `PipelineSettings::rescan_every` (each costs as much as several frames).
     pub(crate) steady_rescan_every: u32,
 }
 
@@ -46,12 +57,14 @@ impl Default for EconomySettings {
     fn default() -> Self {
         EconomySettings {
             classify_every: Duration::from_millis(200),
+            classify_changing: Duration::from_millis(60),
             reclassify_iou: 0.5,
             still_levels: 3.0,
             still_refresh: Duration::from_secs(2),
             idle_after: Duration::from_secs(2),
             idle_scan_every: 10,
-            steady_rescan_every: 60,
+            steady_rescan_every: 30,
+            track_every: Duration::from_millis(60),
         }
     }
 }
@@ -62,9 +75,11 @@ impl EconomySettings {
     pub(crate) fn off() -> Self {
         EconomySettings {
             classify_every: Duration::ZERO,
+            classify_changing: Duration::ZERO,
             still_levels: 0.0,
             idle_scan_every: 1,
             steady_rescan_every: 0,
+            track_every: Duration::ZERO,
             ..Default::default()
         }
     }
@@ -151,9 +166,14 @@ impl Economy {
         at: Duration,
         tracks: bool,
     ) -> bool {
-        let stale = self
-            .last_analysis
-            .is_none_or(|t| at.saturating_sub(t) >= s.still_refresh);
+        let since = self.last_analysis.map(|t| at.saturating_sub(t));
+        let stale = since.is_none_or(|d| d >= s.still_refresh);
+        // Checked before the thumbnail: a paced frame costs nothing.
+        let paced = self.settled && tracks && since.is_some_and(|d| d < s.track_every);
+        if !stale && paced {
+            self.reused += 1;
+            return false;
+        }
         let thumb = thumbnail(frame);
         let size = frame.dimensions();
         let unchanged = s.still_levels > 0.0
@@ -180,15 +200,16 @@ impl Economy {
 
     /// Whether track `t`, seen in the frame at `at`, is classified in it.
     pub(crate) fn classify(&self, s: &EconomySettings, t: &Track, at: Duration) -> bool {
-        if s.classify_every.is_zero() || !self.settled {
+        let Some((when, bbox)) = t.classified else {
             return true;
+        };
+        let since = at.saturating_sub(when);
+        if !self.settled {
+            return since >= s.classify_changing;
         }
-        match t.classified {
-            None => true,
-            Some((when, bbox)) => {
-                at.saturating_sub(when) >= s.classify_every || bbox.iou(&t.bbox) < s.reclassify_iou
-            }
-        }
+        s.classify_every.is_zero()
+            || since >= s.classify_every
+            || bbox.iou(&t.bbox) < s.reclassify_iou
     }
 
     /// The periodic full-frame scan's interval in frames.
@@ -299,6 +320,27 @@ mod tests {
         assert!(e.analyse(&s, &room(100, 1.0, 9), ms(3433), true));
     }
 
+    #[test]
+    fn a_settled_face_is_looked_for_in_every_second_frame() {
+        let s = EconomySettings::default();
+        let mut e = Economy::default();
+        let frames = |e: &mut Economy, from: u32| -> Vec<bool> {
+            (from..from + 6)
+                .map(|i| e.analyse(&s, &room(100 + 4 * i, 1.0, 9), ms(33 * u64::from(i)), true))
+                .collect()
+        };
+        assert!(frames(&mut e, 0).iter().all(|a| *a), "the mood is changing");
+        e.settled = true;
+        assert_eq!(frames(&mut e, 6), [false, true, false, true, false, true]);
+        // Nobody there: pacing is for tracked faces (the empty room has its own rule).
+        let mut e = Economy {
+            settled: true,
+            ..Economy::default()
+        };
+        assert!(e.analyse(&s, &room(100, 1.0, 9), ms(0), false));
+        assert!(e.analyse(&s, &room(104, 1.0, 9), ms(33), false));
+    }
+
     fn track(x: f32, classified: Option<(Duration, BBox)>) -> Track {
         Track {
             id: 1,
@@ -322,6 +364,11 @@ mod tests {
         let before = Some((ms(1000), BBox::new(100.0, 100.0, 100.0, 100.0)));
         let soon = ms(1000) + s.classify_every / 2;
         assert!(e.classify(&s, &track(105.0, before), soon), "no mood yet");
+        let next_frame = ms(1033);
+        assert!(
+            !e.classify(&s, &track(105.0, before), next_frame),
+            "a changing mood: every second frame"
+        );
         e.settled = true;
         assert!(
             e.classify(&s, &track(105.0, None), soon),

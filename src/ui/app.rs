@@ -72,6 +72,8 @@ pub(crate) enum Notice {
     },
     #[error("{0}")]
     Settings(crate::Error),
+    #[error("{0}; what it was saving may not have been written. Please report this bug")]
+    Files(String),
 }
 
 /// Saved between runs.

@@ -64,6 +64,7 @@ impl EmotuneApp {
             } => self.rt.notice = Some(Notice::Export { path, error }),
             Done::Profile { what, result } => self.profile.saved(what, result),
             Done::Listing { dir, listing } => self.chooser.listed(&dir, listing),
+            Done::Crashed(msg) => self.rt.notice = Some(Notice::Files(msg)),
         }
     }
 }
