@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # The window's memory at a camera's pace: the release window under Xvfb replays a folder at
 # 30 fps for SECS seconds (default 600) with a throwaway HOME (its diary and settings go
-# there), and the emotune process's RSS and CPU time are printed every 10 s.
-#   scripts/window-soak.sh FOLDER [SECS]
+# there), and the emotune process's RSS and CPU time are printed every 10 s. Further
+# arguments go to emotune, e.g. --hide-feed.
+#   scripts/window-soak.sh FOLDER [SECS] [EMOTUNE ARGS...]
 set -euo pipefail
 dir=${1:?usage: scripts/window-soak.sh FOLDER [SECS]}
 secs=${2:-600}
+shift $(($# < 2 ? $# : 2))
 bin=${BIN:-target/release/emotune}
 home=$(mktemp -d)
 trap 'rm -rf "$home"' EXIT
 HOME=$home XDG_CONFIG_HOME=$home/.config XDG_DATA_HOME=$home/.local/share \
   XDG_CACHE_HOME=$home/.cache EMOTUNE_MODEL=${EMOTUNE_MODEL:-$PWD/models/emotion_resnet18_cbam.pt} \
-  xvfb-run -a -s "-screen 0 1280x800x24" "$bin" --source "$dir" --fps 30 --quit-after "$secs" \
+  xvfb-run -a -s "-screen 0 1280x800x24" "$bin" --source "$dir" --fps 30 --quit-after "$secs" "$@" \
   >"$home/app.log" 2>&1 &
 xvfb=$!
 sleep 3

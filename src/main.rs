@@ -42,6 +42,9 @@ struct Cli {
     /// Open the History tab at start.
     #[arg(long)]
     show_history: bool,
+    /// Start with the camera image hidden (V shows it); the faces are still read.
+    #[arg(long)]
+    hide_feed: bool,
     /// Start a neutral calibration of the active profile at once (the window).
     #[arg(long)]
     calibrate: bool,
@@ -437,6 +440,7 @@ fn main() -> ExitCode {
             resolution: cli.resolution,
             show_settings: cli.show_settings,
             show_history: cli.show_history,
+            hide_feed: cli.hide_feed,
             fps: cli.fps,
             calibrate: cli.calibrate,
         })

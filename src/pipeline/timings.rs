@@ -16,7 +16,10 @@ pub struct Timings {
 }
 
 /// The last frames' timings, summarised by their median so a status line does not jump with
-/// every periodic full scan. The median is worked out once per frame, not per repaint.
+/// every periodic full scan. Each stage's median is over the frames in which it ran: at a
+/// camera's pace a settled face is analysed every other frame and classified only now and then,
+/// and a median with the skipped frames in it would read 0 ms. Worked out once per frame, not
+/// per repaint.
 #[derive(Debug, Default)]
 pub(crate) struct TimingWindow {
     recent: std::collections::VecDeque<Timings>,
@@ -32,9 +35,9 @@ impl TimingWindow {
         }
         self.recent.push_back(t);
         let med = |f: fn(&Timings) -> Duration| {
-            let mut v: Vec<Duration> = self.recent.iter().map(f).collect();
+            let mut v: Vec<Duration> = self.recent.iter().map(f).filter(|d| !d.is_zero()).collect();
             v.sort_unstable();
-            v[v.len() / 2]
+            v.get(v.len() / 2).copied().unwrap_or_default()
         };
         self.median = Some(Timings {
             detect: med(|t| t.detect),
@@ -46,7 +49,7 @@ impl TimingWindow {
         });
     }
 
-    /// Median detect, classify and total time (each on its own) over the window.
+    /// Median detect, classify and total time (each on its own, over the frames that ran it).
     pub(crate) fn median(&self) -> Option<Timings> {
         self.median
     }
@@ -89,5 +92,25 @@ mod tests {
             (m.detect, m.total),
             (Duration::from_millis(20), Duration::from_millis(28))
         );
+    }
+
+    #[test]
+    fn a_stage_skipped_in_most_frames_reports_the_frames_that_ran_it() {
+        let mut w = TimingWindow::default();
+        // A settled face: detection in every other frame, classification in one frame of ten.
+        for i in 0..TimingWindow::LEN {
+            let detect = if i % 2 == 0 { 2 } else { 0 };
+            let classify = if i % 10 == 0 { 5 } else { 0 };
+            w.push(ms(detect, classify));
+        }
+        let m = w.median().expect("frames");
+        assert_eq!(
+            (m.detect, m.classify),
+            (Duration::from_millis(2), Duration::from_millis(5))
+        );
+        // No stage ran at all (frames carried over): zero, not a panic.
+        let mut idle = TimingWindow::default();
+        idle.push(ms(0, 0));
+        assert_eq!(idle.median().map(|m| m.total), Some(Duration::ZERO));
     }
 }

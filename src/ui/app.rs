@@ -35,6 +35,8 @@ pub(crate) struct Handles {
     pub(crate) diary: crate::diary::Recorder,
     /// Saves, exports and folder listings, off the UI thread.
     pub(crate) files: super::files::FileWorker,
+    /// How soon a camera frame is painted (the worker's wake-up reads it).
+    pub(crate) pace: FramePace,
 }
 
 /// What the window starts from.
@@ -52,6 +54,8 @@ pub(crate) struct Startup {
     pub(crate) show_settings: bool,
     /// Open the History tab at start (`--show-history`).
     pub(crate) show_history: bool,
+    /// Start with the camera image hidden (`--hide-feed`).
+    pub(crate) hide_feed: bool,
     /// The active person's profile.
     pub(crate) profile: ProfilePanel,
     /// Start a calibration at once (`--calibrate`).
@@ -112,6 +116,8 @@ struct View {
     chooser: bool,
     settings: bool,
     feed_only: bool,
+    /// The camera image is not shown (nor uploaded); the faces are still read.
+    feed_hidden: bool,
     /// The History tab instead of the live view.
     history: bool,
 }
@@ -178,6 +184,7 @@ impl EmotuneApp {
             view: View {
                 settings: start.show_settings,
                 history: start.show_history,
+                feed_hidden: start.hide_feed,
                 ..View::default()
             },
             panel: MusicPanel::default(),
@@ -215,6 +222,24 @@ impl EmotuneApp {
         self.file_requests();
     }
 
+    /// Hides or shows the camera image; hidden, its texture goes too (nothing of the image stays
+    /// in the window) and frames wake the window less often.
+    fn toggle_feed(&mut self) {
+        self.view.feed_hidden = !self.view.feed_hidden;
+        self.handles.pace.set_feed_hidden(self.view.feed_hidden);
+        if self.view.feed_hidden {
+            self.feed = video::Feed::default();
+        }
+    }
+
+    /// The desktop's file dialog, else the built-in browser in the chooser.
+    fn open_dialog(&mut self, kind: DialogKind) {
+        if !self.handles.dialogs.open(kind) {
+            self.view.chooser = true;
+            self.chooser.open_browser();
+        }
+    }
+
     /// The one place commands are carried out.
     fn handle(&mut self, ctx: &egui::Context, cmd: Command) {
         let worker = &self.handles.worker;
@@ -231,6 +256,7 @@ impl EmotuneApp {
                 self.save_settings();
             }
             Command::ToggleFeedOnly => self.view.feed_only = !self.view.feed_only,
+            Command::ToggleFeed => self.toggle_feed(),
             Command::RequestMusic { refresh } => self.request_music(refresh),
             Command::SetStrategy(s) => {
                 self.panel.strategy = s;
@@ -254,17 +280,8 @@ impl EmotuneApp {
                     self.export_timeline(suggested);
                 }
             }
-            Command::OpenImageDialog | Command::OpenFolderDialog => {
-                let kind = if cmd == Command::OpenImageDialog {
-                    DialogKind::OpenImage
-                } else {
-                    DialogKind::OpenFolder
-                };
-                if !self.handles.dialogs.open(kind) {
-                    self.view.chooser = true;
-                    self.chooser.open_browser();
-                }
-            }
+            Command::OpenImageDialog => self.open_dialog(DialogKind::OpenImage),
+            Command::OpenFolderDialog => self.open_dialog(DialogKind::OpenFolder),
             Command::PipelineEdited => {
                 self.saved.dirty = true;
                 worker.send(WorkerCommand::Settings(self.saved.settings.pipeline));
@@ -422,7 +439,9 @@ impl EmotuneApp {
     fn on_worker(&mut self, ctx: &egui::Context, ev: Event) {
         match ev {
             Event::Frame(r) => {
-                self.feed.upload(ctx, &r.frame);
+                if !self.view.feed_hidden {
+                    self.feed.upload(ctx, &r.frame);
+                }
                 self.rt.rate.tick(Instant::now());
                 if let Some(g) = r.group {
                     self.timeline.push(r.at.as_secs_f64(), g, r.mood.stable);
@@ -540,6 +559,7 @@ mod diary;
 mod io;
 mod layout;
 mod parts;
+pub(crate) use parts::FramePace;
 use parts::FrameRate;
 pub(crate) use parts::Probe;
 

@@ -13,6 +13,8 @@ pub enum Command {
     ToggleSettings,
     CloseSettings,
     ToggleFeedOnly,
+    /// Hide or show the camera image.
+    ToggleFeed,
     /// A new list for the current mood (`refresh`: skip the cache).
     RequestMusic {
         refresh: bool,
@@ -55,6 +57,7 @@ pub(crate) fn from_keys(ctx: &egui::Context) -> Vec<Command> {
         (egui::Key::R, Command::RequestMusic { refresh: true }),
         (egui::Key::M, Command::ToggleStrategy),
         (egui::Key::F, Command::ToggleFeedOnly),
+        (egui::Key::V, Command::ToggleFeed),
     ];
     ctx.input(|i| {
         bindings

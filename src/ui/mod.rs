@@ -62,6 +62,8 @@ pub struct AppOptions {
     pub show_settings: bool,
     /// Open the History tab at start.
     pub show_history: bool,
+    /// Start with the camera image hidden (`--hide-feed`).
+    pub hide_feed: bool,
     pub fps: Option<f32>,
     /// Start a neutral calibration at once (`--calibrate`).
     pub calibrate: bool,
@@ -94,8 +96,12 @@ pub fn run(opts: AppOptions) -> anyhow::Result<()> {
         native,
         Box::new(move |cc| {
             let ctx = cc.egui_ctx.clone();
+            let pace = app::FramePace::new(opts.hide_feed);
+            let (frame_ctx, frame_pace) = (ctx.clone(), pace.clone());
+            let on_frame: Arc<dyn Fn() + Send + Sync> =
+                Arc::new(move || frame_ctx.request_repaint_after(frame_pace.delay()));
             let repaint: Arc<dyn Fn() + Send + Sync> = Arc::new(move || ctx.request_repaint());
-            let (start, handles) = start(opts, &repaint);
+            let (start, handles) = start(opts, &repaint, on_frame, pace);
             Ok(Box::new(EmotuneApp::new(start, handles)))
         }),
     )
@@ -108,8 +114,14 @@ pub fn run(opts: AppOptions) -> anyhow::Result<()> {
 }
 
 /// Loads the settings and the music setup, and starts the worker, music and probe threads.
-/// Nothing here waits on a device or another program.
-fn start(opts: AppOptions, repaint: &Arc<dyn Fn() + Send + Sync>) -> (Startup, Handles) {
+/// Nothing here waits on a device or another program. The worker wakes the window with
+/// `on_frame` (paced by `pace`), the other threads with `repaint`.
+fn start(
+    opts: AppOptions,
+    repaint: &Arc<dyn Fn() + Send + Sync>,
+    on_frame: Arc<dyn Fn() + Send + Sync>,
+    pace: app::FramePace,
+) -> (Startup, Handles) {
     let settings_path = Settings::default_path();
     let (settings, settings_warning) = Settings::load_user();
     let settings_diary = settings.diary;
@@ -124,7 +136,7 @@ fn start(opts: AppOptions, repaint: &Arc<dyn Fn() + Send + Sync>) -> (Startup, H
             inference_threads: settings.inference_threads,
             open: default_opener(settings.capture.with_overrides(opts.resolution, opts.fps)),
         },
-        repaint.clone(),
+        on_frame,
     );
     let (music, music_warnings) = Music::from_user(
         &opts.spotify,
@@ -157,6 +169,7 @@ fn start(opts: AppOptions, repaint: &Arc<dyn Fn() + Send + Sync>) -> (Startup, H
         autoquit: AutoQuit::new(opts.quit_after, opts.screenshot),
         show_settings: opts.show_settings,
         show_history: opts.show_history,
+        hide_feed: opts.hide_feed,
         profile,
         calibrate: opts.calibrate,
     };
@@ -187,6 +200,7 @@ fn start(opts: AppOptions, repaint: &Arc<dyn Fn() + Send + Sync>) -> (Startup, H
             repaint.clone(),
         ),
         probe: Probe::spawn(repaint.clone()),
+        pace,
     };
     (start, handles)
 }

@@ -27,6 +27,12 @@ impl Feed {
         }
     }
 
+    /// Whether a frame has been uploaded (and is held on the GPU side).
+    #[cfg(test)]
+    pub(crate) fn has_image(&self) -> bool {
+        self.texture.is_some()
+    }
+
     pub(crate) fn show(&self, ui: &mut egui::Ui, last: Option<&FrameResult>) {
         let Some(tex) = &self.texture else {
             ui.centered_and_justified(|ui| ui.label("waiting for the first frame…"));
@@ -80,6 +86,25 @@ impl Feed {
             );
         }
     }
+}
+
+/// In place of the feed when the camera image is hidden: the faces as text, no picture.
+pub(crate) fn show_hidden(ui: &mut egui::Ui, last: Option<&FrameResult>) {
+    ui.vertical_centered(|ui| {
+        ui.add_space(ui.available_height() / 3.0);
+        ui.label("The camera image is hidden (V shows it); faces are still read.");
+        let Some(r) = last else { return };
+        if r.faces.is_empty() {
+            ui.label("no face found");
+        }
+        for f in &r.faces {
+            let (e, p) = f.emotion();
+            ui.colored_label(
+                emotion_color(e),
+                format!("#{} {} {:.0}%", f.track_id, e, p * 100.0),
+            );
+        }
+    });
 }
 
 /// The corners of `b` turned by `roll` degrees about its centre, the way the classifier's crop

@@ -62,6 +62,7 @@ fn window_with(source: Option<SourceSpec>, diary: crate::diary::Recorder) -> (Em
         autoquit: None,
         show_settings: false,
         show_history: false,
+        hide_feed: false,
         profile: super::super::profile::ProfilePanel::load(None, None).0,
         calibrate: false,
     };
@@ -73,6 +74,7 @@ fn window_with(source: Option<SourceSpec>, diary: crate::diary::Recorder) -> (Em
         probe: probe_rx,
         diary,
         files: super::super::files::FileWorker::spawn(Arc::new(|| {})),
+        pace: super::FramePace::new(false),
     };
     let fakes = Fakes {
         account_jobs,
@@ -484,3 +486,60 @@ mod history_window;
 mod own_list;
 #[path = "sources_window_tests.rs"]
 mod sources_window;
+
+/// V hides the camera image: nothing of it is uploaded while hidden, the faces are still listed,
+/// and V brings it back with the next frame.
+#[test]
+fn v_hides_the_camera_image_but_not_the_faces() {
+    use crate::pipeline::FaceResult;
+    let (app, fakes) = window(None);
+    let mut h = harness(app);
+    let frame = |ms: u64| {
+        let s = crate::EmotionScores([0.05, 0.02, 0.03, 0.7, 0.1, 0.05, 0.05]);
+        let mut r = crate::pipeline::worker::bare_result(
+            Arc::new(image::RgbImage::new(64, 48)),
+            std::time::Duration::from_millis(ms),
+        );
+        r.faces = vec![FaceResult {
+            track_id: 1,
+            bbox: crate::vision::BBox::new(20.0, 10.0, 24.0, 24.0),
+            roll: 0.0,
+            scores: s,
+            raw: s,
+            unadjusted: Some(s),
+            personal: false,
+        }];
+        Event::Frame(Box::new(r))
+    };
+    fakes
+        .worker_events
+        .send(Event::SourceOpened("folder /photos".into()))
+        .expect("event");
+    fakes.worker_events.send(frame(0)).expect("frame");
+    h.run();
+    assert!(h.state().feed.has_image());
+    let shown_pace = h.state().handles.pace.delay();
+    h.key_press(egui::Key::V);
+    fakes.worker_events.send(frame(33)).expect("frame");
+    h.run();
+    assert!(
+        !h.state().feed.has_image(),
+        "hidden: no texture kept or uploaded"
+    );
+    assert!(
+        h.state().handles.pace.delay() > shown_pace,
+        "hidden: the worker's frames wake the window less often"
+    );
+    h.get_by_label("The camera image is hidden (V shows it); faces are still read.");
+    h.get_by_label("#1 happy 70%");
+    h.key_press(egui::Key::V);
+    h.run();
+    fakes.worker_events.send(frame(66)).expect("frame");
+    h.run();
+    assert!(h.state().feed.has_image());
+    assert_eq!(h.state().handles.pace.delay(), shown_pace);
+    assert!(
+        h.query_by_label("The camera image is hidden (V shows it); faces are still read.")
+            .is_none()
+    );
+}

@@ -42,6 +42,13 @@ impl EmotuneApp {
                 {
                     cmds.push(Command::ToggleFeedOnly);
                 }
+                if ui
+                    .selectable_label(!self.view.feed_hidden, "Camera image")
+                    .on_hover_text("V: hide or show the picture; the faces are read either way")
+                    .clicked()
+                {
+                    cmds.push(Command::ToggleFeed);
+                }
             });
         });
         cmds
@@ -60,7 +67,9 @@ impl EmotuneApp {
                     t.classify.as_secs_f64() * 1e3
                 ))
                 .on_hover_text(format!(
-                    "median of the last {} frames; a full-frame face scan runs every {} frames",
+                    "median over the last {} frames, of those that ran the stage (a settled face is \
+                     analysed every other frame and classified when it changes); a full-frame \
+                     face scan runs every {} frames",
                     TimingWindow::LEN,
                     self.saved.settings.pipeline.rescan_every
                 ));
@@ -168,6 +177,8 @@ impl EmotuneApp {
                 if let Some(n) = &self.rt.notice {
                     ui.colored_label(ERROR_COLOR, n.to_string());
                 }
+            } else if self.view.feed_hidden {
+                video::show_hidden(ui, self.rt.last.as_ref());
             } else {
                 self.feed.show(ui, self.rt.last.as_ref());
             }

@@ -1,8 +1,9 @@
-//! Small parts of the window's state: the machine probe and the frame rate.
+//! Small parts of the window's state: the machine probe, the frame rate and the repaint pace.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Receiver;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// How often the probe looks for cameras again: one plugged in later is noticed.
 const PROBE_EVERY: std::time::Duration = std::time::Duration::from_secs(3);
@@ -76,6 +77,39 @@ impl FrameRate {
                 (self.0.len() - 1) as f32 / b.duration_since(*a).as_secs_f32().max(1e-3)
             }
             _ => 0.0,
+        }
+    }
+}
+
+/// How soon the window repaints after a camera frame. egui's plain `request_repaint` runs two
+/// passes (to let layouts settle); a frame asks for one pass, since the next frame follows in
+/// tens of milliseconds anyway. With the camera image hidden only bars and text change, and
+/// ten repaints a second show them.
+#[derive(Clone, Default)]
+pub(crate) struct FramePace {
+    hidden: Arc<AtomicBool>,
+}
+
+impl FramePace {
+    const SHOWN: Duration = Duration::from_millis(1);
+    const HIDDEN: Duration = Duration::from_millis(100);
+
+    pub(crate) fn new(feed_hidden: bool) -> FramePace {
+        FramePace {
+            hidden: Arc::new(AtomicBool::new(feed_hidden)),
+        }
+    }
+
+    pub(crate) fn set_feed_hidden(&self, hidden: bool) {
+        self.hidden.store(hidden, Ordering::Relaxed);
+    }
+
+    /// The wait before the repaint that shows a new frame.
+    pub(crate) fn delay(&self) -> Duration {
+        if self.hidden.load(Ordering::Relaxed) {
+            FramePace::HIDDEN
+        } else {
+            FramePace::SHOWN
         }
     }
 }
