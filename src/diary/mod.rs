@@ -70,6 +70,11 @@ pub enum DiaryError {
     Full { path: PathBuf },
     #[error("diary {}: {message}", path.display())]
     Other { path: PathBuf, message: String },
+    #[error(
+        "the history writer stopped on an internal error ({message}); history is off until \
+         emotune starts again, and what was saved stays in {}", path.display()
+    )]
+    Crashed { path: PathBuf, message: String },
 }
 
 impl DiaryError {

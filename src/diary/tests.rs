@@ -270,6 +270,30 @@ fn the_recorder_samples_once_a_second_and_notes_mood_changes() {
 }
 
 #[test]
+fn a_recorder_on_a_file_that_is_not_sqlite_turns_history_off_and_says_why() {
+    let path = tmp("recorder-notdb");
+    std::fs::create_dir_all(path.parent().expect("dir")).expect("mkdir");
+    let junk = b"my notes\n".repeat(100);
+    std::fs::write(&path, &junk).expect("write");
+    let notify: std::sync::Arc<dyn Fn() + Send + Sync> = std::sync::Arc::new(|| {});
+    let mut r = Recorder::spawn(path.clone(), 0, notify);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while r.off_reason().is_none() && std::time::Instant::now() < deadline {
+        r.poll();
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(
+        matches!(r.off_reason(), Some(DiaryError::NotADatabase { .. })),
+        "{:?}",
+        r.off_reason()
+    );
+    assert!(!r.on());
+    r.start("folder", None);
+    drop(r);
+    assert_eq!(std::fs::read(&path).expect("read"), junk);
+}
+
+#[test]
 fn exports_hold_every_sample() {
     let path = tmp("export");
     let mut w = Writer::open(&path, 0).expect("open");

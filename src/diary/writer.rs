@@ -113,47 +113,46 @@ pub struct DiaryHandle {
 }
 
 impl DiaryHandle {
-    /// Opens the diary at `path` on a thread of its own; `keep_days` (0: forever) is applied
-    /// first. `notify` wakes the window when an event is ready.
+    /// Opens the diary at `path` on a thread of its own (`service::spawn`); `keep_days` (0:
+    /// forever) is applied first. `notify` wakes the window when an event is ready. A panic in
+    /// the writer turns history off for this run, said in the window like any other reason;
+    /// what was committed stays in the file.
     pub fn spawn(
         path: PathBuf,
         keep_days: u32,
         notify: Arc<dyn Fn() + Send + Sync>,
     ) -> DiaryHandle {
         let (tx, rx) = std::sync::mpsc::channel();
-        let (etx, events) = std::sync::mpsc::channel();
-        let file = path.clone();
-        let thread = std::thread::Builder::new()
-            .name("diary".into())
-            .spawn(move || {
-                let report = |ev: DiaryEvent| {
-                    let _ = etx.send(ev);
-                    notify();
-                };
-                let mut writer = match Writer::open(&path, keep_days) {
-                    Ok(w) => w,
-                    Err(e) => return report(DiaryEvent::Off(e)),
-                };
-                crate::restart_on_panic(
-                    || writer.run(&rx, &report),
-                    |r| {
-                        tracing::error!("diary writer: {r:?}");
-                        false
+        let (file, crash_path) = (path.clone(), path.clone());
+        let mut ran = false;
+        let spawned = crate::service::spawn(
+            "diary",
+            notify,
+            move |r| {
+                DiaryEvent::Off(DiaryError::Crashed {
+                    path: crash_path.clone(),
+                    message: match r {
+                        crate::Restart::Panicked(m) => m,
+                        crate::Restart::GaveUp(n) => format!("{n} panics"),
                     },
-                );
-            });
-        let thread = match thread {
-            Ok(t) => Some(t),
-            Err(e) => {
-                tracing::warn!("cannot start the diary thread: {e}");
-                None
-            }
-        };
+                })
+            },
+            move |out| {
+                // Not restarted after a panic: its session and pending entries are gone.
+                if std::mem::replace(&mut ran, true) {
+                    return;
+                }
+                match Writer::open(&path, keep_days) {
+                    Ok(mut writer) => writer.run(&rx, &|ev| out.send(ev)),
+                    Err(e) => out.send(DiaryEvent::Off(e)),
+                }
+            },
+        );
         DiaryHandle {
             path: file,
             tx: Some(tx),
-            events,
-            thread,
+            events: spawned.events,
+            thread: spawned.thread,
         }
     }
 
