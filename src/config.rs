@@ -120,8 +120,9 @@ pub(crate) struct Settings {
     /// When stored lists are renewed from Spotify: "daily" or "weekly:<day>" (local midnight).
     /// Replaces `music_cache_hours`, which is ignored if an older file still has it.
     pub(crate) music_refresh: Refresh,
-    /// The signed-in user's own playlists chosen per mood ("happy/match" → playlist); a mood
-    /// without one uses the mapping's searches.
+    /// Own playlists per mood as older versions kept them here; the window moves them into the
+    /// active profile (`Profile::own_playlists`) and the file is saved without them.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub(crate) own_playlists: std::collections::BTreeMap<String, OwnPlaylist>,
     pub(crate) diary: DiarySettings,
 }
@@ -145,16 +146,11 @@ impl Default for DiarySettings {
     }
 }
 
-/// Defined with the profiles, which will hold them per person.
+/// Defined with the profiles, which hold them per person.
 pub use crate::profile::OwnPlaylist;
 
 /// Defined with the store of lists, which judges their freshness by it.
 pub use crate::diary::Refresh;
-
-/// The `own_playlists` key of a mood.
-pub(crate) fn own_key(e: crate::Emotion, s: crate::emotion::Strategy) -> String {
-    format!("{e}/{}", s.name())
-}
 
 impl Default for Settings {
     fn default() -> Self {
@@ -178,15 +174,6 @@ pub(crate) fn cache_dir() -> Option<PathBuf> {
 }
 
 impl Settings {
-    /// The playlist the user picked for this mood, if any.
-    pub(crate) fn own_playlist(
-        &self,
-        e: crate::Emotion,
-        s: crate::emotion::Strategy,
-    ) -> Option<&OwnPlaylist> {
-        self.own_playlists.get(&own_key(e, s))
-    }
-
     /// The user's settings, or the defaults (with the reason) when the file is broken.
     pub(crate) fn load_user() -> (Settings, Option<String>) {
         match Self::default_path() {
@@ -275,6 +262,17 @@ mod tests {
         std::fs::write(&path, "inference_threads = \"fast\"").expect("write");
         let e = Settings::load(&path).expect_err("invalid").to_string();
         assert!(e.contains("settings.toml"), "{e}");
+    }
+
+    #[test]
+    fn own_playlists_of_an_older_file_are_read_and_not_written_once_moved() {
+        let s = Settings::parse("[own_playlists.\"sad/uplift\"]\nid = \"p1\"\nname = \"Lift\"\n")
+            .expect("an older file loads");
+        assert_eq!(s.own_playlists["sad/uplift"].id, "p1");
+        let mut moved = s.clone();
+        moved.own_playlists.clear();
+        let text = moved.to_text().expect("text");
+        assert!(!text.contains("own_playlists"), "{text}");
     }
 
     #[test]

@@ -429,9 +429,12 @@ fn signed_in(home: &Path, access: &str, expires_at: u64) {
     let cached = json!({"saved_at": now, "recommendation": {"emotion": "happy",
         "strategy": "match", "source": "spotify", "playlist": {"name": "Happy hits", "url": null},
         "tracks": tracks}});
-    // The user picked one of their own playlists for sad (match) in the settings.
-    let settings = "[own_playlists.\"sad/match\"]\nid = \"p9\"\nname = \"Mine\"\n";
-    std::fs::write(home.join("config/emotune/settings.toml"), settings).expect("settings");
+    // The user picked one of their own playlists for sad (match): it is kept in their profile.
+    let profiles = home.join("data/emotune/profiles");
+    std::fs::create_dir_all(&profiles).expect("profiles");
+    let profile = json!({"version": 1, "name": "default",
+        "own_playlists": {"sad/match": {"id": "p9", "name": "Mine"}}});
+    std::fs::write(profiles.join("default.json"), profile.to_string()).expect("profile");
     let music = home.join("cache/emotune/music");
     std::fs::create_dir_all(&music).expect("dir");
     std::fs::write(music.join("happy-match.json"), cached.to_string()).expect("cache");
@@ -511,6 +514,22 @@ fn a_mood_with_an_own_playlist_plays_its_tracks() {
         json!(["spotify:track:OT1", "spotify:track:OT2"])
     );
     assert_no_secret(&[&stdout, &stderr]);
+}
+
+#[test]
+fn an_own_playlist_left_in_an_older_settings_file_still_plays() {
+    let fake = Fake::start();
+    let home = temp_dir("own-legacy");
+    fake.state.lock().expect("state").valid = ACCESS.into();
+    signed_in(&home, ACCESS, FAR);
+    std::fs::remove_file(home.join("data/emotune/profiles/default.json")).expect("no profile");
+    let settings = "[own_playlists.\"sad/match\"]\nid = \"p9\"\nname = \"Mine\"\n";
+    std::fs::write(home.join("config/emotune/settings.toml"), settings).expect("settings");
+    let (out, stdout, stderr) =
+        run(cmd(&fake, &home, 1).args(["spotify", "play", "--emotion", "sad", "--json"]));
+    assert!(out.status.success(), "{stderr}");
+    let v: Value = serde_json::from_str(stdout.trim()).expect("json");
+    assert_eq!(v["playing"].as_str(), Some("Mine"), "{stdout}");
 }
 
 #[test]

@@ -276,9 +276,22 @@ fn recommender_for(
     for w in warning.into_iter().chain(warnings) {
         eprintln!("warning: {w}");
     }
+    let active = profile::active_profile();
     let ask = Ask {
-        taste: profile::active_taste(),
-        own: settings.own_playlist(emotion, strategy).cloned(),
+        taste: active
+            .as_ref()
+            .map(|p| (&p.music).into())
+            .unwrap_or_default(),
+        // The active profile's pick; one an older version kept in settings.toml still counts.
+        own: active
+            .as_ref()
+            .and_then(|p| p.own_playlist(emotion, strategy))
+            .or_else(|| {
+                settings
+                    .own_playlists
+                    .get(&crate::profile::own_key(emotion, strategy))
+            })
+            .cloned(),
         ..Ask::new(emotion, strategy)
     };
     (Recommender::new(music, env.clone()), ask)

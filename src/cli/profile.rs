@@ -95,20 +95,17 @@ pub(crate) fn reference_from_images(
     Reference::from_scores(&scores).context("no neutral reference pictures given")
 }
 
-/// The active profile's music language and market (none when it cannot be read; a warning).
-pub(crate) fn active_taste() -> crate::music::language::Taste {
+/// The active profile: its music language, market and own playlists (none when it cannot be
+/// read; a warning).
+pub(crate) fn active_profile() -> Option<Profile> {
     let read = || -> crate::Result<Option<Profile>> {
         let store = Store::open_default()?;
         store.load(&store.active()?)
     };
-    match read() {
-        Ok(Some(p)) => (&p.music).into(),
-        Ok(None) => Default::default(),
-        Err(e) => {
-            eprintln!("warning: {e}");
-            Default::default()
-        }
-    }
+    read().unwrap_or_else(|e| {
+        eprintln!("warning: {e}");
+        None
+    })
 }
 
 /// The largest face's classifier input (the app's detector and crop), and how many faces the

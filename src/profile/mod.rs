@@ -2,6 +2,8 @@
 //! preferences, kept as one JSON file per person in the OS data dir
 //! (`~/.local/share/emotune/profiles/` on Linux). It holds numbers only, never a frame.
 //!
+//! It also holds the person's music: their language and their own playlist per mood.
+//!
 //! One profile is active (`active` in that folder; "default" until another is picked). There is
 //! no face recognition: the window applies the active profile to the largest face and labels it
 //! so, and the command line to every face it is given.
@@ -16,11 +18,17 @@ use serde::{Deserialize, Serialize};
 
 pub use adjust::{Adjustment, Correction, NeutralAnchor, Reference};
 
+use crate::emotion::Emotion;
 use crate::error::{Error, Result};
 
 /// The profile in use when none was picked.
 pub(crate) const DEFAULT_NAME: &str = "default";
 const VERSION: u32 = 1;
+
+/// The `own_playlists` key of a mood: "happy/match".
+pub(crate) fn own_key(e: Emotion, s: crate::emotion::Strategy) -> String {
+    format!("{e}/{}", s.name())
+}
 
 /// One of the user's playlists, as picked for a mood.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,6 +95,28 @@ impl Profile {
             music: MusicPrefs::default(),
             own_playlists: BTreeMap::new(),
         }
+    }
+
+    /// The playlist this person picked for the mood, if any.
+    pub(crate) fn own_playlist(
+        &self,
+        e: Emotion,
+        s: crate::emotion::Strategy,
+    ) -> Option<&OwnPlaylist> {
+        self.own_playlists.get(&own_key(e, s))
+    }
+
+    /// Moves own playlists kept in `settings.toml` by older versions into this profile (a pick
+    /// the profile already has wins); true when anything moved.
+    pub(crate) fn adopt_own_playlists(
+        &mut self,
+        legacy: &mut BTreeMap<String, OwnPlaylist>,
+    ) -> bool {
+        let moved = !legacy.is_empty();
+        for (k, p) in std::mem::take(legacy) {
+            self.own_playlists.entry(k).or_insert(p);
+        }
+        moved
     }
 
     /// The adjustment this profile makes now.

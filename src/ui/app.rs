@@ -152,6 +152,8 @@ impl EmotuneApp {
         if start.calibrate {
             profile.handle(ProfileCmd::Calibrate, None);
         }
+        let mut settings = start.settings;
+        let moved = profile.adopt_own_playlists(&mut settings.own_playlists);
         // The worker starts without one.
         if let Some(a) = profile.adjustment() {
             handles.worker.send(WorkerCommand::Adjust(Some(a)));
@@ -159,9 +161,9 @@ impl EmotuneApp {
         EmotuneApp {
             handles,
             saved: Persisted {
-                settings: start.settings,
+                settings,
                 path: start.settings_path,
-                dirty: false,
+                dirty: moved,
             },
             rt: Runtime {
                 last: None,
@@ -295,7 +297,7 @@ impl EmotuneApp {
             Command::SaveList | Command::PlayList => self.use_list(cmd == Command::SaveList),
             Command::LoadPlaylists => self.handles.account.send(AccountJob::Playlists),
             Command::OwnPlaylistsEdited => {
-                self.saved.dirty = true;
+                self.profile.own_playlists_edited();
                 self.request_music(false);
             }
             Command::ShowHistory(on) => {
@@ -390,7 +392,7 @@ impl EmotuneApp {
         // The user's own playlist for this mood, read through their sign-in (the music
         // thread's `Recommender` falls back to the mapping when it cannot be read).
         let own = match self.rt.account {
-            AccountView::SignedIn(_) => self.saved.settings.own_playlist(emotion, strategy),
+            AccountView::SignedIn(_) => self.profile.profile.own_playlist(emotion, strategy),
             _ => None,
         };
         self.handles.music.request(MusicRequest {

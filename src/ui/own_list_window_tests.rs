@@ -37,7 +37,7 @@ fn own_list_for_neutral_match(
     h.run();
     h.get_by_label("Mine").click();
     h.run_steps(2);
-    let picked = h.state().saved.settings.own_playlists.get("neutral/match");
+    let picked = h.state().profile.profile.own_playlists.get("neutral/match");
     assert_eq!(picked.map(|p| p.id.as_str()), Some("p9"));
     // The list for the current mood (neutral until one settles) is asked for with it.
     let req = last_request(fakes).expect("a request");

@@ -180,6 +180,30 @@ impl ProfilePanel {
         }
     }
 
+    /// The own playlists were edited (in the settings window): save them.
+    pub(crate) fn own_playlists_edited(&mut self) {
+        self.save("Your playlists for each mood saved".into());
+    }
+
+    /// Moves own playlists an older version kept in `settings.toml` into the profile; true when
+    /// the settings lost them (and need saving). Kept in the settings when the profile cannot be
+    /// written (no data folder).
+    pub(crate) fn adopt_own_playlists(
+        &mut self,
+        legacy: &mut std::collections::BTreeMap<String, crate::profile::OwnPlaylist>,
+    ) -> bool {
+        if self.store.is_none() {
+            // Nothing to write the profile to: use them, and leave them where they are.
+            self.profile.adopt_own_playlists(&mut legacy.clone());
+            return false;
+        }
+        if !self.profile.adopt_own_playlists(legacy) {
+            return false;
+        }
+        self.save("Your playlists for each mood moved into your profile".into());
+        true
+    }
+
     /// Queues the profile for saving (the window writes it off the UI thread: `take_save`);
     /// profiles kept in memory only are done at once.
     fn save(&mut self, done: String) {

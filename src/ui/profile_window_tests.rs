@@ -116,3 +116,49 @@ fn a_correction_changes_the_adjustment_and_can_be_forgotten() {
     h.run();
     assert_eq!(adjusted(&fakes.sent()), Some(false));
 }
+
+#[test]
+fn own_playlists_from_an_older_settings_file_move_into_the_profile() {
+    use crate::profile::{OwnPlaylist, Store};
+    let dir = std::env::temp_dir().join(format!("emotune-own-move-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let pick = |id: &str| OwnPlaylist {
+        id: id.into(),
+        name: format!("list {id}"),
+    };
+    let legacy = || {
+        std::collections::BTreeMap::from([
+            ("sad/uplift".to_string(), pick("old1")),
+            ("happy/match".to_string(), pick("old2")),
+        ])
+    };
+    let (mut panel, _) =
+        crate::ui::profile::ProfilePanel::load(Some(Store::new(dir.clone())), None);
+    // A pick the profile already has wins over the old file's.
+    panel
+        .profile
+        .own_playlists
+        .insert("happy/match".into(), pick("new"));
+    let mut settings = legacy();
+    assert!(panel.adopt_own_playlists(&mut settings));
+    assert!(settings.is_empty(), "the settings no longer hold them");
+    let (store, saved, _) = panel.take_save().expect("the profile is saved");
+    store.save(&saved).expect("save");
+    let back = store.load("default").expect("load").expect("profile");
+    let ids = |e, s| back.own_playlist(e, s).map(|p| p.id.clone());
+    use crate::music::Strategy;
+    assert_eq!(ids(Emotion::Sad, Strategy::Uplift).as_deref(), Some("old1"));
+    assert_eq!(ids(Emotion::Happy, Strategy::Match).as_deref(), Some("new"));
+    // No profile folder: the picks are used but stay in the settings.
+    let (mut memory, _) = crate::ui::profile::ProfilePanel::load(None, None);
+    let mut settings = legacy();
+    assert!(!memory.adopt_own_playlists(&mut settings));
+    assert_eq!(settings.len(), 2);
+    assert!(
+        memory
+            .profile
+            .own_playlist(Emotion::Sad, Strategy::Uplift)
+            .is_some()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

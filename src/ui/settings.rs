@@ -4,7 +4,11 @@
 use std::time::Duration;
 
 use super::command::Command;
-use crate::config::{OwnPlaylist, Refresh, Settings, own_key};
+use crate::config::{OwnPlaylist, Refresh, Settings};
+use crate::profile::own_key;
+
+/// The active profile's own playlists, keyed by `own_key`.
+type OwnPlaylists = std::collections::BTreeMap<String, OwnPlaylist>;
 use crate::emotion::Emotion;
 use crate::music::Strategy;
 use crate::music::account::UserPlaylist;
@@ -62,8 +66,14 @@ fn account_row(ui: &mut egui::Ui, account: &AccountView) -> Option<Command> {
     cmd
 }
 
-/// Edits `settings` in place and says what changed, as commands for the app.
-pub(crate) fn show(ui: &mut egui::Ui, settings: &mut Settings, shown: &Shown<'_>) -> Vec<Command> {
+/// Edits `settings` and the active profile's playlists (`own`) in place and says what changed,
+/// as commands for the app.
+pub(crate) fn show(
+    ui: &mut egui::Ui,
+    settings: &mut Settings,
+    own: &mut OwnPlaylists,
+    shown: &Shown<'_>,
+) -> Vec<Command> {
     let Shown {
         strategy,
         mapping_info,
@@ -98,7 +108,7 @@ pub(crate) fn show(ui: &mut egui::Ui, settings: &mut Settings, shown: &Shown<'_>
         cmds.extend(history_row(ui, &mut settings.diary));
     });
     if matches!(account, AccountView::SignedIn(_)) {
-        cmds.extend(own_playlist_rows(ui, settings, playlists));
+        cmds.extend(own_playlist_rows(ui, own, playlists));
     }
     cmds
 }
@@ -167,14 +177,15 @@ fn refresh_row(ui: &mut egui::Ui, settings: &mut Settings) -> Option<Command> {
     (settings.music_refresh != before).then_some(Command::SettingsEdited)
 }
 
-/// Per mood, one of the user's own playlists instead of the mapping's searches.
+/// Per mood, one of the user's own playlists instead of the mapping's searches (kept in the
+/// active profile).
 fn own_playlist_rows(
     ui: &mut egui::Ui,
-    settings: &mut Settings,
+    own: &mut OwnPlaylists,
     playlists: Option<&[UserPlaylist]>,
 ) -> Option<Command> {
     ui.separator();
-    ui.label("Your playlists for each mood (else the mapping's searches)");
+    ui.label("Your playlists for each mood, in your profile (else the mapping's searches)");
     let Some(playlists) = playlists else {
         return ui
             .button("Load my playlists")
@@ -195,7 +206,7 @@ fn own_playlist_rows(
             for e in Emotion::ALL {
                 ui.label(e.name());
                 for s in [Strategy::Match, Strategy::Uplift] {
-                    edited |= playlist_picker(ui, settings, own_key(e, s), playlists);
+                    edited |= playlist_picker(ui, own, own_key(e, s), playlists);
                 }
                 ui.end_row();
             }
@@ -206,11 +217,11 @@ fn own_playlist_rows(
 /// One mood's drop-down; true when the pick changed.
 fn playlist_picker(
     ui: &mut egui::Ui,
-    settings: &mut Settings,
+    own: &mut OwnPlaylists,
     key: String,
     playlists: &[UserPlaylist],
 ) -> bool {
-    let current = settings.own_playlists.get(&key).cloned();
+    let current = own.get(&key).cloned();
     let mut pick = current.clone();
     let text = current.as_ref().map_or("mapping", |p| p.name.as_str());
     let combo = egui::ComboBox::from_id_salt(&key)
@@ -235,8 +246,8 @@ fn playlist_picker(
         return false;
     }
     match pick {
-        Some(p) => settings.own_playlists.insert(key, p),
-        None => settings.own_playlists.remove(&key),
+        Some(p) => own.insert(key, p),
+        None => own.remove(&key),
     };
     true
 }

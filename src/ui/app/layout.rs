@@ -157,7 +157,12 @@ impl EmotuneApp {
                     account: &self.rt.account,
                     playlists: self.rt.user_playlists.as_deref(),
                 };
-                cmds = settings::show(ui, &mut self.saved.settings, &shown);
+                cmds = settings::show(
+                    ui,
+                    &mut self.saved.settings,
+                    &mut self.profile.profile.own_playlists,
+                    &shown,
+                );
             });
         if !open {
             cmds.push(Command::CloseSettings);
