@@ -6,8 +6,12 @@
 #   scripts/window-soak.sh FOLDER [SECS] [EMOTUNE ARGS...]
 set -euo pipefail
 dir=${1:?usage: scripts/window-soak.sh FOLDER [SECS]}
-secs=${2:-600}
-shift $(($# < 2 ? $# : 2))
+shift
+secs=600
+if [[ ${1:-} =~ ^[0-9]+$ ]]; then
+  secs=$1
+  shift
+fi
 bin=${BIN:-target/release/emotune}
 home=$(mktemp -d)
 trap 'rm -rf "$home"' EXIT

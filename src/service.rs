@@ -9,7 +9,7 @@ use std::thread::JoinHandle;
 
 use crate::Restart;
 
-/// Called after each event: the window passes `ctx.request_repaint`.
+/// Called after each event: the window passes a repaint request.
 pub(crate) type Notify = Arc<dyn Fn() + Send + Sync>;
 
 /// A service's way to its caller: each event is followed by a wake-up.

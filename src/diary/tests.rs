@@ -294,6 +294,29 @@ fn a_recorder_on_a_file_that_is_not_sqlite_turns_history_off_and_says_why() {
 }
 
 #[test]
+fn a_panic_in_the_writer_turns_history_off_and_says_so() {
+    let path = tmp("panic");
+    let notify: std::sync::Arc<dyn Fn() + Send + Sync> = std::sync::Arc::new(|| {});
+    let h = DiaryHandle::spawn(path.clone(), 0, notify);
+    h.send(Entry::Panic);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut off = None;
+    while off.is_none() && std::time::Instant::now() < deadline {
+        off = h.poll().into_iter().find_map(|ev| match ev {
+            DiaryEvent::Off(e) => Some(e),
+            _ => None,
+        });
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let e = off.expect("the crash is reported");
+    assert!(matches!(e, DiaryError::Crashed { .. }), "{e}");
+    assert!(e.to_string().contains("history is off"), "{e}");
+    // Dropping the handle after the crash returns (it joins the thread).
+    drop(h);
+    assert!(Diary::open(&path).is_ok(), "the file is still a diary");
+}
+
+#[test]
 fn exports_hold_every_sample() {
     let path = tmp("export");
     let mut w = Writer::open(&path, 0).expect("open");

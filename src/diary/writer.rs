@@ -88,6 +88,9 @@ pub enum Entry {
     Timeline {
         session: i64,
     },
+    /// Unit tests only: the writer panics, to try the crash path.
+    #[cfg(test)]
+    Panic,
     /// Delete history (the window's Forget buttons); answered with `Forgotten`.
     Forget(super::Forget),
 }
@@ -219,6 +222,8 @@ impl Writer {
                     report(DiaryEvent::Timeline(session, t));
                     false
                 }
+                #[cfg(test)]
+                Ok(Entry::Panic) => panic!("the writer was asked to panic"),
                 Ok(Entry::Forget(what)) => {
                     let n = self.flush().and_then(|()| self.diary.forget(&what));
                     report(DiaryEvent::Forgotten(n));
@@ -457,6 +462,8 @@ fn apply_one(
             return Ok(None);
         }
         Entry::Summary { .. } | Entry::Timeline { .. } | Entry::Forget(_) => {}
+        #[cfg(test)]
+        Entry::Panic => {}
     }
     Ok(session)
 }

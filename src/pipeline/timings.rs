@@ -34,15 +34,16 @@ impl TimingWindow {
             self.recent.pop_front();
         }
         self.recent.push_back(t);
-        let med = |f: fn(&Timings) -> Duration| {
-            let mut v: Vec<Duration> = self.recent.iter().map(f).filter(|d| !d.is_zero()).collect();
+        let med = |ran: fn(&Timings) -> bool, f: fn(&Timings) -> Duration| {
+            let mut v: Vec<Duration> = self.recent.iter().filter(|t| ran(t)).map(f).collect();
             v.sort_unstable();
             v.get(v.len() / 2).copied().unwrap_or_default()
         };
+        let analysed = |t: &Timings| !t.reused;
         self.median = Some(Timings {
-            detect: med(|t| t.detect),
-            classify: med(|t| t.classify),
-            total: med(|t| t.total),
+            detect: med(analysed, |t| t.detect),
+            classify: med(|t| t.classified > 0, |t| t.classify),
+            total: med(analysed, |t| t.total),
             full_scan: false,
             classified: 0,
             reused: false,
@@ -97,11 +98,20 @@ mod tests {
     #[test]
     fn a_stage_skipped_in_most_frames_reports_the_frames_that_ran_it() {
         let mut w = TimingWindow::default();
-        // A settled face: detection in every other frame, classification in one frame of ten.
+        // A settled face: two frames in three answered from the last one (no detection), a
+        // face classified in one frame of ten; a frame classifying nothing still takes a few
+        // microseconds.
         for i in 0..TimingWindow::LEN {
-            let detect = if i % 2 == 0 { 2 } else { 0 };
-            let classify = if i % 10 == 0 { 5 } else { 0 };
-            w.push(ms(detect, classify));
+            let mut t = ms(2, 5);
+            if i % 3 != 0 {
+                t.reused = true;
+                t.detect = Duration::ZERO;
+            }
+            if i % 10 != 0 {
+                t.classified = 0;
+                t.classify = Duration::from_micros(3);
+            }
+            w.push(t);
         }
         let m = w.median().expect("frames");
         assert_eq!(
@@ -110,7 +120,9 @@ mod tests {
         );
         // No stage ran at all (frames carried over): zero, not a panic.
         let mut idle = TimingWindow::default();
-        idle.push(ms(0, 0));
+        let mut carried = ms(0, 0);
+        (carried.reused, carried.classified) = (true, 0);
+        idle.push(carried);
         assert_eq!(idle.median().map(|m| m.total), Some(Duration::ZERO));
     }
 }

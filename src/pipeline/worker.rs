@@ -80,7 +80,7 @@ pub(crate) struct WorkerConfig {
 }
 
 impl Worker {
-    /// `notify` is called after each event (the UI passes `ctx.request_repaint`).
+    /// `notify` is called after each event (the window wakes itself to paint the frame).
     /// A panic in the loop is reported (`WorkerError::Panicked`) and the loop starts again
     /// (`service::spawn`), the model reloaded and the source reopened.
     pub(crate) fn spawn(cfg: WorkerConfig, notify: Arc<dyn Fn() + Send + Sync>) -> Worker {

@@ -30,6 +30,9 @@ pub(crate) fn own_key(e: Emotion, s: crate::emotion::Strategy) -> String {
     format!("{e}/{}", s.name())
 }
 
+/// A person's playlists, keyed by `own_key`.
+pub(crate) type OwnPlaylists = BTreeMap<String, OwnPlaylist>;
+
 /// One of the user's playlists, as picked for a mood.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OwnPlaylist {
@@ -106,17 +109,17 @@ impl Profile {
         self.own_playlists.get(&own_key(e, s))
     }
 
-    /// Moves own playlists kept in `settings.toml` by older versions into this profile (a pick
-    /// the profile already has wins); true when anything moved.
-    pub(crate) fn adopt_own_playlists(
-        &mut self,
-        legacy: &mut BTreeMap<String, OwnPlaylist>,
-    ) -> bool {
-        let moved = !legacy.is_empty();
-        for (k, p) in std::mem::take(legacy) {
-            self.own_playlists.entry(k).or_insert(p);
+    /// Copies own playlists kept in `settings.toml` by older versions into this profile (a pick
+    /// the profile already has wins); true when anything was new.
+    pub(crate) fn adopt_own_playlists(&mut self, legacy: &OwnPlaylists) -> bool {
+        let mut new = false;
+        for (k, p) in legacy {
+            if !self.own_playlists.contains_key(k) {
+                self.own_playlists.insert(k.clone(), p.clone());
+                new = true;
+            }
         }
-        moved
+        new
     }
 
     /// The adjustment this profile makes now.

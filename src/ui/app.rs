@@ -153,7 +153,11 @@ impl EmotuneApp {
             profile.handle(ProfileCmd::Calibrate, None);
         }
         let mut settings = start.settings;
-        let moved = profile.adopt_own_playlists(&mut settings.own_playlists);
+        profile.adopt_own_playlists(&settings.own_playlists);
+        let moved = profile.take_moved();
+        if moved {
+            settings.own_playlists.clear();
+        }
         // The worker starts without one.
         if let Some(a) = profile.adjustment() {
             handles.worker.send(WorkerCommand::Adjust(Some(a)));
@@ -226,11 +230,14 @@ impl EmotuneApp {
 
     /// Hides or shows the camera image; hidden, its texture goes too (nothing of the image stays
     /// in the window) and frames wake the window less often.
-    fn toggle_feed(&mut self) {
+    fn toggle_feed(&mut self, ctx: &egui::Context) {
         self.view.feed_hidden = !self.view.feed_hidden;
         self.handles.pace.set_feed_hidden(self.view.feed_hidden);
         if self.view.feed_hidden {
             self.feed = video::Feed::default();
+        } else if let Some(last) = &self.rt.last {
+            // A photo or a paused source sends no new frame: show the last one again.
+            self.feed.upload(ctx, &last.frame);
         }
     }
 
@@ -258,7 +265,7 @@ impl EmotuneApp {
                 self.save_settings();
             }
             Command::ToggleFeedOnly => self.view.feed_only = !self.view.feed_only,
-            Command::ToggleFeed => self.toggle_feed(),
+            Command::ToggleFeed => self.toggle_feed(ctx),
             Command::RequestMusic { refresh } => self.request_music(refresh),
             Command::SetStrategy(s) => {
                 self.panel.strategy = s;
@@ -553,6 +560,9 @@ impl eframe::App for EmotuneApp {
 
 impl Drop for EmotuneApp {
     fn drop(&mut self) {
+        // A profile change not yet handed to the file thread is written too (the thread
+        // finishes its queue when dropped).
+        self.file_requests();
         self.save_settings();
     }
 }

@@ -32,7 +32,8 @@ impl AutoQuit {
     pub(crate) fn tick(&mut self, ctx: &egui::Context) {
         let left = self.after - self.started.elapsed().as_secs_f64();
         if left > 0.0 {
-            ctx.request_repaint_after(Duration::from_secs_f64(left));
+            // Capped: a huge or infinite --quit-after must not overflow the deadline.
+            ctx.request_repaint_after(Duration::from_secs_f64(left.min(3600.0)));
             return;
         }
         ctx.request_repaint();

@@ -39,6 +39,12 @@ pub(crate) struct ProfilePanel {
     pub(crate) note: Option<(String, bool)>,
     /// What was done to the profile since it was last handed out for saving.
     unsaved: Option<String>,
+    /// Why changes are not written: the profile file could not be read and is kept as it is.
+    unwritable: Option<String>,
+    /// Own playlists from `settings.toml` are being saved into the profile; once that save
+    /// succeeds the settings may drop them (`take_moved`).
+    moving: bool,
+    moved: bool,
 }
 
 impl ProfilePanel {
@@ -58,9 +64,11 @@ impl ProfilePanel {
             .as_ref()
             .and_then(|s| s.active().ok())
             .unwrap_or_else(|| crate::profile::DEFAULT_NAME.into());
+        let mut unwritable = None;
         let profile = match store.as_ref().map(|s| s.load(&name)) {
             Some(Ok(Some(p))) => p,
             Some(Err(e)) => {
+                unwritable = Some(e.to_string());
                 warnings.push(e.to_string());
                 Profile::new(&name)
             }
@@ -76,6 +84,9 @@ impl ProfilePanel {
             correcting: false,
             note: None,
             unsaved: None,
+            unwritable,
+            moving: false,
+            moved: false,
         };
         (panel, warnings)
     }
@@ -185,29 +196,37 @@ impl ProfilePanel {
         self.save("Your playlists for each mood saved".into());
     }
 
-    /// Moves own playlists an older version kept in `settings.toml` into the profile; true when
-    /// the settings lost them (and need saving). Kept in the settings when the profile cannot be
-    /// written (no data folder).
-    pub(crate) fn adopt_own_playlists(
-        &mut self,
-        legacy: &mut std::collections::BTreeMap<String, crate::profile::OwnPlaylist>,
-    ) -> bool {
-        if self.store.is_none() {
-            // Nothing to write the profile to: use them, and leave them where they are.
-            self.profile.adopt_own_playlists(&mut legacy.clone());
-            return false;
+    /// Copies own playlists an older version kept in `settings.toml` into the profile and
+    /// saves it; `take_moved` says when the settings may drop them. With no profile to write
+    /// (no data folder, or a file that could not be read) they are used and left where they are.
+    pub(crate) fn adopt_own_playlists(&mut self, legacy: &crate::profile::OwnPlaylists) {
+        if legacy.is_empty() {
+            return;
         }
-        if !self.profile.adopt_own_playlists(legacy) {
-            return false;
+        let new = self.profile.adopt_own_playlists(legacy);
+        if self.store.is_none() || self.unwritable.is_some() {
+            return;
         }
-        self.save("Your playlists for each mood moved into your profile".into());
-        true
+        if new {
+            self.moving = true;
+            self.save("Your playlists for each mood moved into your profile".into());
+        } else {
+            // The profile file already holds every one of them.
+            self.moved = true;
+        }
+    }
+
+    /// True once, after the profile holding the moved playlists was written.
+    pub(crate) fn take_moved(&mut self) -> bool {
+        std::mem::take(&mut self.moved)
     }
 
     /// Queues the profile for saving (the window writes it off the UI thread: `take_save`);
     /// profiles kept in memory only are done at once.
     fn save(&mut self, done: String) {
-        if self.store.is_some() {
+        if let Some(why) = &self.unwritable {
+            self.note = Some((format!("{done}, for this run only: {why}"), true));
+        } else if self.store.is_some() {
             self.note = Some((format!("{done}…"), false));
             self.unsaved = Some(done);
         } else {
@@ -223,6 +242,11 @@ impl ProfilePanel {
     }
 
     pub(crate) fn saved(&mut self, done: String, result: crate::Result<()>) {
+        // Any save after the move holds the moved playlists too.
+        if self.moving {
+            self.moving = result.is_err();
+            self.moved = result.is_ok();
+        }
         self.note = Some(match result {
             Ok(()) => (done, false),
             Err(e) => (format!("{done}, but it could not be saved: {e}"), true),

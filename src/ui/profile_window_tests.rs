@@ -119,46 +119,58 @@ fn a_correction_changes_the_adjustment_and_can_be_forgotten() {
 
 #[test]
 fn own_playlists_from_an_older_settings_file_move_into_the_profile() {
+    use crate::music::Strategy;
     use crate::profile::{OwnPlaylist, Store};
+    use crate::ui::profile::ProfilePanel;
     let dir = std::env::temp_dir().join(format!("emotune-own-move-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let pick = |id: &str| OwnPlaylist {
         id: id.into(),
         name: format!("list {id}"),
     };
-    let legacy = || {
-        std::collections::BTreeMap::from([
-            ("sad/uplift".to_string(), pick("old1")),
-            ("happy/match".to_string(), pick("old2")),
-        ])
-    };
-    let (mut panel, _) =
-        crate::ui::profile::ProfilePanel::load(Some(Store::new(dir.clone())), None);
+    let legacy = std::collections::BTreeMap::from([
+        ("sad/uplift".to_string(), pick("old1")),
+        ("happy/match".to_string(), pick("old2")),
+    ]);
+    let id = |p: &crate::profile::Profile, e, s| p.own_playlist(e, s).map(|p| p.id.clone());
+    let (mut panel, _) = ProfilePanel::load(Some(Store::new(dir.clone())), None);
     // A pick the profile already has wins over the old file's.
     panel
         .profile
         .own_playlists
         .insert("happy/match".into(), pick("new"));
-    let mut settings = legacy();
-    assert!(panel.adopt_own_playlists(&mut settings));
-    assert!(settings.is_empty(), "the settings no longer hold them");
-    let (store, saved, _) = panel.take_save().expect("the profile is saved");
+    panel.adopt_own_playlists(&legacy);
+    assert!(!panel.take_moved(), "not before the profile is written");
+    let (store, saved, what) = panel.take_save().expect("the profile is saved");
+    // A failed write keeps them in the settings; the next good one lets them go.
+    panel.saved(what.clone(), Err(crate::Error::Invalid("disk full".into())));
+    assert!(!panel.take_moved());
     store.save(&saved).expect("save");
+    panel.saved(what, Ok(()));
+    assert!(panel.take_moved());
     let back = store.load("default").expect("load").expect("profile");
-    let ids = |e, s| back.own_playlist(e, s).map(|p| p.id.clone());
-    use crate::music::Strategy;
-    assert_eq!(ids(Emotion::Sad, Strategy::Uplift).as_deref(), Some("old1"));
-    assert_eq!(ids(Emotion::Happy, Strategy::Match).as_deref(), Some("new"));
-    // No profile folder: the picks are used but stay in the settings.
-    let (mut memory, _) = crate::ui::profile::ProfilePanel::load(None, None);
-    let mut settings = legacy();
-    assert!(!memory.adopt_own_playlists(&mut settings));
-    assert_eq!(settings.len(), 2);
-    assert!(
-        memory
-            .profile
-            .own_playlist(Emotion::Sad, Strategy::Uplift)
-            .is_some()
+    assert_eq!(
+        id(&back, Emotion::Sad, Strategy::Uplift).as_deref(),
+        Some("old1")
+    );
+    assert_eq!(
+        id(&back, Emotion::Happy, Strategy::Match).as_deref(),
+        Some("new")
+    );
+    // A profile file that could not be read is never written over: the picks are used, and
+    // stay in the settings.
+    std::fs::write(dir.join("default.json"), "{ broken").expect("write");
+    let (mut broken, warnings) = ProfilePanel::load(Some(Store::new(dir.clone())), None);
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    broken.adopt_own_playlists(&legacy);
+    assert!(broken.take_save().is_none() && !broken.take_moved());
+    assert_eq!(
+        id(&broken.profile, Emotion::Sad, Strategy::Uplift).as_deref(),
+        Some("old1")
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("default.json")).expect("read"),
+        "{ broken"
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -534,6 +534,8 @@ fn v_hides_the_camera_image_but_not_the_faces() {
     h.get_by_label("#1 happy 70%");
     h.key_press(egui::Key::V);
     h.run();
+    // Shown again at once from the last frame: a photo or a paused source sends no other.
+    assert!(h.state().feed.has_image());
     fakes.worker_events.send(frame(66)).expect("frame");
     h.run();
     assert!(h.state().feed.has_image());

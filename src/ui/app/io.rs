@@ -62,7 +62,14 @@ impl EmotuneApp {
                 path,
                 result: Err(error),
             } => self.rt.notice = Some(Notice::Export { path, error }),
-            Done::Profile { what, result } => self.profile.saved(what, result),
+            Done::Profile { what, result } => {
+                self.profile.saved(what, result);
+                // The profile now holds the playlists settings.toml kept: the file drops them.
+                if self.profile.take_moved() {
+                    self.saved.settings.own_playlists.clear();
+                    self.saved.dirty = true;
+                }
+            }
             Done::Listing { dir, listing } => self.chooser.listed(&dir, listing),
             Done::Crashed(msg) => self.rt.notice = Some(Notice::Files(msg)),
         }
