@@ -157,3 +157,50 @@ fn a_corrupt_profile_is_named_kept_and_the_rest_still_works() {
         "the file is left as it was"
     );
 }
+
+/// The calibration protocol end to end on what the repository has: one person's three copies
+/// of the smiling astronaut portrait, two filed as neutral and one as happy, plus a picture
+/// without a face. Leave-one-out: each "neutral" copy is calibrated on the other and reads
+/// neutral (right), the "happy" one on both and reads neutral too (wrong); the model alone
+/// reads all three as happy.
+#[test]
+fn profile_evaluate_runs_the_leave_one_out_protocol() {
+    let dir = temp_dir("evaluate");
+    let put = |rel: &str, from: &Path| {
+        let to = dir.join(rel);
+        std::fs::create_dir_all(to.parent().expect("parent")).expect("mkdir");
+        std::fs::copy(from, &to).expect("copy");
+    };
+    put("eileen/neutral/a.png", &astronaut());
+    put("eileen/neutral/b.png", &astronaut());
+    put("eileen/happy/c.png", &astronaut());
+    put("eileen/not-an-emotion/d.png", &astronaut());
+    put("nobody/neutral/icon.png", &repo().join("assets/icon.png"));
+    let (out, stdout, stderr) = run(emotune().args(["profile", "evaluate", "--json"]).arg(&dir));
+    assert!(out.status.success(), "{stderr}");
+    let v = json(&stdout);
+    let all = &v["all"];
+    assert_eq!(
+        (
+            all["n"].as_u64(),
+            all["raw"].as_u64(),
+            all["calibrated"].as_u64()
+        ),
+        (Some(3), Some(1), Some(2)),
+        "{stdout}"
+    );
+    assert_eq!(v["people"]["eileen"]["n"].as_u64(), Some(3), "{stdout}");
+    let no_face = v["no_face"].as_array().expect("no_face");
+    assert!(
+        no_face.len() == 1 && no_face[0].as_str().is_some_and(|p| p.ends_with("icon.png")),
+        "{stdout}"
+    );
+    let (bad, _, stderr) = run(emotune()
+        .args(["profile", "evaluate"])
+        .arg(dir.join("nobody/neutral")));
+    assert_eq!(bad.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("DIR/<person>/<emotion>/<image>"),
+        "{stderr}"
+    );
+}
