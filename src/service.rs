@@ -32,6 +32,11 @@ impl<E> Events<E> {
         self.deliver(e);
     }
 
+    /// Queues `e` without waking the caller: it is read at the next wake-up.
+    pub(crate) fn send_quiet(&self, e: E) {
+        let _ = self.tx.send(e);
+    }
+
     /// False when the caller has gone away (the thread can stop).
     pub(crate) fn deliver(&self, e: E) -> bool {
         let sent = self.tx.send(e).is_ok();

@@ -149,6 +149,9 @@ pub(crate) struct Economy {
     pub(crate) pending: bool,
     /// The stable mood holds with no challenger.
     pub(crate) settled: bool,
+    /// The last frame left unanalysed looked like the reference (false when it was not
+    /// compared: a paced frame).
+    pub(crate) unchanged: bool,
 }
 
 impl Economy {
@@ -172,6 +175,7 @@ impl Economy {
         let paced = self.settled && tracks && since.is_some_and(|d| d < s.track_every);
         if !stale && paced {
             self.reused += 1;
+            self.unchanged = false;
             return false;
         }
         let thumb = thumbnail(frame);
@@ -187,6 +191,7 @@ impl Economy {
         let waiting = idle && self.reused + 1 < s.idle_scan_every;
         if !stale && (unchanged || waiting) {
             self.reused += 1;
+            self.unchanged = unchanged;
             return false;
         }
         self.reference = Some((thumb, size));
@@ -262,6 +267,7 @@ mod tests {
             !e.analyse(&s, &room(100, 1.0, 2), ms(33), true),
             "only noise"
         );
+        assert!(e.unchanged, "said so, for the window");
         assert!(
             !e.analyse(&s, &room(100, 0.9, 3), ms(66), true),
             "the light dimmed"
@@ -307,6 +313,7 @@ mod tests {
         }
         let idle_from = (s.idle_after.as_millis() / 33) as usize + 1;
         assert!(analysed[..idle_from].iter().all(|a| *a), "not idle yet");
+        assert!(!e.unchanged, "skipped while idle, but the square moved");
         let later = &analysed[idle_from + 10..];
         let n = later.iter().filter(|a| **a).count();
         let every = s.idle_scan_every as usize;
@@ -332,6 +339,9 @@ mod tests {
         assert!(frames(&mut e, 0).iter().all(|a| *a), "the mood is changing");
         e.settled = true;
         assert_eq!(frames(&mut e, 6), [false, true, false, true, false, true]);
+        // The very same picture, paced: skipped without a look, so not called unchanged.
+        assert!(!e.analyse(&s, &room(100 + 4 * 11, 1.0, 9), ms(33 * 12), true));
+        assert!(!e.unchanged);
         // Nobody there: pacing is for tracked faces (the empty room has its own rule).
         let mut e = Economy {
             settled: true,

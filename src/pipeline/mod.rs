@@ -128,6 +128,8 @@ struct InFlight {
     full_scan: bool,
     /// Answered from the last analysed frame (nothing detected or classified).
     reused: bool,
+    /// Reused, and it looked like that frame.
+    unchanged: bool,
 }
 
 impl Pipeline {
@@ -307,6 +309,7 @@ impl Pipeline {
             detect,
             full_scan,
             reused: false,
+            unchanged: false,
         };
         Ok((earlier, f))
     }
@@ -323,6 +326,7 @@ impl Pipeline {
             detect: Duration::ZERO,
             full_scan: false,
             reused: true,
+            unchanged: self.economy.unchanged,
         }
     }
 
@@ -423,6 +427,7 @@ impl Pipeline {
                 full_scan: f.full_scan,
                 classified: f.live.len(),
                 reused: f.reused,
+                unchanged: f.unchanged,
             },
         })
     }

@@ -13,6 +13,8 @@ pub struct Timings {
     pub(crate) classified: usize,
     /// The frame did not change from the last one analysed: its result was carried over.
     pub(crate) reused: bool,
+    /// Reused, and it looked like the frame it was answered from (a still scene).
+    pub(crate) unchanged: bool,
 }
 
 /// The last frames' timings, summarised by their median so a status line does not jump with
@@ -47,6 +49,7 @@ impl TimingWindow {
             full_scan: false,
             classified: 0,
             reused: false,
+            unchanged: false,
         });
     }
 
@@ -68,6 +71,7 @@ mod tests {
             full_scan: false,
             classified: 1,
             reused: false,
+            unchanged: false,
         }
     }
 

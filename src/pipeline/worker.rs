@@ -144,6 +144,11 @@ impl Drop for Worker {
 
 type Events = crate::service::Events<Event>;
 
+/// A frame that looked like the last analysed one (nothing in view changed) wakes the window
+/// at most this often; any other frame wakes it at once. A still scene then costs the window a
+/// few repaints a second instead of the camera's rate.
+const QUIET_WAKE: Duration = Duration::from_millis(200);
+
 /// What survives a crash of the worker loop: the source to go back to and the user's choices.
 struct Session {
     spec: Option<SourceSpec>,
@@ -160,6 +165,8 @@ struct Loop<'a> {
     pipeline: Option<Pipeline>,
     capture: Option<Capture>,
     start: Instant,
+    /// When a frame last woke the window.
+    woke: std::cell::Cell<Option<Instant>>,
 }
 
 impl<'a> Loop<'a> {
@@ -184,6 +191,7 @@ impl<'a> Loop<'a> {
             pipeline,
             capture: None,
             start: Instant::now(),
+            woke: std::cell::Cell::new(None),
         };
         if let Some(spec) = lp.session.spec.take() {
             lp.open(spec);
@@ -311,7 +319,16 @@ impl<'a> Loop<'a> {
 
     fn emit(&self, result: crate::error::Result<Option<FrameResult>>) {
         match result {
-            Ok(Some(r)) => self.events.send(Event::Frame(Box::new(r))),
+            Ok(Some(r)) => {
+                let now = Instant::now();
+                let recent = |t: Instant| now.duration_since(t) < QUIET_WAKE;
+                if r.timings.unchanged && self.woke.get().is_some_and(recent) {
+                    self.events.send_quiet(Event::Frame(Box::new(r)));
+                } else {
+                    self.woke.set(Some(now));
+                    self.events.send(Event::Frame(Box::new(r)));
+                }
+            }
             Ok(None) => {}
             Err(e) => self.events.send(Event::Error(WorkerError::Frame(e))),
         }
@@ -374,6 +391,14 @@ mod tests {
 
     /// A worker whose sources are scripts, chosen by the spec's path: "boom" panics in open().
     fn worker(scripts: Vec<(&'static str, Vec<Step>)>, model: bool) -> Worker {
+        worker_waking(scripts, model, Arc::new(|| {}))
+    }
+
+    fn worker_waking(
+        scripts: Vec<(&'static str, Vec<Step>)>,
+        model: bool,
+        wake: Arc<dyn Fn() + Send + Sync>,
+    ) -> Worker {
         let scripts = Mutex::new(scripts);
         let open: Opener = Arc::new(move |spec| {
             let SourceSpec::Path(p) = spec else {
@@ -398,7 +423,7 @@ mod tests {
             inference_threads: 1,
             open,
         };
-        Worker::spawn(cfg, Arc::new(|| {}))
+        Worker::spawn(cfg, wake)
     }
 
     /// Events until `done` says stop (or 10 s pass).
@@ -426,6 +451,29 @@ mod tests {
 
     fn open(w: &Worker, name: &str) {
         w.send(Command::SetSource(SourceSpec::Path(name.into())));
+    }
+
+    #[test]
+    fn frames_of_a_still_scene_wake_the_window_a_few_times_a_second() {
+        let wakes = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = wakes.clone();
+        let wake = Arc::new(move || {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        });
+        // A camera at ~50 fps showing the same picture for a second.
+        let steps = [Step::Frame(64, 48), Step::Stall(20)].repeat(50);
+        let w = worker_waking(vec![("still", steps)], true, wake);
+        open(&w, "still");
+        let opened = wakes.load(std::sync::atomic::Ordering::SeqCst);
+        let mut ev = collect(&w, |e| frames(e).len() >= 20);
+        // Let the last frames in flight arrive.
+        std::thread::sleep(Duration::from_millis(300));
+        ev.extend(w.poll());
+        let n = frames(&ev).len();
+        let woke = wakes.load(std::sync::atomic::Ordering::SeqCst) - opened;
+        assert!(n >= 20, "{n} frames");
+        // Every frame arrives, but identical ones after the first wake nobody.
+        assert!(woke * 2 < n, "{woke} wake-ups for {n} frames");
     }
 
     #[test]

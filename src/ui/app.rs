@@ -414,8 +414,18 @@ impl EmotuneApp {
     }
 
     fn poll(&mut self, ctx: &egui::Context) {
+        let mut framed = false;
         for ev in self.handles.worker.poll() {
-            self.on_worker(ctx, ev);
+            framed |= matches!(ev, Event::Frame(_));
+            self.on_worker(ev);
+        }
+        // One upload a repaint, of the newest frame: frames of a still scene queue up between
+        // the worker's wake-ups (`QUIET_WAKE`).
+        if framed
+            && !self.view.feed_hidden
+            && let Some(last) = &self.rt.last
+        {
+            self.feed.upload(ctx, &last.frame);
         }
         for ev in self.handles.music.poll() {
             self.on_music(ctx, ev);
@@ -445,12 +455,9 @@ impl EmotuneApp {
         }
     }
 
-    fn on_worker(&mut self, ctx: &egui::Context, ev: Event) {
+    fn on_worker(&mut self, ev: Event) {
         match ev {
             Event::Frame(r) => {
-                if !self.view.feed_hidden {
-                    self.feed.upload(ctx, &r.frame);
-                }
                 self.rt.rate.tick(Instant::now());
                 if let Some(g) = r.group {
                     self.timeline.push(r.at.as_secs_f64(), g, r.mood.stable);
