@@ -32,9 +32,14 @@ impl<E> Events<E> {
         self.deliver(e);
     }
 
-    /// Queues `e` without waking the caller: it is read at the next wake-up.
+    /// Queues `e` without waking the caller: it is read at the next wake-up (`wake`).
     pub(crate) fn send_quiet(&self, e: E) {
         let _ = self.tx.send(e);
+    }
+
+    /// Wakes the caller for what was sent quietly.
+    pub(crate) fn wake(&self) {
+        (self.notify)();
     }
 
     /// False when the caller has gone away (the thread can stop).

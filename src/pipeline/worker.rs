@@ -167,6 +167,8 @@ struct Loop<'a> {
     start: Instant,
     /// When a frame last woke the window.
     woke: std::cell::Cell<Option<Instant>>,
+    /// A frame was sent without waking the window since.
+    quiet: std::cell::Cell<bool>,
 }
 
 impl<'a> Loop<'a> {
@@ -192,6 +194,7 @@ impl<'a> Loop<'a> {
             capture: None,
             start: Instant::now(),
             woke: std::cell::Cell::new(None),
+            quiet: std::cell::Cell::new(false),
         };
         if let Some(spec) = lp.session.spec.take() {
             lp.open(spec);
@@ -228,6 +231,7 @@ impl<'a> Loop<'a> {
                 self.session.paused = p;
                 if p {
                     self.flush();
+                    self.wake_for_quiet();
                 }
             }
             Command::Settings(s) => {
@@ -274,12 +278,15 @@ impl<'a> Loop<'a> {
         };
         let still = cap.still;
         let frame = cap.latest().wait(Duration::from_millis(50));
-        let mut crashed = false;
+        let (mut crashed, mut ended) = (false, false);
         for ev in cap.latest().take_events() {
             match ev {
                 CaptureEvent::Error(e) => self.events.send(Event::Error(WorkerError::Capture(e))),
                 CaptureEvent::Recovered => self.events.send(Event::SourceRecovered),
-                CaptureEvent::Ended => self.events.send(Event::SourceEnded),
+                CaptureEvent::Ended => {
+                    self.events.send(Event::SourceEnded);
+                    ended = true;
+                }
                 CaptureEvent::Crashed => crashed = true,
             }
         }
@@ -291,7 +298,12 @@ impl<'a> Loop<'a> {
             return;
         }
         let Some(frame) = frame else {
+            // No frame came (a stall, a pause at the source, its end): show what waits.
             self.flush();
+            self.wake_for_quiet();
+            if ended {
+                self.close_ended();
+            }
             return;
         };
         let at = self.start.elapsed();
@@ -306,6 +318,25 @@ impl<'a> Loop<'a> {
         // than a frame later (a camera at 30 fps is always here; a fast replay never is).
         if !cap.latest().ready() {
             self.flush();
+        }
+        if ended {
+            self.close_ended();
+        }
+    }
+
+    /// The source sent its last frame (a photo, a folder played once): its results go out and
+    /// the loop idles on commands instead of asking the closed source again and again.
+    fn close_ended(&mut self) {
+        self.flush();
+        self.wake_for_quiet();
+        self.capture = None;
+    }
+
+    /// Wakes the window for frames sent without waking it.
+    fn wake_for_quiet(&self) {
+        if self.quiet.replace(false) {
+            self.woke.set(Some(Instant::now()));
+            self.events.wake();
         }
     }
 
@@ -322,10 +353,13 @@ impl<'a> Loop<'a> {
             Ok(Some(r)) => {
                 let now = Instant::now();
                 let recent = |t: Instant| now.duration_since(t) < QUIET_WAKE;
-                if r.timings.unchanged && self.woke.get().is_some_and(recent) {
+                // A mood that just changed goes out at once: the music follows it.
+                if r.timings.unchanged && !r.mood.changed && self.woke.get().is_some_and(recent) {
                     self.events.send_quiet(Event::Frame(Box::new(r)));
+                    self.quiet.set(true);
                 } else {
                     self.woke.set(Some(now));
+                    self.quiet.set(false);
                     self.events.send(Event::Frame(Box::new(r)));
                 }
             }
@@ -367,6 +401,7 @@ mod tests {
         Fail,
         Stall(u64),
         Panic,
+        End,
     }
 
     struct Scripted(VecDeque<Step>);
@@ -384,6 +419,7 @@ mod tests {
                     Ok(Next::Wait(Duration::ZERO))
                 }
                 Some(Step::Panic) => panic!("driver bug"),
+                Some(Step::End) => Ok(Next::End),
                 None => Ok(Next::Wait(Duration::from_millis(20))),
             }
         }
@@ -474,6 +510,30 @@ mod tests {
         assert!(n >= 20, "{n} frames");
         // Every frame arrives, but identical ones after the first wake nobody.
         assert!(woke * 2 < n, "{woke} wake-ups for {n} frames");
+    }
+
+    #[test]
+    fn a_window_that_looks_only_when_woken_sees_every_frame_of_a_still_source_that_ends() {
+        let (tx, woken) = channel::<()>();
+        let wake = Arc::new(move || {
+            let _ = tx.send(());
+        });
+        // The end comes right behind the last frame, as a photo's does.
+        let mut steps = [Step::Stall(20), Step::Frame(64, 48)].repeat(15);
+        steps.push(Step::End);
+        let w = worker_waking(vec![("once", steps)], true, wake);
+        open(&w, "once");
+        let mut seen = Vec::new();
+        while woken.recv_timeout(Duration::from_secs(2)).is_ok() {
+            seen.extend(w.poll());
+        }
+        assert!(
+            seen.iter().any(|e| matches!(e, Event::SourceEnded)),
+            "the end is reported"
+        );
+        assert!(frames(&seen).len() >= 5, "{} frames", frames(&seen).len());
+        let unannounced = frames(&w.poll()).len();
+        assert_eq!(unannounced, 0, "frames left without a wake-up");
     }
 
     #[test]
