@@ -149,9 +149,18 @@ pub(crate) struct Economy {
     pub(crate) pending: bool,
     /// The stable mood holds with no challenger.
     pub(crate) settled: bool,
-    /// The last frame left unanalysed looked like the reference (false when it was not
-    /// compared: a paced frame).
-    pub(crate) unchanged: bool,
+}
+
+/// What a frame needs, and why it needs no analysis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    Analyse,
+    /// A settled face was analysed less than `track_every` ago (the frame is not looked at).
+    Paced,
+    /// It looks like the last analysed frame.
+    Unchanged,
+    /// An empty room between searches.
+    Waiting,
 }
 
 impl Economy {
@@ -160,23 +169,22 @@ impl Economy {
         *self = Economy::default();
     }
 
-    /// Whether `frame` must be analysed; if so it becomes the reference. `tracks`: whether any
-    /// track (confirmed or not) is held.
-    pub(crate) fn analyse(
+    /// Whether `frame` must be analysed (if so it becomes the reference), or why not.
+    /// `tracks`: whether any track (confirmed or not) is held.
+    pub(crate) fn verdict(
         &mut self,
         s: &EconomySettings,
         frame: &RgbImage,
         at: Duration,
         tracks: bool,
-    ) -> bool {
+    ) -> Verdict {
         let since = self.last_analysis.map(|t| at.saturating_sub(t));
         let stale = since.is_none_or(|d| d >= s.still_refresh);
         // Checked before the thumbnail: a paced frame costs nothing.
         let paced = self.settled && tracks && since.is_some_and(|d| d < s.track_every);
         if !stale && paced {
             self.reused += 1;
-            self.unchanged = false;
-            return false;
+            return Verdict::Paced;
         }
         let thumb = thumbnail(frame);
         let size = frame.dimensions();
@@ -191,8 +199,11 @@ impl Economy {
         let waiting = idle && self.reused + 1 < s.idle_scan_every;
         if !stale && (unchanged || waiting) {
             self.reused += 1;
-            self.unchanged = unchanged;
-            return false;
+            return if unchanged {
+                Verdict::Unchanged
+            } else {
+                Verdict::Waiting
+            };
         }
         self.reference = Some((thumb, size));
         self.last_analysis = Some(at);
@@ -200,7 +211,13 @@ impl Economy {
         if tracks || self.busy_until.is_none() {
             self.busy_until = Some(at + s.idle_after);
         }
-        true
+        Verdict::Analyse
+    }
+
+    /// `verdict` as a yes or no.
+    #[cfg(test)]
+    fn analyse(&mut self, s: &EconomySettings, frame: &RgbImage, at: Duration, t: bool) -> bool {
+        self.verdict(s, frame, at, t) == Verdict::Analyse
     }
 
     /// Whether track `t`, seen in the frame at `at`, is classified in it.
@@ -263,11 +280,11 @@ mod tests {
             e.analyse(&s, &room(100, 1.0, 1), ms(0), true),
             "the first frame"
         );
-        assert!(
-            !e.analyse(&s, &room(100, 1.0, 2), ms(33), true),
+        assert_eq!(
+            e.verdict(&s, &room(100, 1.0, 2), ms(33), true),
+            Verdict::Unchanged,
             "only noise"
         );
-        assert!(e.unchanged, "said so, for the window");
         assert!(
             !e.analyse(&s, &room(100, 0.9, 3), ms(66), true),
             "the light dimmed"
@@ -309,11 +326,12 @@ mod tests {
         let mut analysed = Vec::new();
         for i in 0..100u32 {
             let at = ms(33 * u64::from(i));
-            analysed.push(e.analyse(&s, &room(100 + 4 * i, 1.0, 9), at, false));
+            let v = e.verdict(&s, &room(100 + 4 * i, 1.0, 9), at, false);
+            assert_ne!(v, Verdict::Unchanged, "the square moved");
+            analysed.push(v == Verdict::Analyse);
         }
         let idle_from = (s.idle_after.as_millis() / 33) as usize + 1;
         assert!(analysed[..idle_from].iter().all(|a| *a), "not idle yet");
-        assert!(!e.unchanged, "skipped while idle, but the square moved");
         let later = &analysed[idle_from + 10..];
         let n = later.iter().filter(|a| **a).count();
         let every = s.idle_scan_every as usize;
@@ -340,8 +358,10 @@ mod tests {
         e.settled = true;
         assert_eq!(frames(&mut e, 6), [false, true, false, true, false, true]);
         // The very same picture, paced: skipped without a look, so not called unchanged.
-        assert!(!e.analyse(&s, &room(100 + 4 * 11, 1.0, 9), ms(33 * 12), true));
-        assert!(!e.unchanged);
+        assert_eq!(
+            e.verdict(&s, &room(100 + 4 * 11, 1.0, 9), ms(33 * 12), true),
+            Verdict::Paced
+        );
         // Nobody there: pacing is for tracked faces (the empty room has its own rule).
         let mut e = Economy {
             settled: true,

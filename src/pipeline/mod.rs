@@ -5,6 +5,7 @@
 
 mod cut;
 mod economy;
+use economy::Verdict;
 mod inference;
 pub(crate) mod mood;
 mod second_core;
@@ -289,9 +290,15 @@ impl Pipeline {
     ) -> Result<(Option<FrameResult>, InFlight)> {
         let started = Instant::now();
         let tracks = !self.tracker.tracks().is_empty();
-        if !still && !(self.economy).analyse(&self.settings.economy, &frame, at, tracks) {
+        let verdict = if still {
+            Verdict::Analyse
+        } else {
+            (self.economy).verdict(&self.settings.economy, &frame, at, tracks)
+        };
+        if verdict != Verdict::Analyse {
             let earlier = self.flush()?;
-            return Ok((earlier, self.reuse(frame, at, started)));
+            let unchanged = verdict == Verdict::Unchanged;
+            return Ok((earlier, self.reuse(frame, at, started, unchanged)));
         }
         let gray = luma(&frame);
         let (observed, full_scan) = self.detect(Frame::with_color(&gray, &frame));
@@ -316,7 +323,13 @@ impl Pipeline {
 
     /// A frame that did not change (or an empty room between searches): nothing is detected or
     /// classified; `finish` gives the tracks as they are, their scores held.
-    fn reuse(&mut self, frame: Arc<RgbImage>, at: Duration, started: Instant) -> InFlight {
+    fn reuse(
+        &mut self,
+        frame: Arc<RgbImage>,
+        at: Duration,
+        started: Instant,
+        unchanged: bool,
+    ) -> InFlight {
         self.send(Vec::new());
         InFlight {
             frame,
@@ -326,7 +339,7 @@ impl Pipeline {
             detect: Duration::ZERO,
             full_scan: false,
             reused: true,
-            unchanged: self.economy.unchanged,
+            unchanged,
         }
     }
 
