@@ -267,6 +267,31 @@ def augment(x: torch.Tensor, gen: torch.Generator, strength: float = 1.0) -> tor
     return torch.where(mask, noise, x)
 
 
+def camera(x: torch.Tensor, gen: torch.Generator, p: float) -> torch.Tensor:
+    """What a webcam does to a face, on N x 1 x H x W in [0, 1], each image with probability `p`:
+    exposure and contrast (x0.6-1.4, +-0.15), gamma (0.6-1.6), defocus (a blend towards a
+    sigma-1 blur) and sensor noise (sigma up to 0.05, ~13 gray levels). FER-2013's web photos are
+    mostly well exposed and sharp; a face cropped from a dim room's camera frame is neither."""
+    n = x.shape[0]
+    dev = x.device
+
+    def u(lo: float, hi: float) -> torch.Tensor:
+        return (torch.rand(n, generator=gen, device=dev) * (hi - lo) + lo).view(n, 1, 1, 1)
+
+    mean = x.mean((1, 2, 3), keepdim=True)
+    y = ((x - mean) * u(0.6, 1.4) + mean + u(-0.15, 0.15)).clamp(0, 1)
+    y = y.pow(torch.exp(u(math.log(0.6), math.log(1.6))))
+    k = torch.exp(-torch.arange(-2, 3, device=dev, dtype=x.dtype) ** 2 / 2)
+    k = k / k.sum()
+    blurred = F.conv2d(F.pad(y, (2, 2, 0, 0), mode="replicate"), k.view(1, 1, 1, 5))
+    blurred = F.conv2d(F.pad(blurred, (0, 0, 2, 2), mode="replicate"), k.view(1, 1, 5, 1))
+    w = u(0, 1)
+    y = y + w * (blurred - y)
+    y = (y + torch.randn(x.shape, generator=gen, device=dev) * u(0, 0.05)).clamp(0, 1)
+    on = (torch.rand(n, generator=gen, device=dev) < p).view(n, 1, 1, 1)
+    return torch.where(on, y, x)
+
+
 def sharpness(images: np.ndarray) -> float:
     """Mean absolute 4-neighbour Laplacian (gray levels): high for sharp images, low for blurred."""
     x = images.astype(np.float32)

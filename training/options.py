@@ -54,6 +54,10 @@ def _schedule(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--cutmix", type=float, default=0.0, help="probability per batch of CutMix")
     p.add_argument(
+        "--camera", type=float, default=0.0,
+        help="probability per image of webcam conditions: exposure, contrast, gamma, blur, noise",
+    )
+    p.add_argument(
         "--time-budget", type=float, default=0.0,
         help="seconds for the training loop: after two epochs, fewer epochs are planned if needed",
     )

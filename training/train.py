@@ -262,7 +262,10 @@ def train_step(t: Trainer, idx: torch.Tensor, mix_p: float, mix_rng: random.Rand
     x = t.x[idx].to(device, non_blocking=True)
     y = t.y[idx].to(device, non_blocking=True)
     soft = t.soft[idx].to(device, non_blocking=True) if t.soft is not None else None
-    x = normalize(fer.augment(x, t.gen)).contiguous(memory_format=torch.channels_last)
+    x = fer.augment(x, t.gen)
+    if t.args.camera > 0:
+        x = fer.camera(x, t.gen, t.args.camera)
+    x = normalize(x).contiguous(memory_format=torch.channels_last)
     perm, lam = None, 1.0
     if mix_p > 0 and mix_rng.random() < mix_p:
         x, perm, lam = cutmix(x, mix_rng)

@@ -109,6 +109,20 @@ def test_augment_keeps_shape_range_and_varies() -> None:
     assert torch.equal(a, b)
 
 
+def test_camera_conditions_apply_with_their_probability() -> None:
+    x = torch.rand(64, 1, 48, 48) * 0.5 + 0.25
+    assert torch.equal(fer.camera(x, torch.Generator().manual_seed(0), 0.0), x)
+    a = fer.camera(x, torch.Generator().manual_seed(0), 1.0)
+    assert a.shape == x.shape
+    assert float(a.min()) >= 0.0 and float(a.max()) <= 1.0
+    changed = (a - x).abs().flatten(1).amax(1) > 1e-3
+    assert bool(changed.all())
+    half = fer.camera(x, torch.Generator().manual_seed(1), 0.5)
+    kept = (half == x).flatten(1).all(1)
+    assert 10 < int(kept.sum()) < 54
+    assert torch.equal(a, fer.camera(x, torch.Generator().manual_seed(0), 1.0))
+
+
 def test_model_shapes_for_each_arch() -> None:
     for arch in ("s1", "s2", "s2np"):
         m = build_model(arch).eval()
