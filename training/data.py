@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from . import ferplus
-from .model import CLASS_NAMES, INPUT_SIZE, to_tensor
+from .model import CLASS_NAMES, INPUT_SIZE, gaussian_kernel, separable_blur, to_tensor
 
 SPLITS = ("train", "PublicTest", "PrivateTest")
 
@@ -281,12 +281,8 @@ def camera(x: torch.Tensor, gen: torch.Generator, p: float) -> torch.Tensor:
     mean = x.mean((1, 2, 3), keepdim=True)
     y = ((x - mean) * u(0.6, 1.4) + mean + u(-0.15, 0.15)).clamp(0, 1)
     y = y.pow(torch.exp(u(math.log(0.6), math.log(1.6))))
-    k = torch.exp(-torch.arange(-2, 3, device=dev, dtype=x.dtype) ** 2 / 2)
-    k = k / k.sum()
-    blurred = F.conv2d(F.pad(y, (2, 2, 0, 0), mode="replicate"), k.view(1, 1, 1, 5))
-    blurred = F.conv2d(F.pad(blurred, (0, 0, 2, 2), mode="replicate"), k.view(1, 1, 5, 1))
-    w = u(0, 1)
-    y = y + w * (blurred - y)
+    k = gaussian_kernel(1.0).to(dev)
+    y = y + u(0, 1) * (separable_blur(y, k.view(1, 1, 1, -1), k.view(1, 1, -1, 1)) - y)
     y = (y + torch.randn(x.shape, generator=gen, device=dev) * u(0, 0.05)).clamp(0, 1)
     on = (torch.rand(n, generator=gen, device=dev) < p).view(n, 1, 1, 1)
     return torch.where(on, y, x)

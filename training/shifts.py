@@ -25,6 +25,9 @@ from PIL import Image, ImageFilter
 
 from . import data as fer
 from . import ferplus
+from .export import load_exported
+from .metrics import accuracy
+from .model import predict
 
 # Conditions `training.data.camera` also draws in training (so a gain there is partly by design).
 TRAINED = {"blur", "dark", "bright", "low contrast", "gamma 2", "noise"}
@@ -61,13 +64,6 @@ def conditions(images: np.ndarray, seed: int = 0) -> dict[str, np.ndarray]:
     }
 
 
-@torch.no_grad()
-def accuracy(net: torch.jit.ScriptModule, images: np.ndarray, labels: np.ndarray, bs: int = 512) -> float:
-    x = torch.from_numpy(images).float().div(255).unsqueeze(1)
-    logits = torch.cat([net(x[i : i + bs]) for i in range(0, len(x), bs)])
-    return float((logits.argmax(1).numpy() == labels).mean() * 100)
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m training.shifts", description=__doc__.split("\n\n")[0])
     p.add_argument("models", nargs="+", type=Path, help="exported TorchScript models")
@@ -78,19 +74,21 @@ def main(argv: list[str] | None = None) -> int:
     nets = {}
     for path in args.models:
         try:
-            nets[path] = torch.jit.load(str(path), map_location="cpu").eval()
-        except (RuntimeError, ValueError, OSError) as e:
-            print(f"{path}: not a TorchScript model ({e}); pass an exported .pt", file=sys.stderr)
+            nets[path] = load_exported(path)
+        except (RuntimeError, ValueError, OSError, AttributeError) as e:
+            print(f"{path}: not an exported emotion model ({e}); pass a .pt from training.export",
+                  file=sys.stderr)
             return 2
     split = fer.load_split(fer.data_dir(args.data), args.split)
     labels = ferplus.align(ferplus.read_votes(args.ferplus or ferplus.shared_csv()), split.paths)
     scored = labels.plurality >= 0
     rows = conditions(split.images[scored])
     truth = labels.plurality[scored]
+    cpu = torch.device("cpu")
     print("condition", *(str(m) for m in args.models), sep="\t")
     table = {m: [] for m in args.models}
     for name, images in rows.items():
-        accs = [accuracy(net, images, truth) for net in nets.values()]
+        accs = [100 * accuracy(predict(net, images, cpu), truth) for net in nets.values()]
         for m, a in zip(args.models, accs):
             table[m].append(a)
         mark = " (trained)" if name in TRAINED else ""

@@ -24,4 +24,4 @@ def test_a_file_that_is_not_a_model_is_named(tmp_path: Path, capsys: pytest.Capt
     bad = tmp_path / "notes.pt"
     bad.write_text("not a model")
     assert shifts.main([str(bad)]) == 2
-    assert "notes.pt: not a TorchScript model" in capsys.readouterr().err
+    assert "notes.pt: not an exported emotion model" in capsys.readouterr().err
