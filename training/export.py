@@ -282,10 +282,11 @@ def calibration_images(train_images: np.ndarray, n: int, seed: int) -> torch.Ten
 
 
 def export_trained(net: ResNet18CBAM, out: Path, data: TrainingData, sigma: float, quantize: str,
-                   calibration_n: int, seed: int) -> float | None:
+                   calibration_n: int, seed: int, flip_below: float = 0.0) -> float | None:
     """A training run's export: on FER+ votes, the temperature fitted on PublicTest folded in
     first (returned; None on folder labels); int8 calibrated on `calibration_n` train images
-    drawn by `seed` (`quantize` "int8") or fp16; `sigma`: the input blur baked in."""
+    drawn by `seed` (`quantize` "int8") or fp16; `sigma`: the input blur baked in;
+    `flip_below`: the mirror pass for unsure faces (`ExportedClassifier`)."""
     net = net.to(memory_format=torch.contiguous_format).cpu()
     temperature = None
     if data.val_targets is not None:
@@ -294,7 +295,7 @@ def export_trained(net: ResNet18CBAM, out: Path, data: TrainingData, sigma: floa
     calibration = None
     if quantize == "int8":
         calibration = calibration_images(data.train.images, calibration_n, seed)
-    export_torchscript(net, out, blur_sigma=sigma, calibration=calibration)
+    export_torchscript(net, out, blur_sigma=sigma, calibration=calibration, flip_below=flip_below)
     return temperature
 
 

@@ -159,8 +159,8 @@ class ExportedClassifier(nn.Module):
     (webcam, FER-2013 test) match a training set that is itself blurred; see `data.estimate_blur`.
     With `tta_flip`, logits are the mean of the image and its mirror (horizontal-flip TTA).
     With `flip_below` > 0 only faces whose top softmax probability is under it get the mirror
-    pass. Neither ships (the model card's "Tried on v2 and not shipped" says why); distillation
-    uses `tta_flip` for its teachers.
+    pass: the shipped file's (`--flip-below 0.6`, models/MODEL_CARD.md); distillation uses
+    `tta_flip` for its teachers.
     """
 
     def __init__(

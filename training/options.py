@@ -20,6 +20,17 @@ def blur_choice(value: str) -> str:
     return value
 
 
+def probability(value: str) -> float:
+    """`--flip-below`: a top-class probability in [0, 1]."""
+    try:
+        v = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r}: give a number from 0 to 1") from None
+    if not 0.0 <= v <= 1.0:
+        raise argparse.ArgumentTypeError(f"{value}: give a number from 0 to 1")
+    return v
+
+
 def _data(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", type=Path, default=None, help="FER-2013 folder (train/, test/)")
     p.add_argument(
@@ -97,6 +108,11 @@ def _export(p: argparse.ArgumentParser) -> None:
         "none: float weights stored as fp16",
     )
     p.add_argument("--calibration-images", type=int, default=2000, help="train images for int8 calibration")
+    p.add_argument(
+        "--flip-below", type=probability, default=0.0,
+        help="a second pass on the mirror image, averaged in, for faces whose top probability is "
+        "under this (unsure faces only, so the usual face costs one pass); 0: never",
+    )
     p.add_argument("--export-from", type=Path, default=None, help="skip training: export this checkpoint")
     p.add_argument("--no-export", action="store_true", help="train only (no TorchScript export)")
     p.add_argument(

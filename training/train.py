@@ -383,7 +383,7 @@ def finish(t: Trainer, root: Path) -> None:
     if args.export_epoch == "best" or args.export_from is not None:
         t.model.load_state_dict(torch.load(t.run_dir / "best.pt", map_location=t.procs.device))
     temperature = export_trained(t.model, args.out, t.data, t.sigma, args.quantize,
-                                 args.calibration_images, args.seed)
+                                 args.calibration_images, args.seed, args.flip_below)
     report_run(args.out, t.run_dir, root, args.labels, args.ferplus, temperature=temperature,
                best_acc=t.best_acc, sigma=t.sigma, quantize=args.quantize)
 

@@ -208,6 +208,32 @@ def test_mirror_pass_only_for_unsure_faces(tmp_path: Path) -> None:
     assert torch.equal(none, plain)
 
 
+def test_int8_export_with_the_mirror_pass_for_unsure_faces(tmp_path: Path) -> None:
+    # What ships: the frozen int8 net, a second pass on the mirror image for unsure faces only.
+    from training.recover import recover
+
+    net = net_with_batchnorm_statistics(arch="s1w40")
+    calibration = torch.rand(64, 1, 48, 48)
+    plain = load_exported(export_torchscript(net, tmp_path / "p.pt", calibration=calibration))
+    x = torch.rand(16, 1, 48, 48)
+    with torch.no_grad():
+        once, mirrored = plain(x), plain(torch.flip(x, dims=[3]))
+    cut = float(once.softmax(1).amax(1).median())
+    m = load_exported(export_torchscript(net, tmp_path / "f.pt", calibration=calibration, flip_below=cut))
+    assert is_int8(m) and abs(m.mirror_pass_below() - cut) < 1e-6
+    with torch.no_grad():
+        got = m(x)
+    unsure = once.softmax(1).amax(1) < cut
+    assert 0 < int(unsure.sum()) < len(x)
+    assert torch.allclose(got[unsure], (once[unsure] + mirrored[unsure]) / 2, atol=1e-5)
+    assert torch.equal(got[~unsure], once[~unsure])
+    # `training.recover` reads the net's first pass, as from a file without the mirror pass.
+    images = torch.rand(64, 1, 48, 48)
+    a, b = recover(plain, "s1w40", images), recover(m, "s1w40", images)
+    for (name, va), vb in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.equal(va, vb), name
+
+
 def test_int8_activations_keep_to_7_bits_so_avx2_kernels_cannot_saturate() -> None:
     # 128 levels over 0..2.55 is a scale of 0.02; full range (0.01) lost 7 points on AVX2.
     obs = int8_qconfig().activation()
@@ -691,15 +717,15 @@ def test_the_makefile_s_training_commands_still_parse() -> None:
     from training.options import parse_args
 
     cmds = _makefile_train_commands()
-    assert len(cmds) == 3
-    # The third cycle trains BatchNorm's statistics again (models/MODEL_CARD.md).
-    cycles = [(0.03, 10, 51, True), (0.01, 6, 52, True), (0.01, 8, 61, False)]
-    for cmd, (lr, epochs, seed, frozen) in zip(cmds, cycles):
-        a = parse_args(cmd)
-        assert (a.arch, a.labels, a.freeze_bn, a.cutmix, a.bf16, a.threads, a.resume) == (
-            SHIPPED_ARCH, "ferplus", frozen, 0.5, "auto", 0, True)
-        assert (a.lr, a.epochs, a.seed, a.quantize, a.export_epoch) == (lr, epochs, seed, "int8", "best")
-        assert a.init_from is not None and a.run_dir is not None and a.out is not None
+    # One cycle from the previous file (recovered), BatchNorm's statistics trained, the mirror
+    # pass for unsure faces in the export (models/MODEL_CARD.md).
+    assert len(cmds) == 1
+    a = parse_args(cmds[0])
+    assert (a.arch, a.labels, a.freeze_bn, a.cutmix, a.bf16, a.threads, a.resume) == (
+        SHIPPED_ARCH, "ferplus", False, 0.5, "auto", 0, True)
+    assert (a.lr, a.epochs, a.seed, a.quantize, a.export_epoch, a.flip_below) == (
+        0.01, 10, 71, "int8", "best", 0.6)
+    assert a.init_from is not None and a.run_dir is not None and a.out is not None
 
 
 def test_python_m_training_train_runs_a_few_steps_and_keeps_the_checkpoint_format(
