@@ -118,10 +118,10 @@ fn decode_jpeg(bytes: &[u8], max_alloc: u64) -> Option<std::result::Result<Dynam
             s.finish()?;
             RgbImage::from_raw(w32, h32, px).map(DynamicImage::ImageRgb8)
         };
-        Ok(match img {
-            Some(img) if w > 0 && h > 0 => Ok(img),
-            _ => Err("image is empty (0 pixels)".into()),
-        })
+        // libjpeg refuses empty images and returns whole scanlines, so this is not expected;
+        // should it happen, the image crate gets the file.
+        img.map(Ok)
+            .ok_or_else(|| std::io::Error::other("fewer pixels than the header says"))
     };
     // libjpeg reports fatal errors by unwinding (without the panic hook: nothing is printed).
     match std::panic::catch_unwind(run) {
